@@ -1,0 +1,6 @@
+//! `router-agent`: a declarative router config (TOML) applied to the Linux kernel over
+//! netlink, and the running kernel state rendered back as config.
+//!
+//! `model` and `plan` are pure; `kernel` is the only module that talks to the kernel.
+
+pub mod model;

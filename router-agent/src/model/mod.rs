@@ -1,0 +1,75 @@
+//! The router config: TOML in, a validated [`NetState`] out, and back to TOML.
+//! Nothing here touches the kernel, the network or the clock.
+
+mod error;
+mod interface;
+mod locate;
+mod render;
+mod route;
+mod state;
+mod sysctl;
+mod types;
+mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{ConfigError, Problem};
+pub use interface::*;
+pub use render::{render, to_config};
+pub use route::*;
+pub use state::*;
+pub use sysctl::*;
+pub use types::*;
+pub use validate::ValidConfig;
+
+/// The config file as written, before semantic validation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: Version,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "SysctlConfig::is_empty")]
+    pub sysctl: SysctlConfig,
+    /// Names for routing tables, usable wherever a table is expected.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, u32>,
+    #[serde(default, rename = "interface", skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceConfig>,
+    #[serde(default, rename = "route", skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// The schema version. Only 1 exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Version(u32);
+
+impl Default for Version {
+    fn default() -> Self {
+        Version(1)
+    }
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match i64::deserialize(d)? {
+            1 => Ok(Version(1)),
+            v => Err(serde::de::Error::custom(format!(
+                "config version {v} is not supported; this agent reads version = 1"
+            ))),
+        }
+    }
+}
+
+/// Parses and validates a config. `origin` names the source in error messages (a path).
+pub fn load(origin: &str, text: &str) -> Result<ValidConfig, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::parse(origin, text, &e))?;
+    config
+        .validate()
+        .map_err(|problems| ConfigError::invalid(origin, text, problems))
+}

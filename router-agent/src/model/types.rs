@@ -1,0 +1,379 @@
+//! Validated scalar types. Each one rejects bad values while parsing, so a
+//! config that deserializes never carries an out-of-range number or a bad name.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+/// Implements `Deserialize`/`Serialize` through `FromStr`/`Display` for string-typed values.
+macro_rules! string_serde {
+    ($ty:ty, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl de::Visitor<'_> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$ty, E> {
+                        s.parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+
+/// A Linux interface name: 1..=15 bytes, no '/', ':', whitespace, not "." or "..".
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IfName(std::sync::Arc<str>);
+
+impl IfName {
+    pub const MAX_LEN: usize = 15;
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for IfName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(format!(
+                "interface name {s:?} must be 1 to {} bytes long",
+                Self::MAX_LEN
+            ));
+        }
+        if s == "." || s == ".." {
+            return Err(format!("{s:?} is not a valid interface name"));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "interface name {s:?} contains {c:?}; use letters, digits, '-', '_' or '.'"
+            ));
+        }
+        Ok(IfName(s.into()))
+    }
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+string_serde!(
+    IfName,
+    "an interface name (1 to 15 bytes, no '/', ':' or spaces)"
+);
+
+/// An Ethernet MAC address, written `aa:bb:cc:dd:ee:ff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl FromStr for MacAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("{s:?} is not a MAC address; expected six hex pairs like 52:54:00:12:34:56");
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for byte in &mut out {
+            let p = parts.next().ok_or_else(bad)?;
+            if p.len() != 2 {
+                return Err(bad());
+            }
+            *byte = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+string_serde!(MacAddr, "a MAC address like 52:54:00:12:34:56");
+
+/// Defines a bounded integer newtype whose `Deserialize` rejects out-of-range values.
+macro_rules! bounded_int {
+    ($(#[$m:meta])* $name:ident, $inner:ty, $min:expr, $max:expr, $what:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name($inner);
+
+        impl $name {
+            pub const MIN: $inner = $min;
+            pub const MAX: $inner = $max;
+            pub fn new(v: $inner) -> Result<Self, String> {
+                if (Self::MIN..=Self::MAX).contains(&v) {
+                    Ok($name(v))
+                } else {
+                    Err(format!(
+                        "{} {v} is out of range; expected {}..={}",
+                        $what, Self::MIN, Self::MAX
+                    ))
+                }
+            }
+            pub fn get(self) -> $inner {
+                self.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = i64::deserialize(d)?;
+                let v = <$inner>::try_from(v).map_err(|_| {
+                    de::Error::custom(format!(
+                        "{} {v} is out of range; expected {}..={}",
+                        $what, $name::MIN, $name::MAX
+                    ))
+                })?;
+                $name::new(v).map_err(de::Error::custom)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+bounded_int!(
+    /// An 802.1Q/802.1ad VLAN id; 0 and 4095 are reserved.
+    VlanId, u16, 1, 4094, "VLAN id"
+);
+bounded_int!(
+    /// A link MTU. 68 is the IPv4 minimum; 65535 covers jumbo and loopback frames.
+    Mtu, u32, 68, 65536, "MTU"
+);
+bounded_int!(
+    /// A multipath next-hop weight (the kernel stores weight - 1 in a byte).
+    Weight, u16, 1, 256, "next-hop weight"
+);
+bounded_int!(
+    /// A policy rule priority.
+    RulePriority, u32, 0, u32::MAX, "rule priority"
+);
+bounded_int!(
+    /// A route metric (priority).
+    Metric, u32, 0, u32::MAX, "metric"
+);
+
+/// A routing table: a number, or `main`, `local`, `default`, or a name declared in `[tables]`.
+/// The name is resolved to a number during validation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TableRef {
+    Id(u32),
+    Name(String),
+}
+
+impl TableRef {
+    pub const MAIN: u32 = 254;
+    pub const LOCAL: u32 = 255;
+    pub const DEFAULT: u32 = 253;
+
+    /// The number of a built-in table name.
+    pub fn builtin(name: &str) -> Option<u32> {
+        match name {
+            "main" => Some(Self::MAIN),
+            "local" => Some(Self::LOCAL),
+            "default" => Some(Self::DEFAULT),
+            _ => None,
+        }
+    }
+
+    /// How a table number is written back: built-in names for the built-in tables.
+    pub fn for_id(id: u32) -> TableRef {
+        match id {
+            Self::MAIN => TableRef::Name("main".into()),
+            Self::LOCAL => TableRef::Name("local".into()),
+            Self::DEFAULT => TableRef::Name("default".into()),
+            n => TableRef::Id(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TableRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = TableRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table number (1..=4294967295) or a table name")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<TableRef, E> {
+                match u32::try_from(v) {
+                    Ok(n) if n > 0 => Ok(TableRef::Id(n)),
+                    _ => Err(E::custom(format!(
+                        "table {v} is out of range; expected 1..=4294967295"
+                    ))),
+                }
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<TableRef, E> {
+                if s.is_empty()
+                    || !s
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Err(E::custom(format!(
+                        "table name {s:?} must be letters, digits, '-' or '_'"
+                    )));
+                }
+                Ok(TableRef::Name(s.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for TableRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TableRef::Id(n) => s.serialize_u32(*n),
+            TableRef::Name(n) => s.serialize_str(n),
+        }
+    }
+}
+
+/// A firewall mark with an optional mask: `16`, `"0x10"` or `"0x10/0xff"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fwmark {
+    pub value: u32,
+    pub mask: Option<u32>,
+}
+
+fn parse_u32(s: &str) -> Result<u32, std::num::ParseIntError> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    }
+}
+
+impl FromStr for Fwmark {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |_| format!("{s:?} is not a fwmark; expected a number or \"0xVALUE/0xMASK\"");
+        let (v, m) = match s.split_once('/') {
+            Some((v, m)) => (v, Some(m)),
+            None => (s, None),
+        };
+        Ok(Fwmark {
+            value: parse_u32(v.trim()).map_err(bad)?,
+            mask: m.map(|m| parse_u32(m.trim())).transpose().map_err(bad)?,
+        })
+    }
+}
+
+impl fmt::Display for Fwmark {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{:#x}", self.value)?;
+        if let Some(m) = self.mask {
+            write!(f, "/{m:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fwmark {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Fwmark;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a fwmark: a number or \"0xVALUE/0xMASK\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Fwmark, E> {
+                u32::try_from(v)
+                    .map(|value| Fwmark { value, mask: None })
+                    .map_err(|_| E::custom(format!("fwmark {v} does not fit in 32 bits")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Fwmark, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Fwmark {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ifname_limits() {
+        assert!("eth0".parse::<IfName>().is_ok());
+        assert!("a234567890abcde".parse::<IfName>().is_ok());
+        assert!("a234567890abcdef".parse::<IfName>().is_err());
+        assert!("".parse::<IfName>().is_err());
+        assert!("a/b".parse::<IfName>().is_err());
+        assert!("a b".parse::<IfName>().is_err());
+        assert!("..".parse::<IfName>().is_err());
+    }
+
+    #[test]
+    fn mac_parse_and_display() {
+        let m: MacAddr = "52:54:00:AB:cd:0f".parse().unwrap();
+        assert_eq!(m.to_string(), "52:54:00:ab:cd:0f");
+        assert!("52:54:00:ab:cd".parse::<MacAddr>().is_err());
+        assert!("52:54:00:ab:cd:0f:00".parse::<MacAddr>().is_err());
+        assert!("5254.00ab.cd0f".parse::<MacAddr>().is_err());
+    }
+
+    #[test]
+    fn bounded_ranges() {
+        assert!(VlanId::new(0).is_err());
+        assert!(VlanId::new(4095).is_err());
+        assert!(VlanId::new(4094).is_ok());
+        assert!(Mtu::new(67).is_err());
+        assert!(Weight::new(0).is_err());
+        assert!(Weight::new(257).is_err());
+    }
+
+    #[test]
+    fn fwmark_forms() {
+        assert_eq!(
+            "0x10/0xff".parse::<Fwmark>().unwrap(),
+            Fwmark {
+                value: 16,
+                mask: Some(255)
+            }
+        );
+        assert_eq!(
+            "16".parse::<Fwmark>().unwrap(),
+            Fwmark {
+                value: 16,
+                mask: None
+            }
+        );
+        assert!("0xzz".parse::<Fwmark>().is_err());
+    }
+}
