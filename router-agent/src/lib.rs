@@ -4,3 +4,4 @@
 //! `model` and `plan` are pure; `kernel` is the only module that talks to the kernel.
 
 pub mod model;
+pub mod plan;

@@ -28,12 +28,7 @@ pub fn to_config(state: &NetState) -> Config {
     Config {
         version: Version::default(),
         hostname: state.hostname.clone(),
-        sysctl: SysctlConfig {
-            ipv4_forwarding: state.sysctl.ipv4_forwarding,
-            ipv6_forwarding: state.sysctl.ipv6_forwarding,
-            rp_filter: state.sysctl.rp_filter,
-            other: state.sysctl.other.clone(),
-        },
+        sysctl: SysctlConfig::from_values(&state.sysctl),
         tables: state.table_names.clone(),
         interfaces: render_links(state, &table),
         routes: render_routes(state, &table),

@@ -109,10 +109,10 @@ impl<'de> Deserialize<'de> for PrefixList {
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PrefixList, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(s) = seq.next_element::<&str>().map_err(|_| {
+                while let Some(s) = seq.next_element::<String>().map_err(|_| {
                     de::Error::custom(format!("prefix #{} must be a string", out.len() + 1))
                 })? {
-                    out.push(parse_prefix(out.len(), s).map_err(de::Error::custom)?);
+                    out.push(parse_prefix(out.len(), &s).map_err(de::Error::custom)?);
                 }
                 Ok(PrefixList(out))
             }

@@ -8,7 +8,6 @@ use ipnet::IpNet;
 
 use super::interface::{AdminState, BondMode, LacpRate, MacvlanMode, VlanProtocol, XmitHashPolicy};
 use super::route::{Family, RouteType, RuleAction};
-use super::sysctl::{RpFilter, SysctlKey};
 use super::types::{Fwmark, IfName, MacAddr, VlanId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,13 +21,8 @@ pub struct NetState {
     pub table_names: BTreeMap<String, u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Sysctls {
-    pub ipv4_forwarding: Option<bool>,
-    pub ipv6_forwarding: Option<bool>,
-    pub rp_filter: Option<RpFilter>,
-    pub other: BTreeMap<SysctlKey, String>,
-}
+/// Sysctl values by dotted name (`net.ipv4.ip_forward`), normalised.
+pub type Sysctls = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {

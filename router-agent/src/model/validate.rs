@@ -9,9 +9,7 @@ use ipnet::IpNet;
 use super::error::{Problem, Seg};
 use super::interface::{InterfaceConfig, InterfaceKind};
 use super::route::{Family, RouteConfig, RouteType, RuleAction, RuleConfig};
-use super::state::{
-    default_metric, Link, LinkKind, NetState, NextHop, Route, RouteKey, Rule, Sysctls,
-};
+use super::state::{default_metric, Link, LinkKind, NetState, NextHop, Route, RouteKey, Rule};
 use super::types::{IfName, TableRef};
 use super::Config;
 
@@ -62,12 +60,7 @@ impl Config {
         if !ck.problems.is_empty() {
             return Err(ck.problems);
         }
-        let sysctl = Sysctls {
-            ipv4_forwarding: self.sysctl.ipv4_forwarding,
-            ipv6_forwarding: self.sysctl.ipv6_forwarding,
-            rp_filter: self.sysctl.rp_filter,
-            other: self.sysctl.other.clone(),
-        };
+        let sysctl = self.sysctl.to_values();
         Ok(ValidConfig {
             config: self.clone(),
             state: NetState {

@@ -1,0 +1,437 @@
+//! diff(desired, current) -> ordered operations. Pure: the kernel is never consulted.
+//!
+//! Links are tracked through the plan in a working copy, so each phase sees the state the
+//! earlier phases leave behind. Routes are compared directly (there can be millions).
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::model::{AdminState, IfName, Link, LinkKind, NetState, Route, Rule};
+
+use super::op::{LinkChange, Op};
+use super::{Plan, PlanError};
+
+/// What happens to a link that exists now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Stays, possibly changed in place.
+    Keep,
+    /// Deleted, and created again because its kind changed or its parent goes.
+    Recreate,
+    Delete,
+    /// Not in the config and not the agent's to delete (loopback, NICs).
+    Unmanaged,
+}
+
+pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
+    let renames = find_renames(desired, current)?;
+    let target = |name: &IfName| renames.get(name).unwrap_or(name).clone();
+    let fates = link_fates(desired, current, &target)?;
+    let gone: HashSet<&IfName> = fates
+        .iter()
+        .filter(|(n, f)| matches!(f, Fate::Recreate | Fate::Delete) || renames.contains_key(*n))
+        .map(|(n, _)| n)
+        .collect();
+    let mut ops = Vec::new();
+
+    // Teardown: rules, routes, addresses and memberships that go, then the links.
+    let desired_rules: HashSet<&Rule> = desired.rules.iter().collect();
+    let current_rules: HashSet<&Rule> = current.rules.iter().collect();
+    ops.extend(
+        current
+            .rules
+            .iter()
+            .filter(|r| !desired_rules.contains(r))
+            .cloned()
+            .map(Op::DelRule),
+    );
+
+    let uses_gone = |r: &Route| route_devs(r).any(|d| gone.contains(d));
+    let mut deleted_routes: Vec<&Route> = current
+        .routes
+        .values()
+        .filter(|r| uses_gone(r) || !desired.routes.contains_key(&r.key))
+        .collect();
+    deleted_routes.sort_by_key(|r| r.key);
+    ops.extend(deleted_routes.iter().map(|r| Op::DelRoute((*r).clone())));
+
+    let mut links = current.links.clone();
+    for (name, fate) in &fates {
+        let link = &current.links[name];
+        let wanted: &[_] = match (fate, desired.links.get(&target(name))) {
+            (Fate::Keep, Some(d)) => &d.addresses,
+            (Fate::Unmanaged, _) => continue,
+            _ => &[],
+        };
+        for addr in link.addresses.iter().filter(|a| !wanted.contains(a)) {
+            ops.push(Op::DelAddress {
+                link: name.clone(),
+                addr: *addr,
+            });
+        }
+        if let Some(l) = links.get_mut(name) {
+            l.addresses.retain(|a| wanted.contains(a));
+        }
+    }
+    for (name, fate) in &fates {
+        let Some(master) = current.links[name].master.clone() else {
+            continue;
+        };
+        let release = match fate {
+            Fate::Recreate | Fate::Delete => true,
+            Fate::Unmanaged => gone.contains(&master),
+            Fate::Keep => {
+                gone.contains(&master)
+                    || desired
+                        .links
+                        .get(&target(name))
+                        .and_then(|d| d.master.as_ref())
+                        != Some(&master)
+            }
+        };
+        if release {
+            ops.push(Op::SetMaster {
+                link: name.clone(),
+                from: Some(master),
+                to: None,
+            });
+            if let Some(l) = links.get_mut(name) {
+                l.master = None;
+            }
+        }
+    }
+    let mut doomed: Vec<&IfName> = fates
+        .iter()
+        .filter(|(_, f)| matches!(f, Fate::Recreate | Fate::Delete))
+        .map(|(n, _)| n)
+        .collect();
+    doomed.sort_by_key(|n| (std::cmp::Reverse(depth(&current.links, n)), *n));
+    for name in doomed {
+        let Some(link) = links.remove(name) else {
+            continue;
+        };
+        let peer = veth_peer(&link).and_then(|p| links.remove(p));
+        ops.push(Op::DeleteLink { link, peer });
+    }
+
+    // Global settings.
+    if let Some(to) = &desired.hostname {
+        if current.hostname.as_ref() != Some(to) {
+            ops.push(Op::SetHostname {
+                from: current.hostname.clone(),
+                to: to.clone(),
+            });
+        }
+    }
+    for (key, to) in &desired.sysctl {
+        let from = current
+            .sysctl
+            .get(key)
+            .ok_or_else(|| PlanError::UnknownSysctl { key: key.clone() })?;
+        if from != to {
+            ops.push(Op::SetSysctl {
+                key: key.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
+    }
+
+    // Links: renames, creations (parents first), changes, memberships, then up.
+    for (from, to) in &renames {
+        if links.contains_key(to) {
+            return Err(PlanError::NameTaken {
+                name: to.clone(),
+                by_mac_of: from.clone(),
+            });
+        }
+        if let Some(mut l) = links.remove(from) {
+            l.name = to.clone();
+            links.insert(to.clone(), l);
+        }
+        ops.push(Op::RenameLink {
+            from: from.clone(),
+            to: to.clone(),
+        });
+    }
+    let mut created: Vec<&Link> = desired
+        .links
+        .values()
+        .filter(|d| !links.contains_key(&d.name))
+        .collect();
+    created.sort_by_key(|d| (depth(&desired.links, &d.name), &d.name));
+    for d in created {
+        if links.contains_key(&d.name) {
+            continue; // created with its veth peer
+        }
+        if !d.is_virtual() {
+            return Err(PlanError::MissingInterface {
+                name: d.name.clone(),
+            });
+        }
+        let link = as_created(d);
+        let peer = veth_peer(d)
+            .and_then(|p| desired.links.get(p))
+            .map(as_created);
+        for l in std::iter::once(&link).chain(&peer) {
+            links.insert(l.name.clone(), l.clone());
+        }
+        ops.push(Op::CreateLink { link, peer });
+    }
+    for d in desired.links.values() {
+        let cur = &links[&d.name];
+        let change = link_change(d, cur);
+        if !change.is_empty() {
+            if let Some((_, to)) = &change.state {
+                set_state(&mut links, &d.name, *to);
+            }
+            ops.push(Op::SetLink {
+                link: d.name.clone(),
+                change,
+            });
+        }
+    }
+    for d in desired.links.values() {
+        let cur = &links[&d.name];
+        if d.master.is_some() && cur.master != d.master {
+            ops.push(Op::SetMaster {
+                link: d.name.clone(),
+                from: cur.master.clone(),
+                to: d.master.clone(),
+            });
+        }
+    }
+    for d in desired.links.values() {
+        if d.state == AdminState::Up && links[&d.name].state == AdminState::Down {
+            let change = LinkChange {
+                state: Some((AdminState::Down, AdminState::Up)),
+                ..LinkChange::default()
+            };
+            ops.push(Op::SetLink {
+                link: d.name.clone(),
+                change,
+            });
+        }
+    }
+    for d in desired.links.values() {
+        let have = &links[&d.name].addresses;
+        for addr in d.addresses.iter().filter(|a| !have.contains(a)) {
+            ops.push(Op::AddAddress {
+                link: d.name.clone(),
+                addr: *addr,
+            });
+        }
+    }
+
+    // Routes after the addresses that make their gateways reachable, then rules.
+    let mut route_ops: Vec<Op> = desired
+        .routes
+        .values()
+        .filter_map(|d| match current.routes.get(&d.key) {
+            Some(c) if uses_gone(c) => Some(Op::AddRoute(d.clone())),
+            Some(c) if c == d => None,
+            Some(c) => Some(Op::ReplaceRoute {
+                from: c.clone(),
+                to: d.clone(),
+            }),
+            None => Some(Op::AddRoute(d.clone())),
+        })
+        .collect();
+    route_ops.sort_by_key(|op| match op {
+        Op::AddRoute(r) | Op::ReplaceRoute { to: r, .. } => Some(r.key),
+        _ => None,
+    });
+    ops.extend(route_ops);
+    ops.extend(
+        desired
+            .rules
+            .iter()
+            .filter(|r| !current_rules.contains(r))
+            .cloned()
+            .map(Op::AddRule),
+    );
+    Ok(Plan { ops })
+}
+
+/// Physical links the config names differently from the kernel, found by MAC: old -> new.
+fn find_renames(
+    desired: &NetState,
+    current: &NetState,
+) -> Result<BTreeMap<IfName, IfName>, PlanError> {
+    let mut renames = BTreeMap::new();
+    for d in desired.links.values() {
+        let LinkKind::Physical {
+            match_mac: Some(mac),
+        } = &d.kind
+        else {
+            continue;
+        };
+        let found = current
+            .links
+            .values()
+            .find(|c| matches!(&c.kind, LinkKind::Physical { match_mac: Some(m) } if m == mac));
+        match found {
+            Some(c) if c.name != d.name => {
+                renames.insert(c.name.clone(), d.name.clone());
+            }
+            Some(_) => {}
+            None if current.links.contains_key(&d.name) => {}
+            None => {
+                return Err(PlanError::NoSuchMac {
+                    name: d.name.clone(),
+                    mac: *mac,
+                })
+            }
+        }
+    }
+    Ok(renames)
+}
+
+fn link_fates(
+    desired: &NetState,
+    current: &NetState,
+    target: &dyn Fn(&IfName) -> IfName,
+) -> Result<BTreeMap<IfName, Fate>, PlanError> {
+    let mut fates = BTreeMap::new();
+    for c in current.links.values() {
+        let fate = match desired.links.get(&target(&c.name)) {
+            None if c.is_virtual() => Fate::Delete,
+            None => Fate::Unmanaged,
+            Some(d) if !d.is_virtual() => Fate::Keep,
+            Some(d) if !c.is_virtual() => {
+                return Err(PlanError::NotVirtual {
+                    name: c.name.clone(),
+                    kind: d.kind.name(),
+                })
+            }
+            Some(d) if same_identity(&d.kind, &c.kind) => Fate::Keep,
+            Some(_) => Fate::Recreate,
+        };
+        fates.insert(c.name.clone(), fate);
+    }
+    // A link goes with its parent, and a veth with its peer.
+    loop {
+        let mut changed = false;
+        for c in current.links.values() {
+            if fates[&c.name] != Fate::Keep {
+                continue;
+            }
+            let dep = c.parent().or_else(|| veth_peer(c));
+            if dep.is_some_and(|p| matches!(fates.get(p), Some(Fate::Recreate | Fate::Delete))) {
+                fates.insert(c.name.clone(), Fate::Recreate);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(fates);
+        }
+    }
+}
+
+/// Whether two kinds are the same link as far as the kernel is concerned: options that
+/// cannot change in place (VLAN id, parent, VRF table, bond mode...) must match.
+fn same_identity(desired: &LinkKind, current: &LinkKind) -> bool {
+    match (desired, current) {
+        (LinkKind::Bridge { .. }, LinkKind::Bridge { .. }) => true,
+        (LinkKind::Bond { mode: a, .. }, LinkKind::Bond { mode: b, .. }) => a == b,
+        (a, b) => a == b,
+    }
+}
+
+fn veth_peer(l: &Link) -> Option<&IfName> {
+    match &l.kind {
+        LinkKind::Veth { peer } => Some(peer),
+        _ => None,
+    }
+}
+
+/// How many parents a link stacks on.
+fn depth(links: &BTreeMap<IfName, Link>, name: &IfName) -> usize {
+    let mut n = 0;
+    let mut at = links.get(name);
+    while let Some(p) = at.and_then(Link::parent) {
+        n += 1;
+        at = links.get(p);
+        if n > links.len() {
+            break;
+        }
+    }
+    n
+}
+
+fn route_devs(r: &Route) -> impl Iterator<Item = &IfName> {
+    r.dev
+        .iter()
+        .chain(r.nexthops.iter().filter_map(|n| n.dev.as_ref()))
+}
+
+/// The link as `CreateLink` makes it: no master or addresses yet, and down when it will be
+/// enslaved (a bond takes only members that are down).
+fn as_created(d: &Link) -> Link {
+    let mut l = d.clone();
+    l.addresses.clear();
+    l.master = None;
+    if d.master.is_some() {
+        l.state = AdminState::Down;
+    }
+    l
+}
+
+fn set_state(links: &mut BTreeMap<IfName, Link>, name: &IfName, state: AdminState) {
+    if let Some(l) = links.get_mut(name) {
+        l.state = state;
+    }
+}
+
+/// In-place changes from `cur` to `d`. A `None` MTU or MAC in `d` means "keep"; bringing a
+/// link up waits until its memberships are set.
+fn link_change(d: &Link, cur: &Link) -> LinkChange {
+    let mut c = LinkChange::default();
+    if d.state == AdminState::Down && cur.state == AdminState::Up {
+        c.state = Some((AdminState::Up, AdminState::Down));
+    }
+    if let (Some(want), Some(have)) = (d.mtu, cur.mtu) {
+        if want != have {
+            c.mtu = Some((have, want));
+        }
+    }
+    if let (Some(want), Some(have)) = (d.mac, cur.mac) {
+        if want != have {
+            c.mac = Some((have, want));
+        }
+    }
+    if d.description != cur.description {
+        c.description = Some((cur.description.clone(), d.description.clone()));
+    }
+    let merged = merge_kind(&d.kind, &cur.kind);
+    if merged != cur.kind {
+        c.kind = Some((cur.kind.clone(), merged));
+    }
+    c
+}
+
+/// The current kind with the in-place options the config sets.
+fn merge_kind(d: &LinkKind, cur: &LinkKind) -> LinkKind {
+    match (d, cur) {
+        (LinkKind::Bridge { .. }, LinkKind::Bridge { .. }) => d.clone(),
+        (
+            LinkKind::Bond {
+                miimon,
+                lacp_rate,
+                xmit_hash_policy,
+                ..
+            },
+            LinkKind::Bond {
+                mode,
+                miimon: m0,
+                lacp_rate: l0,
+                xmit_hash_policy: x0,
+            },
+        ) => LinkKind::Bond {
+            mode: *mode,
+            miimon: miimon.or(*m0),
+            lacp_rate: lacp_rate.or(*l0),
+            xmit_hash_policy: xmit_hash_policy.or(*x0),
+        },
+        _ => cur.clone(),
+    }
+}
