@@ -1,0 +1,151 @@
+//! An in-memory kernel: applies operations to a [`NetState`], with failures on demand.
+
+use crate::model::{NetState, Route};
+use crate::plan::Op;
+
+use super::{Kernel, KernelError};
+
+#[derive(Debug, Default)]
+pub struct FakeKernel {
+    pub state: NetState,
+    /// Operations executed so far (the fake's `ip monitor`).
+    pub writes: usize,
+    /// Fail the operation with this number (counted from 0 over the fake's life).
+    pub fail_at: Option<usize>,
+    /// Silently ignore MTU changes, as a kernel that clamps them would.
+    pub ignore_mtu: bool,
+}
+
+impl FakeKernel {
+    pub fn new(state: NetState) -> FakeKernel {
+        FakeKernel { state, ..FakeKernel::default() }
+    }
+
+    fn run(&mut self, op: &Op) -> Result<(), String> {
+        let s = &mut self.state;
+        let missing = |n: &dyn std::fmt::Display| format!("no such link {n}");
+        match op.clone() {
+            Op::SetHostname { to, .. } => s.hostname = Some(to),
+            Op::SetSysctl { key, to, .. } => {
+                s.sysctl.insert(key, to);
+            }
+            Op::AddRule(r) => {
+                if s.rules.contains(&r) {
+                    return Err("rule exists".into());
+                }
+                s.rules.push(r);
+                s.rules.sort();
+            }
+            Op::DelRule(r) => {
+                let before = s.rules.len();
+                s.rules.retain(|x| *x != r);
+                if before == s.rules.len() {
+                    return Err("no such rule".into());
+                }
+            }
+            Op::AddRoute(r) => {
+                if s.routes.contains_key(&r.key) {
+                    return Err("route exists".into());
+                }
+                s.routes.insert(r.key, r);
+            }
+            Op::ReplaceRoute { to, .. } => {
+                s.routes.insert(to.key, to);
+            }
+            Op::DelRoute(r) => {
+                s.routes.remove(&r.key).ok_or("no such route")?;
+            }
+            Op::AddAddress { link, addr } => {
+                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
+                if l.addresses.contains(&addr) {
+                    return Err("address exists".into());
+                }
+                l.addresses.push(addr);
+                l.addresses.sort();
+            }
+            Op::DelAddress { link, addr } => {
+                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
+                l.addresses.retain(|a| *a != addr);
+            }
+            Op::SetMaster { link, to, .. } => {
+                if let Some(m) = &to {
+                    s.links.get(m).ok_or_else(|| missing(m))?;
+                }
+                s.links.get_mut(&link).ok_or_else(|| missing(&link))?.master = to;
+            }
+            Op::CreateLink { link, peer } => {
+                for l in std::iter::once(link).chain(peer) {
+                    if s.links.contains_key(&l.name) {
+                        return Err(format!("link {} exists", l.name));
+                    }
+                    if let Some(p) = l.parent() {
+                        s.links.get(p).ok_or_else(|| missing(p))?;
+                    }
+                    s.links.insert(l.name.clone(), l);
+                }
+            }
+            Op::DeleteLink { link, peer } => {
+                for l in std::iter::once(link).chain(peer) {
+                    s.links.remove(&l.name).ok_or_else(|| missing(&l.name))?;
+                    let uses = |r: &Route| {
+                        r.dev.as_ref() == Some(&l.name) || r.nexthops.iter().any(|n| n.dev.as_ref() == Some(&l.name))
+                    };
+                    s.routes.retain(|_, r| !uses(r));
+                    for other in s.links.values_mut() {
+                        if other.master.as_ref() == Some(&l.name) {
+                            other.master = None;
+                        }
+                    }
+                }
+            }
+            Op::RenameLink { from, to } => {
+                let mut l = s.links.remove(&from).ok_or_else(|| missing(&from))?;
+                l.name = to.clone();
+                s.links.insert(to, l);
+            }
+            Op::SetLink { link, change } => {
+                let ignore_mtu = self.ignore_mtu;
+                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
+                if let Some((_, v)) = change.state {
+                    l.state = v;
+                }
+                if let Some((_, v)) = change.mtu {
+                    if !ignore_mtu {
+                        l.mtu = Some(v);
+                    }
+                }
+                if let Some((_, v)) = change.mac {
+                    l.mac = Some(v);
+                }
+                if let Some((_, v)) = change.description {
+                    l.description = v;
+                }
+                if let Some((_, v)) = change.kind {
+                    l.kind = v;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Kernel for FakeKernel {
+    fn read(&mut self, _sysctls: &[String]) -> Result<NetState, KernelError> {
+        Ok(self.state.clone())
+    }
+
+    fn execute(&mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError> {
+        let mut results = Vec::new();
+        for op in ops {
+            let n = self.writes;
+            self.writes += 1;
+            let r = if self.fail_at == Some(n) { Err("injected failure".to_owned()) } else { self.run(op) };
+            let failed = r.is_err();
+            results.push(r);
+            if failed {
+                break;
+            }
+        }
+        Ok(results)
+    }
+}

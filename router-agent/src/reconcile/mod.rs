@@ -1,0 +1,150 @@
+//! apply = read, plan, execute, verify, and on any failure revert. Written against the
+//! [`Kernel`] trait so the whole flow is tested with an in-memory fake.
+
+mod fake;
+
+use std::time::{Duration, Instant};
+
+pub use fake::FakeKernel;
+
+use crate::model::NetState;
+use crate::plan::{diff, Op, Plan, PlanError};
+
+/// The kernel as the reconciler sees it.
+pub trait Kernel {
+    /// The running state: every link, config-owned routes and rules, the typed sysctls and
+    /// those named in `sysctls`. A failed or interrupted read is an error, never a partial state.
+    fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError>;
+    /// Runs `ops` in order; one result per op that ran. It may stop after a failure (the ops
+    /// past the returned results did not run), but ops it ran after a failure are reported.
+    fn execute(&mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError>;
+}
+
+/// The kernel could not be read or written at all (as opposed to one operation failing).
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {message}")]
+pub struct KernelError {
+    pub context: String,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl KernelError {
+    pub fn new(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> KernelError {
+        KernelError { context: context.into(), message: source.to_string(), source: Some(Box::new(source)) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    #[error("cannot plan: {0}")]
+    Plan(#[from] PlanError),
+    #[error("{}", failure_text(failed, revert_failed))]
+    Failed {
+        /// The operations that failed, with the kernel's reason.
+        failed: Vec<(String, String)>,
+        /// Revert operations that failed too: the kernel may differ from before the apply.
+        revert_failed: Vec<(String, String)>,
+    },
+    #[error("the kernel does not match the config after applying; reverted. Still different:\n{residual}")]
+    NotConverged { residual: Plan },
+}
+
+fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)]) -> String {
+    let mut s = format!("{} operation(s) failed:", failed.len());
+    for (op, e) in failed {
+        s.push_str(&format!("\n  {op}: {e}"));
+    }
+    if revert_failed.is_empty() {
+        s.push_str("\nall changes were reverted; the kernel is as it was before");
+    } else {
+        s.push_str("\nREVERT INCOMPLETE, the kernel differs from before the apply:");
+        for (op, e) in revert_failed {
+            s.push_str(&format!("\n  {op}: {e}"));
+        }
+    }
+    s
+}
+
+/// What an apply did.
+#[derive(Debug)]
+pub struct Report {
+    pub plan: Plan,
+    pub read: Duration,
+    pub plan_time: Duration,
+    pub write: Duration,
+    pub verify: Duration,
+}
+
+/// Reads the kernel and plans the way to `desired`.
+pub fn plan(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Plan, ApplyError> {
+    let current = kernel.read(&sysctl_keys(desired))?;
+    Ok(diff(desired, &current)?)
+}
+
+fn sysctl_keys(desired: &NetState) -> Vec<String> {
+    desired.sysctl.keys().cloned().collect()
+}
+
+/// Brings the kernel to `desired`, or leaves it as it was and says why.
+pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, ApplyError> {
+    let t = Instant::now();
+    let keys = sysctl_keys(desired);
+    let current = kernel.read(&keys)?;
+    let read = t.elapsed();
+    let t = Instant::now();
+    let plan = diff(desired, &current)?;
+    let plan_time = t.elapsed();
+    let mut report = Report { plan, read, plan_time, write: Duration::ZERO, verify: Duration::ZERO };
+    if report.plan.is_empty() {
+        tracing::info!("kernel already matches the config; nothing to write");
+        return Ok(report);
+    }
+    let (a, c, d) = report.plan.counts();
+    tracing::info!(add = a, change = c, remove = d, "applying");
+    let t = Instant::now();
+    let results = kernel.execute(&report.plan.ops)?;
+    report.write = t.elapsed();
+    let done: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
+    let failed: Vec<(String, String)> = results
+        .iter()
+        .zip(&report.plan.ops)
+        .filter_map(|(r, op)| r.as_ref().err().map(|e| (op.to_string(), e.clone())))
+        .collect();
+    if !failed.is_empty() {
+        tracing::warn!(failed = failed.len(), "apply failed; reverting {} operations", done.len());
+        let revert_failed = revert(kernel, &report.plan, &done)?;
+        return Err(ApplyError::Failed { failed, revert_failed });
+    }
+    let t = Instant::now();
+    let after = kernel.read(&keys)?;
+    let residual = diff(desired, &after)?;
+    report.verify = t.elapsed();
+    if !residual.is_empty() {
+        tracing::warn!(left = residual.ops.len(), "kernel differs from the config after applying; reverting");
+        let revert_failed = revert(kernel, &report.plan, &done)?;
+        if !revert_failed.is_empty() {
+            return Err(ApplyError::Failed { failed: vec![("verify".into(), residual.to_string())], revert_failed });
+        }
+        return Err(ApplyError::NotConverged { residual });
+    }
+    tracing::info!("applied and verified");
+    Ok(report)
+}
+
+/// Undoes the operations `done`, last first; returns the undo operations that failed.
+fn revert(kernel: &mut dyn Kernel, plan: &Plan, done: &[usize]) -> Result<Vec<(String, String)>, KernelError> {
+    let ops = plan.revert(done);
+    let results = kernel.execute(&ops)?;
+    Ok(ops
+        .iter()
+        .zip(results)
+        .filter_map(|(op, r)| r.err().map(|e| (op.to_string(), e)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

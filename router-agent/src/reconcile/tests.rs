@@ -1,0 +1,94 @@
+use super::*;
+use crate::model::load;
+
+const CURRENT: &str = r#"
+version = 1
+sysctl = { ipv4_forwarding = false }
+[[interface]]
+name = "eth0"
+kind = "physical"
+addresses = ["192.0.2.1/24"]
+[[interface]]
+name = "old0"
+kind = "bridge"
+addresses = ["198.51.100.1/24"]
+[[route]]
+to = "10.9.0.0/16"
+via = "198.51.100.2"
+"#;
+
+const DESIRED: &str = r#"
+version = 1
+sysctl = { ipv4_forwarding = true }
+[[interface]]
+name = "eth0"
+kind = "physical"
+mtu = 9000
+addresses = ["192.0.2.1/24", "2001:db8::1/64"]
+[[interface]]
+name = "br0"
+kind = "bridge"
+bridge = { ports = ["eth1"] }
+addresses = ["203.0.113.1/24"]
+[[interface]]
+name = "eth1"
+kind = "physical"
+[[route]]
+to = "10.0.0.0/8"
+via = "192.0.2.254"
+[[route]]
+prefixes = ["192.168.0.0/16", "172.16.0.0/12"]
+type = "blackhole"
+[[rule]]
+priority = 100
+from = "10.0.0.0/8"
+table = 100
+"#;
+
+fn current() -> NetState {
+    let mut s = load("current", CURRENT).unwrap().state;
+    let eth1 = crate::model::Link::new("eth1".parse().unwrap(), crate::model::LinkKind::Physical { match_mac: None });
+    s.links.insert(eth1.name.clone(), eth1);
+    for l in s.links.values_mut() {
+        l.mtu = Some(1500);
+    }
+    s.sysctl.insert("net.ipv4.ip_forward".into(), "0".into());
+    s
+}
+
+#[test]
+fn apply_converges_then_reapply_writes_nothing() {
+    let desired = load("desired", DESIRED).unwrap().state;
+    let mut k = FakeKernel::new(current());
+    let report = apply(&mut k, &desired).unwrap();
+    assert!(!report.plan.is_empty());
+    assert!(diff(&desired, &k.state).unwrap().is_empty());
+    let writes = k.writes;
+    let again = apply(&mut k, &desired).unwrap();
+    assert!(again.plan.is_empty());
+    assert_eq!(k.writes, writes, "an unchanged config must not write");
+}
+
+#[test]
+fn failure_at_every_step_reverts_to_the_exact_state_before() {
+    let desired = load("desired", DESIRED).unwrap().state;
+    let n = diff(&desired, &current()).unwrap().ops.len();
+    for fail in 0..n {
+        let mut k = FakeKernel::new(current());
+        k.fail_at = Some(fail);
+        let err = apply(&mut k, &desired).unwrap_err();
+        assert!(matches!(err, ApplyError::Failed { ref revert_failed, .. } if revert_failed.is_empty()), "{err}");
+        assert_eq!(k.state, current(), "failure at op {fail} left the state changed");
+    }
+}
+
+#[test]
+fn a_change_the_kernel_ignores_is_caught_by_verify_and_reverted() {
+    let desired = load("desired", DESIRED).unwrap().state;
+    let mut k = FakeKernel::new(current());
+    k.ignore_mtu = true;
+    let err = apply(&mut k, &desired).unwrap_err();
+    assert!(matches!(err, ApplyError::NotConverged { .. }), "{err}");
+    assert!(err.to_string().contains("mtu 1500 -> 9000"), "{err}");
+    assert_eq!(k.state, current());
+}
