@@ -3,6 +3,8 @@
 //!
 //! `model` and `plan` are pure; `kernel` is the only module that talks to the kernel.
 
+#[cfg(feature = "kernel")]
+pub mod kernel;
 pub mod model;
 pub mod plan;
 pub mod reconcile;

@@ -48,7 +48,7 @@ impl SysctlConfig {
         let mut out: BTreeMap<String, String> = self
             .other
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), normalize(v)))
+            .map(|(k, v)| (k.as_str().to_owned(), normalize_sysctl(v)))
             .collect();
         if let Some(b) = self.ipv4_forwarding {
             out.insert(IPV4_FORWARDING.into(), flag(b));
@@ -100,7 +100,7 @@ impl SysctlConfig {
 }
 
 /// A sysctl value as the kernel prints it: fields separated by single spaces.
-pub fn normalize(v: &str) -> String {
+pub fn normalize_sysctl(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -57,11 +57,16 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
     let mut links = current.links.clone();
     for (name, fate) in &fates {
         let link = &current.links[name];
-        let wanted: &[_] = match (fate, desired.links.get(&target(name))) {
-            (Fate::Keep, Some(d)) => &d.addresses,
+        let mut wanted: Vec<_> = match (fate, desired.links.get(&target(name))) {
+            (Fate::Keep, Some(d)) => d.addresses.clone(),
             (Fate::Unmanaged, _) => continue,
-            _ => &[],
+            _ => Vec::new(),
         };
+        if renames.contains_key(name) {
+            // A rename needs the link down, and going down flushes its IPv6 addresses:
+            // remove them explicitly so that they are added back, and the revert knows them.
+            wanted.retain(|a| a.addr().is_ipv4());
+        }
         for addr in link.addresses.iter().filter(|a| !wanted.contains(a)) {
             ops.push(Op::DelAddress {
                 link: name.clone(),
@@ -78,7 +83,8 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         };
         let release = match fate {
             Fate::Recreate | Fate::Delete => true,
-            Fate::Unmanaged => gone.contains(&master),
+            // The master's member list is config even when the member itself is not.
+            Fate::Unmanaged => gone.contains(&master) || desired.links.contains_key(&master),
             Fate::Keep => {
                 gone.contains(&master)
                     || desired
@@ -89,6 +95,7 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             }
         };
         if release {
+            let from_bond = is_bond(current.links.get(&master));
             ops.push(Op::SetMaster {
                 link: name.clone(),
                 from: Some(master),
@@ -96,6 +103,10 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             });
             if let Some(l) = links.get_mut(name) {
                 l.master = None;
+                // The kernel closes a link it releases from a bond.
+                if from_bond {
+                    l.state = AdminState::Down;
+                }
             }
         }
     }
@@ -145,6 +156,17 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             });
         }
         if let Some(mut l) = links.remove(from) {
+            // The kernel renames only links that are down; the up phase below restores it.
+            if l.state == AdminState::Up {
+                ops.push(Op::SetLink {
+                    link: from.clone(),
+                    change: LinkChange {
+                        state: Some((AdminState::Up, AdminState::Down)),
+                        ..LinkChange::default()
+                    },
+                });
+                l.state = AdminState::Down;
+            }
             l.name = to.clone();
             links.insert(to.clone(), l);
         }
@@ -152,6 +174,38 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             from: from.clone(),
             to: to.clone(),
         });
+    }
+    // In-place changes of existing links, before creations so that a new VLAN finds its
+    // parent's MTU already raised. A VLAN's MTU cannot exceed its parent's: raise parents
+    // first, lower children first (so the revert, run backwards, keeps the order too).
+    let mut changes: Vec<(bool, isize, Op)> = Vec::new();
+    for d in desired.links.values() {
+        let Some(cur) = links.get(&d.name) else {
+            continue;
+        };
+        let change = link_change(d, cur);
+        if !change.is_empty() {
+            let lowers = change.mtu.is_some_and(|(a, b)| b < a);
+            let depth = isize::try_from(depth(&links, &d.name)).unwrap_or(isize::MAX);
+            let order = if lowers { -depth } else { depth };
+            changes.push((
+                !lowers,
+                order,
+                Op::SetLink {
+                    link: d.name.clone(),
+                    change,
+                },
+            ));
+        }
+    }
+    changes.sort_by_key(|(raises, order, _)| (*raises, *order));
+    for (_, _, op) in changes {
+        if let Op::SetLink { link, change } = &op {
+            if let Some((_, to)) = &change.state {
+                set_state(&mut links, link, *to);
+            }
+        }
+        ops.push(op);
     }
     let mut created: Vec<&Link> = desired
         .links
@@ -179,20 +233,21 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
     }
     for d in desired.links.values() {
         let cur = &links[&d.name];
-        let change = link_change(d, cur);
-        if !change.is_empty() {
-            if let Some((_, to)) = &change.state {
-                set_state(&mut links, &d.name, *to);
-            }
-            ops.push(Op::SetLink {
-                link: d.name.clone(),
-                change,
-            });
-        }
-    }
-    for d in desired.links.values() {
-        let cur = &links[&d.name];
         if d.master.is_some() && cur.master != d.master {
+            // A bond takes only members that are down (and brings them up itself).
+            if cur.state == AdminState::Up
+                && is_bond(d.master.as_ref().and_then(|m| desired.links.get(m)))
+            {
+                ops.push(Op::SetLink {
+                    link: d.name.clone(),
+                    change: LinkChange {
+                        state: Some((AdminState::Up, AdminState::Down)),
+                        ..LinkChange::default()
+                    },
+                });
+                set_state(&mut links, &d.name, AdminState::Down);
+            }
+            let cur = &links[&d.name];
             ops.push(Op::SetMaster {
                 link: d.name.clone(),
                 from: cur.master.clone(),
@@ -228,7 +283,7 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         .values()
         .filter_map(|d| match current.routes.get(&d.key) {
             Some(c) if uses_gone(c) => Some(Op::AddRoute(d.clone())),
-            Some(c) if c == d => None,
+            Some(c) if route_matches(d, c) => None,
             Some(c) => Some(Op::ReplaceRoute {
                 from: c.clone(),
                 to: d.clone(),
@@ -356,6 +411,38 @@ fn depth(links: &BTreeMap<IfName, Link>, name: &IfName) -> usize {
         }
     }
     n
+}
+
+fn is_bond(l: Option<&Link>) -> bool {
+    matches!(
+        l,
+        Some(Link {
+            kind: LinkKind::Bond { .. },
+            ..
+        })
+    )
+}
+
+/// Whether the current route `c` is what `d` asks for. A gateway without `dev` leaves the
+/// device to the kernel, which always reports the one it picked.
+fn route_matches(d: &Route, c: &Route) -> bool {
+    let dev_ok = |want: &Option<IfName>, via: &Option<std::net::IpAddr>, have: &Option<IfName>| {
+        want == have || (want.is_none() && via.is_some())
+    };
+    d == c
+        || (d.key == c.key
+            && d.kind == c.kind
+            && d.via == c.via
+            && d.onlink == c.onlink
+            && d.src == c.src
+            && dev_ok(&d.dev, &d.via, &c.dev)
+            && d.nexthops.len() == c.nexthops.len()
+            && d.nexthops.iter().zip(&c.nexthops).all(|(a, b)| {
+                a.via == b.via
+                    && a.weight == b.weight
+                    && a.onlink == b.onlink
+                    && dev_ok(&a.dev, &a.via, &b.dev)
+            }))
 }
 
 fn route_devs(r: &Route) -> impl Iterator<Item = &IfName> {

@@ -183,7 +183,8 @@ impl fmt::Display for Op {
                     write!(f, " mac {a} -> {b}")?;
                 }
                 if let Some((a, b)) = &change.description {
-                    write!(f, " description {a:?} -> {b:?}")?;
+                    let text = |d: &Option<String>| format!("{:?}", d.as_deref().unwrap_or(""));
+                    write!(f, " description {} -> {}", text(a), text(b))?;
                 }
                 if let Some((a, b)) = &change.kind {
                     write!(f, " {} -> {}", KindText(a), KindText(b))?;

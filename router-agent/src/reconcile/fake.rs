@@ -18,7 +18,10 @@ pub struct FakeKernel {
 
 impl FakeKernel {
     pub fn new(state: NetState) -> FakeKernel {
-        FakeKernel { state, ..FakeKernel::default() }
+        FakeKernel {
+            state,
+            ..FakeKernel::default()
+        }
     }
 
     fn run(&mut self, op: &Op) -> Result<(), String> {
@@ -88,7 +91,8 @@ impl FakeKernel {
                 for l in std::iter::once(link).chain(peer) {
                     s.links.remove(&l.name).ok_or_else(|| missing(&l.name))?;
                     let uses = |r: &Route| {
-                        r.dev.as_ref() == Some(&l.name) || r.nexthops.iter().any(|n| n.dev.as_ref() == Some(&l.name))
+                        r.dev.as_ref() == Some(&l.name)
+                            || r.nexthops.iter().any(|n| n.dev.as_ref() == Some(&l.name))
                     };
                     s.routes.retain(|_, r| !uses(r));
                     for other in s.links.values_mut() {
@@ -139,7 +143,11 @@ impl Kernel for FakeKernel {
         for op in ops {
             let n = self.writes;
             self.writes += 1;
-            let r = if self.fail_at == Some(n) { Err("injected failure".to_owned()) } else { self.run(op) };
+            let r = if self.fail_at == Some(n) {
+                Err("injected failure".to_owned())
+            } else {
+                self.run(op)
+            };
             let failed = r.is_err();
             results.push(r);
             if failed {

@@ -31,8 +31,15 @@ pub struct KernelError {
 }
 
 impl KernelError {
-    pub fn new(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> KernelError {
-        KernelError { context: context.into(), message: source.to_string(), source: Some(Box::new(source)) }
+    pub fn new(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> KernelError {
+        KernelError {
+            context: context.into(),
+            message: source.to_string(),
+            source: Some(Box::new(source)),
+        }
     }
 }
 
@@ -98,7 +105,13 @@ pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, Appl
     let t = Instant::now();
     let plan = diff(desired, &current)?;
     let plan_time = t.elapsed();
-    let mut report = Report { plan, read, plan_time, write: Duration::ZERO, verify: Duration::ZERO };
+    let mut report = Report {
+        plan,
+        read,
+        plan_time,
+        write: Duration::ZERO,
+        verify: Duration::ZERO,
+    };
     if report.plan.is_empty() {
         tracing::info!("kernel already matches the config; nothing to write");
         return Ok(report);
@@ -108,26 +121,44 @@ pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, Appl
     let t = Instant::now();
     let results = kernel.execute(&report.plan.ops)?;
     report.write = t.elapsed();
-    let done: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_ok()).map(|(i, _)| i).collect();
+    let done: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
     let failed: Vec<(String, String)> = results
         .iter()
         .zip(&report.plan.ops)
         .filter_map(|(r, op)| r.as_ref().err().map(|e| (op.to_string(), e.clone())))
         .collect();
     if !failed.is_empty() {
-        tracing::warn!(failed = failed.len(), "apply failed; reverting {} operations", done.len());
+        tracing::warn!(
+            failed = failed.len(),
+            "apply failed; reverting {} operations",
+            done.len()
+        );
         let revert_failed = revert(kernel, &report.plan, &done)?;
-        return Err(ApplyError::Failed { failed, revert_failed });
+        return Err(ApplyError::Failed {
+            failed,
+            revert_failed,
+        });
     }
     let t = Instant::now();
     let after = kernel.read(&keys)?;
     let residual = diff(desired, &after)?;
     report.verify = t.elapsed();
     if !residual.is_empty() {
-        tracing::warn!(left = residual.ops.len(), "kernel differs from the config after applying; reverting");
+        tracing::warn!(
+            left = residual.ops.len(),
+            "kernel differs from the config after applying; reverting"
+        );
         let revert_failed = revert(kernel, &report.plan, &done)?;
         if !revert_failed.is_empty() {
-            return Err(ApplyError::Failed { failed: vec![("verify".into(), residual.to_string())], revert_failed });
+            return Err(ApplyError::Failed {
+                failed: vec![("verify".into(), residual.to_string())],
+                revert_failed,
+            });
         }
         return Err(ApplyError::NotConverged { residual });
     }
@@ -136,7 +167,11 @@ pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, Appl
 }
 
 /// Undoes the operations `done`, last first; returns the undo operations that failed.
-fn revert(kernel: &mut dyn Kernel, plan: &Plan, done: &[usize]) -> Result<Vec<(String, String)>, KernelError> {
+fn revert(
+    kernel: &mut dyn Kernel,
+    plan: &Plan,
+    done: &[usize],
+) -> Result<Vec<(String, String)>, KernelError> {
     let ops = plan.revert(done);
     let results = kernel.execute(&ops)?;
     Ok(ops

@@ -47,7 +47,10 @@ table = 100
 
 fn current() -> NetState {
     let mut s = load("current", CURRENT).unwrap().state;
-    let eth1 = crate::model::Link::new("eth1".parse().unwrap(), crate::model::LinkKind::Physical { match_mac: None });
+    let eth1 = crate::model::Link::new(
+        "eth1".parse().unwrap(),
+        crate::model::LinkKind::Physical { match_mac: None },
+    );
     s.links.insert(eth1.name.clone(), eth1);
     for l in s.links.values_mut() {
         l.mtu = Some(1500);
@@ -77,8 +80,15 @@ fn failure_at_every_step_reverts_to_the_exact_state_before() {
         let mut k = FakeKernel::new(current());
         k.fail_at = Some(fail);
         let err = apply(&mut k, &desired).unwrap_err();
-        assert!(matches!(err, ApplyError::Failed { ref revert_failed, .. } if revert_failed.is_empty()), "{err}");
-        assert_eq!(k.state, current(), "failure at op {fail} left the state changed");
+        assert!(
+            matches!(err, ApplyError::Failed { ref revert_failed, .. } if revert_failed.is_empty()),
+            "{err}"
+        );
+        assert_eq!(
+            k.state,
+            current(),
+            "failure at op {fail} left the state changed"
+        );
     }
 }
 

@@ -1,0 +1,27 @@
+//! The Linux backend: rtnetlink for links, addresses, routes and rules; /proc/sys for
+//! sysctls. Only this module talks to the kernel.
+
+mod address_codec;
+mod link_codec;
+mod linux;
+pub mod netlink;
+pub mod netns;
+pub mod route_codec;
+mod rule_codec;
+
+pub use linux::LinuxKernel;
+
+/// The route and rule protocol (`rtm_protocol`) the agent writes: `ip route` shows it as
+/// `proto 196`. 0..=4 and the numbers in /etc/iproute2/rt_protos are taken by others.
+pub const PROTOCOL: u8 = 196;
+
+/// Protocols whose routes and rules are config: the agent's own, and `boot` and `static`,
+/// which is what an operator gets from `ip route add` and `ip route add ... proto static`.
+pub const OWNED_PROTOCOLS: [u8; 3] = [3, 4, PROTOCOL];
+
+/// Rule protocols that are config: `ip rule add` leaves the protocol unspecified (0); the
+/// kernel's own rules (and a VRF's l3mdev rule) say `kernel` (2).
+pub const OWNED_RULE_PROTOCOLS: [u8; 4] = [0, 3, 4, PROTOCOL];
+
+/// A kernel interface index.
+pub type IfIndex = u32;

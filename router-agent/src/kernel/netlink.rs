@@ -1,0 +1,387 @@
+//! A synchronous rtnetlink socket that sends requests in batches and reads dumps strictly.
+//!
+//! Batching: many requests go into one `sendmsg`. The kernel handles them one after the other
+//! inside that call, so when it returns every reply is queued. Only errors are reported per
+//! request (no `NLM_F_ACK`), plus one acknowledgement on the last request of each batch that
+//! tells us the batch has been read to its end. The batch size bounds the messages in flight
+//! so that the replies always fit in the receive buffer.
+
+use std::io;
+
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+pub const NLMSG_HDRLEN: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+pub const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_MULTI: u16 = 0x2;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+pub const NLM_F_DUMP: u16 = 0x300;
+pub const NLM_F_REPLACE: u16 = 0x100;
+pub const NLM_F_EXCL: u16 = 0x200;
+pub const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_ACK_TLVS: u16 = 0x200;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+
+/// Requests per `sendmsg`; their error replies must fit in [`RCVBUF`].
+pub const BATCH: usize = 1024;
+/// Bytes per `sendmsg`, so one batch never needs a huge allocation in the kernel.
+const BATCH_BYTES: usize = 256 * 1024;
+const RCVBUF: usize = 16 * 1024 * 1024;
+const DUMP_TRIES: usize = 3;
+
+/// A request the kernel refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NlError {
+    pub errno: i32,
+    /// The kernel's extended ack message, if it gave one.
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for NlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}", io::Error::from_raw_os_error(self.errno))?;
+        if let Some(m) = &self.message {
+            write!(f, " ({m})")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("netlink socket: {0}")]
+    Io(#[from] io::Error),
+    #[error("netlink dump of {what} failed: {error}")]
+    Dump { what: &'static str, error: NlError },
+    #[error("netlink dump of {what} was interrupted {DUMP_TRIES} times by concurrent changes; try again")]
+    Interrupted { what: &'static str },
+    #[error("netlink reply is malformed: {0}")]
+    Malformed(String),
+}
+
+/// One request: message type, flags and the payload after the netlink header.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub kind: u16,
+    pub flags: u16,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct Netlink {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+fn put_header(out: &mut Vec<u8>, len: usize, kind: u16, flags: u16, seq: u32) {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes());
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The netlink messages in one datagram: (type, flags, seq, payload).
+fn messages(mut b: &[u8]) -> impl Iterator<Item = Result<(u16, u16, u32, &[u8]), NetlinkError>> {
+    std::iter::from_fn(move || {
+        if b.len() < NLMSG_HDRLEN {
+            return None;
+        }
+        let len = u32_at(b, 0) as usize;
+        if len < NLMSG_HDRLEN || len > b.len() {
+            b = &[];
+            return Some(Err(NetlinkError::Malformed(format!(
+                "message length {len}"
+            ))));
+        }
+        let item = (
+            u16_at(b, 4),
+            u16_at(b, 6),
+            u32_at(b, 8),
+            &b[NLMSG_HDRLEN..len],
+        );
+        b = &b[(len + 3) & !3..];
+        Some(Ok(item))
+    })
+}
+
+/// The error code and extended-ack message of an NLMSG_ERROR payload.
+fn parse_error(flags: u16, p: &[u8]) -> Result<Option<NlError>, NetlinkError> {
+    if p.len() < 4 {
+        return Err(NetlinkError::Malformed("short error message".into()));
+    }
+    let code = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+    if code == 0 {
+        return Ok(None);
+    }
+    let mut message = None;
+    if flags & NLM_F_ACK_TLVS != 0 && p.len() >= 4 + NLMSG_HDRLEN {
+        // With NETLINK_CAP_ACK the request is not echoed: only its header precedes the TLVs.
+        let orig_len = u32_at(p, 4) as usize;
+        let skip = 4 + if flags & 0x100 != 0 {
+            NLMSG_HDRLEN
+        } else {
+            orig_len.max(NLMSG_HDRLEN)
+        };
+        let mut t = p.get(skip..).unwrap_or(&[]);
+        while t.len() >= 4 {
+            let len = u16_at(t, 0) as usize;
+            if len < 4 || len > t.len() {
+                break;
+            }
+            if u16_at(t, 2) == NLMSGERR_ATTR_MSG {
+                message = Some(
+                    String::from_utf8_lossy(&t[4..len])
+                        .trim_end_matches('\0')
+                        .to_owned(),
+                );
+            }
+            t = &t[((len + 3) & !3).min(t.len())..];
+        }
+    }
+    Ok(Some(NlError {
+        errno: -code,
+        message,
+    }))
+}
+
+impl Netlink {
+    pub fn open() -> io::Result<Netlink> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        sock.set_cap_ack(true)?;
+        sock.set_ext_ack(true)?;
+        sock.set_netlink_get_strict_chk(true)?;
+        force_rcvbuf(&sock, RCVBUF);
+        Ok(Netlink {
+            sock,
+            seq: 1,
+            buf: vec![0; 1 << 20],
+        })
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        self.seq
+    }
+
+    /// Sends every request and returns one result per request, in order. Requests are not
+    /// transactional: a failure does not stop the ones after it.
+    pub fn batch(
+        &mut self,
+        requests: &[Request],
+    ) -> Result<Vec<Result<(), NlError>>, NetlinkError> {
+        let mut results = vec![Ok(()); requests.len()];
+        let mut out = Vec::with_capacity(BATCH_BYTES + 4096);
+        let mut start = 0;
+        while start < requests.len() {
+            out.clear();
+            let first_seq = self.seq.wrapping_add(1);
+            let mut end = start;
+            while end < requests.len() && end - start < BATCH && out.len() < BATCH_BYTES {
+                end += 1;
+            }
+            for (i, r) in requests[start..end].iter().enumerate() {
+                let seq = self.next_seq();
+                let last = start + i + 1 == end;
+                let flags = r.flags | NLM_F_REQUEST | if last { NLM_F_ACK } else { 0 };
+                put_header(&mut out, NLMSG_HDRLEN + r.payload.len(), r.kind, flags, seq);
+                out.extend_from_slice(&r.payload);
+                while out.len() % 4 != 0 {
+                    out.push(0);
+                }
+            }
+            let sent = self.sock.send(&out, 0)?;
+            if sent != out.len() {
+                return Err(NetlinkError::Malformed(format!(
+                    "sent {sent} of {} bytes",
+                    out.len()
+                )));
+            }
+            let last_seq = self.seq;
+            'recv: loop {
+                let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+                for m in messages(&self.buf[..n]) {
+                    let (kind, flags, seq, payload) = m?;
+                    if kind != NLMSG_ERROR {
+                        continue;
+                    }
+                    let idx = start + seq.wrapping_sub(first_seq) as usize;
+                    if let (Some(e), Some(slot)) =
+                        (parse_error(flags, payload)?, results.get_mut(idx))
+                    {
+                        *slot = Err(e);
+                    }
+                    if seq == last_seq {
+                        break 'recv;
+                    }
+                }
+            }
+            start = end;
+        }
+        Ok(results)
+    }
+
+    /// Runs a dump and collects what `decode` makes of each reply's payload. A dump the
+    /// kernel marks as interrupted is retried from the start.
+    pub fn dump<T>(
+        &mut self,
+        what: &'static str,
+        req: &Request,
+        mut decode: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<Vec<T>, NetlinkError> {
+        let mut out = Vec::new();
+        for _ in 0..DUMP_TRIES {
+            out.clear();
+            let seq = self.next_seq();
+            let mut msg = Vec::with_capacity(NLMSG_HDRLEN + req.payload.len());
+            put_header(
+                &mut msg,
+                NLMSG_HDRLEN + req.payload.len(),
+                req.kind,
+                req.flags | NLM_F_REQUEST | NLM_F_DUMP,
+                seq,
+            );
+            msg.extend_from_slice(&req.payload);
+            self.sock.send(&msg, 0)?;
+            let mut interrupted = false;
+            'recv: loop {
+                let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+                if n == 0 {
+                    return Err(NetlinkError::Malformed(format!(
+                        "dump of {what} ended without NLMSG_DONE"
+                    )));
+                }
+                for m in messages(&self.buf[..n]) {
+                    let (kind, flags, mseq, payload) = m?;
+                    if mseq != seq {
+                        continue;
+                    }
+                    interrupted |= flags & NLM_F_DUMP_INTR != 0;
+                    match kind {
+                        NLMSG_DONE => {
+                            if payload.len() >= 4 {
+                                let code = i32::from_ne_bytes([
+                                    payload[0], payload[1], payload[2], payload[3],
+                                ]);
+                                if code < 0 {
+                                    return Err(NetlinkError::Dump {
+                                        what,
+                                        error: NlError {
+                                            errno: -code,
+                                            message: None,
+                                        },
+                                    });
+                                }
+                            }
+                            break 'recv;
+                        }
+                        NLMSG_ERROR => match parse_error(flags, payload)? {
+                            Some(error) => return Err(NetlinkError::Dump { what, error }),
+                            None => break 'recv,
+                        },
+                        _ if flags & NLM_F_MULTI == 0 => {
+                            return Err(NetlinkError::Malformed(format!(
+                                "dump of {what}: reply without NLM_F_MULTI"
+                            )))
+                        }
+                        _ => out.extend(decode(payload)),
+                    }
+                }
+            }
+            if !interrupted {
+                return Ok(out);
+            }
+            tracing::debug!(what, "dump interrupted by a concurrent change; retrying");
+        }
+        Err(NetlinkError::Interrupted { what })
+    }
+}
+
+/// Asks for a large receive buffer; as root, past `rmem_max`. A smaller buffer still works
+/// for dumps; batches would then be the first to notice (ENOBUFS on the socket).
+fn force_rcvbuf(sock: &Socket, size: usize) {
+    use std::os::fd::AsRawFd;
+    let v = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a valid pointer to `v`.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        let _ = sock.set_rx_buf_sz(size);
+    }
+}
+
+/// Appends a netlink attribute (type, value), padded to 4 bytes.
+pub fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    let len = u16::try_from(4 + value.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(value);
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+}
+
+/// The attributes in `b`: (type without flag bits, value).
+pub fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if b.len() < 4 {
+            return None;
+        }
+        let len = u16_at(b, 0) as usize;
+        if len < 4 || len > b.len() {
+            return None;
+        }
+        let item = (u16_at(b, 2) & 0x3fff, &b[4..len]);
+        b = &b[((len + 3) & !3).min(b.len())..];
+        Some(item)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_round_trip() {
+        let mut b = Vec::new();
+        put_attr(&mut b, 1, &[1, 2, 3]);
+        put_attr(&mut b, 6, &7u32.to_ne_bytes());
+        let got: Vec<_> = attrs(&b).collect();
+        assert_eq!(
+            got,
+            vec![(1, &[1u8, 2, 3][..]), (6, &7u32.to_ne_bytes()[..])]
+        );
+    }
+
+    #[test]
+    fn error_with_extack_message() {
+        let mut p = (-17i32).to_ne_bytes().to_vec();
+        put_header(&mut p, 40, 24, 0, 9);
+        put_attr(&mut p, NLMSGERR_ATTR_MSG, b"File exists\0");
+        let e = parse_error(NLM_F_ACK_TLVS | 0x100, &p).unwrap().unwrap();
+        assert_eq!(e.errno, 17);
+        assert_eq!(e.message.as_deref(), Some("File exists"));
+        assert_eq!(parse_error(0, &0i32.to_ne_bytes()).unwrap(), None);
+    }
+}
