@@ -138,7 +138,7 @@ pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, Appl
             "apply failed; reverting {} operations",
             done.len()
         );
-        let revert_failed = revert(kernel, &report.plan, &done)?;
+        let revert_failed = revert(kernel, &report.plan, &done, &current, &keys)?;
         return Err(ApplyError::Failed {
             failed,
             revert_failed,
@@ -153,7 +153,7 @@ pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, Appl
             left = residual.ops.len(),
             "kernel differs from the config after applying; reverting"
         );
-        let revert_failed = revert(kernel, &report.plan, &done)?;
+        let revert_failed = revert(kernel, &report.plan, &done, &current, &keys)?;
         if !revert_failed.is_empty() {
             return Err(ApplyError::Failed {
                 failed: vec![("verify".into(), residual.to_string())],
@@ -166,19 +166,58 @@ pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, Appl
     Ok(report)
 }
 
-/// Undoes the operations `done`, last first; returns the undo operations that failed.
+/// Undoes the operations `done`, last first, then mends what the kernel changed by itself
+/// along the way (a lower MTU on a parent clamps the links stacked on it; a link going down
+/// drops its IPv6 addresses), by planning from what is there back to `before`. Returns the
+/// differences that remain.
 fn revert(
     kernel: &mut dyn Kernel,
     plan: &Plan,
     done: &[usize],
+    before: &NetState,
+    sysctls: &[String],
 ) -> Result<Vec<(String, String)>, KernelError> {
     let ops = plan.revert(done);
+    let mut failed: Vec<(String, String)> = Vec::new();
     let results = kernel.execute(&ops)?;
-    Ok(ops
-        .iter()
-        .zip(results)
-        .filter_map(|(op, r)| r.err().map(|e| (op.to_string(), e)))
-        .collect())
+    for (op, r) in ops.iter().zip(&results) {
+        if let Err(e) = r {
+            tracing::debug!(%op, error = %e, "undo failed; the mend pass will retry");
+        }
+    }
+    let now = kernel.read(sysctls)?;
+    let mend = match diff(before, &now) {
+        Ok(p) => p,
+        Err(e) => return Ok(vec![("revert".into(), e.to_string())]),
+    };
+    if mend.is_empty() {
+        return Ok(failed);
+    }
+    tracing::info!(ops = mend.ops.len(), "mending side effects of the revert");
+    let results = kernel.execute(&mend.ops)?;
+    let ran = results.len();
+    failed.extend(
+        mend.ops
+            .iter()
+            .zip(results)
+            .filter_map(|(op, r)| r.err().map(|e| (op.to_string(), e))),
+    );
+    failed.extend(mend.ops[ran..].iter().map(|op| {
+        (
+            op.to_string(),
+            "not run after an earlier failure".to_owned(),
+        )
+    }));
+    let left = diff(before, &kernel.read(sysctls)?)
+        .map(|p| p.ops)
+        .unwrap_or_default();
+    if failed.is_empty() {
+        failed.extend(
+            left.iter()
+                .map(|op| (op.to_string(), "still differs after the revert".to_owned())),
+        );
+    }
+    Ok(failed)
 }
 
 #[cfg(test)]
