@@ -330,24 +330,27 @@ fn common_attrs(l: &Link) -> Vec<LinkAttribute> {
     a
 }
 
-/// Sets the alias of a link found by name: the kernel ignores IFLA_IFALIAS when creating.
-pub fn set_alias_by_name(name: &str, alias: &str) -> Request {
-    let mut m = header(0, None);
-    m.attributes = vec![
-        LinkAttribute::IfName(name.to_owned()),
-        LinkAttribute::IfAlias(alias.to_owned()),
-    ];
+/// RTM_NEWLINK changing a link found by its name, for links created in the same batch
+/// (their index is not known yet).
+pub fn set_by_name(name: &str, s: &Set) -> Request {
+    let mut m = header(0, s.state);
+    m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+    m.attributes
+        .extend(s.alias.map(|a| LinkAttribute::IfAlias(a.to_owned())));
     request(&m, RTM_NEWLINK, 0)
 }
 
-/// RTM_NEWLINK creating `l` (and its veth `peer`); `parent` is the index of its parent.
+/// RTM_NEWLINK creating `l` (and its veth `peer`, down); `parent` is the index of its parent.
+/// The kernel ignores an alias given at creation: set it with [`set_by_name`].
 pub fn create(l: &Link, peer: Option<&Link>, parent: Option<u32>) -> Request {
     let mut m = header(0, Some(l.state));
     m.attributes = common_attrs(l);
     m.attributes.extend(parent.map(LinkAttribute::Link));
     let mut info = link_info(&l.kind).unwrap_or_default();
     if let Some(p) = peer {
-        let mut pm = header(0, Some(p.state));
+        // The peer cannot come up before the pair is linked (ENOTCONN): it is created down
+        // and brought up by a request of its own.
+        let mut pm = header(0, None);
         pm.attributes = common_attrs(p);
         info.push(LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(pm))));
     }

@@ -382,8 +382,14 @@ impl<'a> Executor<'a> {
                 let parent = link.parent().map(|p| self.index(p)).transpose()?;
                 self.push(i, link_codec::create(link, peer.as_ref(), parent));
                 for l in std::iter::once(link).chain(peer) {
-                    if let Some(d) = &l.description {
-                        self.push(i, link_codec::set_alias_by_name(l.name.as_str(), d));
+                    let is_peer = l.name != link.name;
+                    let set = link_codec::Set {
+                        state: (is_peer && l.state == AdminState::Up).then_some(AdminState::Up),
+                        alias: l.description.as_deref(),
+                        ..Default::default()
+                    };
+                    if set.state.is_some() || set.alias.is_some() {
+                        self.push(i, link_codec::set_by_name(l.name.as_str(), &set));
                     }
                 }
                 self.stale = true;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::interface::*;
 use super::route::{NextHopConfig, PrefixList, RouteConfig, RuleConfig};
-use super::state::{default_metric, Link, LinkKind, NetState, NextHop, Route, Rule};
+use super::state::{default_metric, default_mtu, Link, LinkKind, NetState, NextHop, Route, Rule};
 use super::sysctl::SysctlConfig;
 use super::types::{IfName, Metric, Mtu, RulePriority, TableRef, Weight};
 use super::{Config, Version};
@@ -52,18 +52,6 @@ fn members(state: &NetState, master: &IfName) -> Vec<IfName> {
         .collect()
 }
 
-/// The MTU the kernel gives a new link of this kind, which the config need not repeat.
-fn default_mtu(state: &NetState, link: &Link) -> u32 {
-    match &link.kind {
-        LinkKind::Loopback => 65536,
-        LinkKind::Vrf { .. } => 65575,
-        LinkKind::Vlan { parent, .. } | LinkKind::Macvlan { parent, .. } => {
-            state.links.get(parent).and_then(|p| p.mtu).unwrap_or(1500)
-        }
-        _ => 1500,
-    }
-}
-
 fn render_links(state: &NetState, table: &dyn Fn(u32) -> TableRef) -> Vec<InterfaceConfig> {
     let rank = |l: &Link| match l.kind {
         LinkKind::Loopback => 0,
@@ -81,7 +69,7 @@ fn render_links(state: &NetState, table: &dyn Fn(u32) -> TableRef) -> Vec<Interf
                 state: l.state,
                 mtu: l
                     .mtu
-                    .filter(|m| *m != default_mtu(state, l))
+                    .filter(|m| *m != default_mtu(&state.links, l))
                     .and_then(|m| Mtu::new(m).ok()),
                 mac: l.mac,
                 description: l.description.clone(),

@@ -166,6 +166,36 @@ pub struct Rule {
     pub table: u32,
 }
 
+/// The MTU of a link whose config sets none: what the kernel gives a new link of its kind.
+/// A VLAN or MACVLAN takes its parent's, a bridge the smallest of its ports' (1500 without
+/// ports). An omitted MTU means this value, so that `show` can leave defaults out and still
+/// describe the state exactly.
+pub fn default_mtu(links: &BTreeMap<IfName, Link>, link: &Link) -> u32 {
+    default_mtu_at(links, link, 0)
+}
+
+fn default_mtu_at(links: &BTreeMap<IfName, Link>, link: &Link, depth: usize) -> u32 {
+    let resolved = |l: &Link| match l.mtu {
+        Some(m) => m,
+        None if depth > links.len() => 1500,
+        None => default_mtu_at(links, l, depth + 1),
+    };
+    match &link.kind {
+        LinkKind::Loopback => 65536,
+        LinkKind::Vrf { .. } => 65575,
+        LinkKind::Vlan { parent, .. } | LinkKind::Macvlan { parent, .. } => {
+            links.get(parent).map_or(1500, resolved)
+        }
+        LinkKind::Bridge { .. } => links
+            .values()
+            .filter(|l| l.master.as_ref() == Some(&link.name))
+            .map(resolved)
+            .min()
+            .unwrap_or(1500),
+        _ => 1500,
+    }
+}
+
 /// Default metric the kernel gives a route added without one.
 pub fn default_metric(family: Family) -> u32 {
     match family {

@@ -9,7 +9,9 @@ use ipnet::IpNet;
 use super::error::{Problem, Seg};
 use super::interface::{InterfaceConfig, InterfaceKind};
 use super::route::{Family, RouteConfig, RouteType, RuleAction, RuleConfig};
-use super::state::{default_metric, Link, LinkKind, NetState, NextHop, Route, RouteKey, Rule};
+use super::state::{
+    default_metric, default_mtu, Link, LinkKind, NetState, NextHop, Route, RouteKey, Rule,
+};
 use super::types::{IfName, TableRef};
 use super::Config;
 
@@ -145,6 +147,7 @@ impl Config {
         check_references(ck, &links, &paths);
         check_addresses(ck, self, &links);
         check_cycles(ck, &links, &paths);
+        fill_default_mtus(&mut links);
         links
     }
 
@@ -546,6 +549,21 @@ fn check_addresses(ck: &mut Checker, cfg: &Config, links: &BTreeMap<IfName, Link
                 }
                 None => {}
             }
+        }
+    }
+}
+
+/// An omitted MTU is the kind's default ([`default_mtu`]), except on a bridge, whose MTU
+/// the kernel keeps following its ports as long as nobody sets it.
+fn fill_default_mtus(links: &mut BTreeMap<IfName, Link>) {
+    let defaults: Vec<(IfName, u32)> = links
+        .values()
+        .filter(|l| l.mtu.is_none() && !matches!(l.kind, LinkKind::Bridge { .. }))
+        .map(|l| (l.name.clone(), default_mtu(links, l)))
+        .collect();
+    for (name, mtu) in defaults {
+        if let Some(l) = links.get_mut(&name) {
+            l.mtu = Some(mtu);
         }
     }
 }

@@ -62,9 +62,14 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             (Fate::Unmanaged, _) => continue,
             _ => Vec::new(),
         };
-        if renames.contains_key(name) {
-            // A rename needs the link down, and going down flushes its IPv6 addresses:
-            // remove them explicitly so that they are added back, and the revert knows them.
+        if goes_down(
+            link,
+            desired.links.get(&target(name)),
+            &desired.links,
+            renames.contains_key(name),
+        ) {
+            // Going down flushes a link's IPv6 addresses: remove them explicitly so that
+            // they are added back, and the revert knows them.
             wanted.retain(|a| a.addr().is_ipv4());
         }
         for addr in link.addresses.iter().filter(|a| !wanted.contains(a)) {
@@ -411,6 +416,26 @@ fn depth(links: &BTreeMap<IfName, Link>, name: &IfName) -> usize {
         }
     }
     n
+}
+
+/// Whether the plan takes a link that is up down at some point: to rename it, because the
+/// config wants it down, or because joining a VRF makes the kernel cycle it.
+fn goes_down(
+    cur: &Link,
+    desired: Option<&Link>,
+    desired_links: &BTreeMap<IfName, Link>,
+    renamed: bool,
+) -> bool {
+    let Some(d) = desired else { return false };
+    if cur.state == AdminState::Down {
+        return false;
+    }
+    let joins_vrf = d.master != cur.master
+        && d.master
+            .as_ref()
+            .and_then(|m| desired_links.get(m))
+            .is_some_and(|m| matches!(m.kind, LinkKind::Vrf { .. }));
+    renamed || d.state == AdminState::Down || joins_vrf
 }
 
 fn is_bond(l: Option<&Link>) -> bool {

@@ -275,26 +275,33 @@ pub fn monitor_during(ns: &Netns, f: impl FnOnce()) -> String {
             }
         }
     });
-    let wait_for = |marker: &str, seen: &mut Vec<String>| loop {
-        ns.ip(&[
-            "route",
-            "replace",
-            "unreachable",
-            marker,
-            "table",
-            "250",
-            "proto",
-            "99",
-        ]);
-        // The monitor may not be listening yet: re-add the marker until it shows up.
-        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
-            if line.contains(marker) {
-                return;
-            }
-            if !line.contains("table 250") {
-                seen.push(line);
+    let wait_for = |marker: &str, seen: &mut Vec<String>| {
+        for _ in 0..50 {
+            // The monitor may not be listening yet: add the marker afresh until it shows up
+            // (replacing an identical route would send no event).
+            let _ = Command::new("ip")
+                .args(["-n", &ns.name, "route", "del", marker, "table", "250"])
+                .output();
+            ns.ip(&[
+                "route",
+                "add",
+                "unreachable",
+                marker,
+                "table",
+                "250",
+                "proto",
+                "99",
+            ]);
+            while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                if line.contains(marker) && !line.starts_with("Deleted") {
+                    return;
+                }
+                if !line.contains("table 250") {
+                    seen.push(line);
+                }
             }
         }
+        panic!("ip monitor never reported marker route {marker}");
     };
     let mut before = Vec::new();
     wait_for("192.0.2.2", &mut before);
@@ -344,4 +351,38 @@ pub fn assert_same(a: &Value, b: &Value, what: &str) {
     let only_a: Vec<_> = sa.difference(&sb).collect();
     let only_b: Vec<_> = sb.difference(&sa).collect();
     panic!("{what}: kernel states differ\nonly in the first:\n  {only_a:#?}\nonly in the second:\n  {only_b:#?}");
+}
+
+/// A snapshot without IPv6 link-local addresses and the kernel routes that follow them. The
+/// kernel derives them from the MAC when a link first gets carrier and keeps them when the
+/// MAC changes later; whether a bridge without ports has carrier depends on the order it was
+/// created and brought up in. Not config either way.
+pub fn without_link_local(mut v: Value) -> Value {
+    if let Some(Value::Array(addrs)) = v.get_mut("addresses") {
+        addrs.retain(|a| !(a["family"] == "inet6" && a["scope"] == "link"));
+    }
+    if let Some(Value::Array(fams)) = v.get_mut("routes") {
+        for fam in fams {
+            if let Value::Array(routes) = fam {
+                routes.retain(|r| {
+                    let dst = r["dst"].as_str().unwrap_or("");
+                    !(r["protocol"] == "kernel" && (dst.starts_with("fe80:") || dst == "ff00::/8"))
+                });
+            }
+        }
+    }
+    v
+}
+
+/// Like [`assert_same`], but gives the kernel up to five seconds to settle first: carrier
+/// changes reach IPv6 autoconfiguration through linkwatch, which delays them by up to a
+/// second, so link-local addresses and their routes appear after `apply` returns.
+pub fn assert_settles(a: impl Fn() -> Value, b: impl Fn() -> Value, what: &str) {
+    for _ in 0..50 {
+        if a() == b() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_same(&a(), &b(), what);
 }
