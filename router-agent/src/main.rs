@@ -92,12 +92,29 @@ fn kernel(netns_name: Option<&str>) -> Result<LinuxKernel, AnyError> {
     Ok(LinuxKernel::open(netns_name.is_none())?)
 }
 
-fn desired(file: &str, netns_name: Option<&str>) -> Result<model::NetState, AnyError> {
+fn desired(file: &str, netns_name: Option<&str>) -> Result<model::NetState, ConfigError> {
     let mut state = load(file)?.state;
     if netns_name.is_some() && state.hostname.take().is_some() {
         tracing::info!("hostname not applied: it belongs to the host, not to the namespace");
     }
     Ok(state)
+}
+
+/// Loads the config on a second thread while this one reads the kernel: with a million
+/// routes each takes about as long as the other. Returns (desired, current, read time).
+fn load_and_read(
+    file: &str,
+    netns_name: Option<&str>,
+    k: &mut LinuxKernel,
+) -> Result<(model::NetState, model::NetState, std::time::Duration), AnyError> {
+    std::thread::scope(|s| {
+        let loader = s.spawn(|| desired(file, netns_name));
+        let t = std::time::Instant::now();
+        let current = k.read(&[]);
+        let read = t.elapsed();
+        let desired = loader.join().map_err(|_| "the config loader panicked")??;
+        Ok((desired, current?, read))
+    })
 }
 
 fn run(command: Command) -> Result<(), AnyError> {
@@ -112,21 +129,25 @@ fn run(command: Command) -> Result<(), AnyError> {
             );
         }
         Command::Plan { netns, file } => {
-            let desired = desired(&file, netns.as_deref())?;
             let mut k = kernel(netns.as_deref())?;
-            print!("{}", reconcile::plan(&mut k, &desired)?);
+            let (desired, current, _) = load_and_read(&file, netns.as_deref(), &mut k)?;
+            print!("{}", reconcile::plan_from(&mut k, &desired, current)?);
         }
         Command::Apply { netns, file } => {
-            let desired = desired(&file, netns.as_deref())?;
             let mut k = kernel(netns.as_deref())?;
-            let report = reconcile::apply(&mut k, &desired)?;
+            let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
+            let report = reconcile::apply_from(&mut k, &desired, current, read)?;
             if !report.plan.is_empty() {
                 print!("{}", report.plan);
             }
             let (a, c, d) = report.plan.counts();
             eprintln!(
-                "applied: {a} added, {c} changed, {d} removed (read {:?}, plan {:?}, write {:?}, verify {:?})",
-                report.read, report.plan_time, report.write, report.verify
+                "applied: {a} added, {c} changed, {d} removed (read {:?}, plan {:?}, write {:?}, verify {:?}; peak RSS {} MiB)",
+                report.read,
+                report.plan_time,
+                report.write,
+                report.verify,
+                peak_rss_mib().map_or_else(|| "?".to_owned(), |m| m.to_string())
             );
         }
         Command::Show { netns } => {
@@ -136,4 +157,12 @@ fn run(command: Command) -> Result<(), AnyError> {
         }
     }
     Ok(())
+}
+
+/// The process's peak resident set size, from /proc/self/status (VmHWM, in kB).
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use super::netlink::{Netlink, NetlinkError, Request};
+use super::netlink::{self, Netlink, NetlinkError, Request};
 use super::{address_codec, link_codec, route_codec, rule_codec};
 use crate::model::{AdminState, Family, IfName, Link, LinkKind, NetState, TYPED_SYSCTLS};
 use crate::plan::Op;
@@ -52,17 +52,14 @@ impl LinuxKernel {
             .collect())
     }
 
-    fn read_sysctls(&self, extra: &[String]) -> BTreeMap<String, String> {
-        TYPED_SYSCTLS
-            .iter()
-            .map(|k| (*k).to_owned())
-            .chain(extra.iter().cloned())
-            .filter_map(|k| {
-                let path = format!("/proc/sys/{}", k.replace('.', "/"));
-                let v = std::fs::read_to_string(path).ok()?;
-                Some((k, crate::model::normalize_sysctl(&v)))
-            })
-            .collect()
+    /// The sysctls named that exist in this kernel, normalised.
+    fn sysctl_values<'k>(keys: impl Iterator<Item = &'k str>) -> BTreeMap<String, String> {
+        keys.filter_map(|k| {
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            let v = std::fs::read_to_string(path).ok()?;
+            Some((k.to_owned(), crate::model::normalize_sysctl(&v)))
+        })
+        .collect()
     }
 }
 
@@ -162,7 +159,7 @@ impl Kernel for LinuxKernel {
         }
 
         let name_of = |i: u32| names.get(&i).cloned();
-        let mut routes = HashMap::new();
+        let mut routes = crate::model::RouteMap::default();
         let mut unknown = 0usize;
         for fam in route_codec::DUMP_FAMILIES {
             let part = self
@@ -213,12 +210,20 @@ impl Kernel for LinuxKernel {
         tracing::debug!(links = links.len(), routes = routes.len(), rules = rules.len(), elapsed = ?t.elapsed(), "read kernel state");
         Ok(NetState {
             hostname,
-            sysctl: self.read_sysctls(sysctls),
+            sysctl: Self::sysctl_values(
+                TYPED_SYSCTLS
+                    .into_iter()
+                    .chain(sysctls.iter().map(String::as_str)),
+            ),
             links,
             routes,
             rules,
             table_names: BTreeMap::new(),
         })
+    }
+
+    fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError> {
+        Ok(Self::sysctl_values(keys.iter().map(String::as_str)))
     }
 
     fn execute(&mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError> {
@@ -265,6 +270,10 @@ impl<'a> Executor<'a> {
                 self.links = self.kernel.link_table()?;
                 self.stale = false;
             }
+            if !self.flush_if_full()? {
+                self.results.truncate(i);
+                return Ok(self.results);
+            }
             tracing::debug!(%op, "executing");
             if let Err(e) = self.requests(i, op) {
                 self.results[i] = Err(e);
@@ -310,6 +319,15 @@ impl<'a> Executor<'a> {
 
     fn push(&mut self, i: usize, r: Request) {
         self.pending.push((i, r));
+    }
+
+    /// Sends a full batch early, so that a million routes never sit encoded in memory at
+    /// once; false if it failed (the run stops there).
+    fn flush_if_full(&mut self) -> Result<bool, KernelError> {
+        if self.pending.len() >= netlink::BATCH {
+            return self.flush();
+        }
+        Ok(true)
     }
 
     /// Queues the requests of one operation, or runs it now if it is not netlink.
@@ -380,7 +398,7 @@ impl<'a> Executor<'a> {
             }
             Op::CreateLink { link, peer } => {
                 let parent = link.parent().map(|p| self.index(p)).transpose()?;
-                self.push(i, link_codec::create(link, peer.as_ref(), parent));
+                self.push(i, link_codec::create(link, peer.as_deref(), parent));
                 for l in std::iter::once(link).chain(peer) {
                     let is_peer = l.name != link.name;
                     let set = link_codec::Set {

@@ -10,7 +10,8 @@ use super::error::{Problem, Seg};
 use super::interface::{InterfaceConfig, InterfaceKind};
 use super::route::{Family, RouteConfig, RouteType, RuleAction, RuleConfig};
 use super::state::{
-    default_metric, default_mtu, Link, LinkKind, NetState, NextHop, Route, RouteKey, Rule,
+    default_metric, default_mtu, FastHash, Link, LinkKind, NetState, NextHop, Route, RouteKey,
+    RouteMap, Rule,
 };
 use super::types::{IfName, TableRef};
 use super::Config;
@@ -156,26 +157,24 @@ impl Config {
         ck: &mut Checker,
         tables: &BTreeMap<String, u32>,
         links: &BTreeMap<IfName, Link>,
-    ) -> HashMap<RouteKey, Route> {
+    ) -> RouteMap {
         let total: usize = self
             .routes
             .iter()
             .map(|r| r.prefixes.as_ref().map_or(1, |p| p.0.len()))
             .sum();
-        let mut routes: HashMap<RouteKey, Route> = HashMap::with_capacity(total);
-        let mut origin: HashMap<RouteKey, usize> = HashMap::new();
+        let mut routes = RouteMap::with_capacity_and_hasher(total, Default::default());
+        let mut origin: HashMap<RouteKey, usize, FastHash> =
+            HashMap::with_capacity_and_hasher(total, Default::default());
         for (i, cfg) in self.routes.iter().enumerate() {
             let path = vec![key("route"), Seg::Index(i)];
             let Some(template) = check_route(ck, &path, cfg, tables, links) else {
                 continue;
             };
-            let dsts: Vec<(Vec<Seg>, IpNet)> = match (&cfg.to, &cfg.prefixes) {
-                (Some(to), None) => vec![(at(&path, &["to"]), *to)],
-                (None, Some(list)) if !list.0.is_empty() => list
-                    .0
-                    .iter()
-                    .map(|p| (at(&path, &["prefixes"]), *p))
-                    .collect(),
+            // The path of each destination is built only for an error: lists run to millions.
+            let (field, dsts): (&str, &[IpNet]) = match (&cfg.to, &cfg.prefixes) {
+                (Some(to), None) => ("to", std::slice::from_ref(to)),
+                (None, Some(list)) if !list.0.is_empty() => ("prefixes", &list.0),
                 (None, Some(_)) => {
                     ck.report(&at(&path, &["prefixes"]), "the prefix list is empty");
                     continue;
@@ -196,17 +195,18 @@ impl Config {
                 }
             };
             let family = template.family_hint;
-            for (dpath, dst) in dsts {
+            let dpath = || at(&path, &[field]);
+            for &dst in dsts {
                 if dst.trunc() != dst {
                     ck.report(
-                        &dpath,
+                        &dpath(),
                         format!("{dst} has host bits set; did you mean {}?", dst.trunc()),
                     );
                     continue;
                 }
                 if family.is_some_and(|f| f != Family::of(&dst)) {
                     ck.report(
-                        &dpath,
+                        &dpath(),
                         format!("{dst} is not of the same family as the route's gateway or source"),
                     );
                     continue;
@@ -221,7 +221,7 @@ impl Config {
                 };
                 if let Some(first) = origin.insert(rkey, i) {
                     ck.report(
-                        &dpath,
+                        &dpath(),
                         format!(
                             "route to {dst} (table {}, metric {metric}) is already defined by route[{first}]; routes with the same destination, table and metric conflict",
                             rkey.table
@@ -731,10 +731,16 @@ fn check_route(
 /// unless the route says `onlink`.
 fn check_gateways(
     ck: &mut Checker,
-    routes: &HashMap<RouteKey, Route>,
-    origin: &HashMap<RouteKey, usize>,
+    routes: &RouteMap,
+    origin: &HashMap<RouteKey, usize, FastHash>,
     links: &BTreeMap<IfName, Link>,
 ) {
+    // Routes share few gateways: check each (gateway, device) once, against the links'
+    // prefixes and the routes that reach a device directly.
+    let dev_routes: Vec<&Route> = routes
+        .values()
+        .filter(|r| r.via.is_none() && r.dev.is_some())
+        .collect();
     let connected = |via: &IpAddr, dev: Option<&IfName>| -> bool {
         if let IpAddr::V6(v) = via {
             if v.is_unicast_link_local() {
@@ -743,39 +749,45 @@ fn check_gateways(
         }
         let on_link = |l: &Link| l.addresses.iter().any(|a| a.trunc().contains(via));
         let dev_route = |l: &IfName| {
-            routes
-                .values()
-                .any(|r| r.via.is_none() && r.dev.as_ref() == Some(l) && r.key.dst.contains(via))
+            dev_routes
+                .iter()
+                .any(|r| r.dev.as_ref() == Some(l) && r.key.dst.contains(via))
         };
         match dev {
             Some(d) => links.get(d).is_some_and(on_link) || dev_route(d),
             None => links.values().any(on_link) || links.keys().any(dev_route),
         }
     };
-    let mut reported = BTreeSet::new();
+    let mut hops: HashMap<(IpAddr, Option<&IfName>), usize, FastHash> = HashMap::default();
     for r in routes.values() {
-        let hops: Vec<(Option<&IpAddr>, Option<&IfName>, bool)> = if r.nexthops.is_empty() {
-            vec![(r.via.as_ref(), r.dev.as_ref(), r.onlink)]
-        } else {
-            r.nexthops
-                .iter()
-                .map(|n| (n.via.as_ref(), n.dev.as_ref(), n.onlink))
-                .collect()
-        };
-        for (via, dev, onlink) in hops {
-            let Some(via) = via else { continue };
-            if onlink || connected(via, dev) {
-                continue;
-            }
-            let i = origin[&r.key];
-            if reported.insert((i, *via)) {
-                let on = dev.map_or("any interface".to_owned(), |d| d.to_string());
-                ck.report(
-                    &[key("route"), Seg::Index(i), key("via")],
-                    format!("gateway {via} is not on a connected prefix of {on}; add an address in its subnet, or set onlink = true with dev"),
-                );
+        let single = (r.via.as_ref(), r.dev.as_ref(), r.onlink);
+        let multi = r
+            .nexthops
+            .iter()
+            .map(|n| (n.via.as_ref(), n.dev.as_ref(), n.onlink));
+        let all = std::iter::once(single)
+            .filter(|_| r.nexthops.is_empty())
+            .chain(multi);
+        for (via, dev, onlink) in all {
+            if let (Some(via), false) = (via, onlink) {
+                let i = origin[&r.key];
+                let first = hops.entry((*via, dev)).or_insert(i);
+                *first = (*first).min(i);
             }
         }
+    }
+    let mut bad: Vec<(usize, IpAddr, Option<&IfName>)> = hops
+        .into_iter()
+        .filter(|((via, dev), _)| !connected(via, *dev))
+        .map(|((v, d), i)| (i, v, d))
+        .collect();
+    bad.sort();
+    for (i, via, dev) in bad {
+        let on = dev.map_or("any interface".to_owned(), |d| d.to_string());
+        ck.report(
+            &[key("route"), Seg::Index(i), key("via")],
+            format!("gateway {via} is not on a connected prefix of {on}; add an address in its subnet, or set onlink = true with dev"),
+        );
     }
 }
 

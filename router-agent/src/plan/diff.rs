@@ -45,13 +45,13 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             .map(Op::DelRule),
     );
 
-    let uses_gone = |r: &Route| route_devs(r).any(|d| gone.contains(d));
+    let uses_gone = |r: &Route| !gone.is_empty() && route_devs(r).any(|d| gone.contains(d));
     let mut deleted_routes: Vec<&Route> = current
         .routes
         .values()
         .filter(|r| uses_gone(r) || !desired.routes.contains_key(&r.key))
         .collect();
-    deleted_routes.sort_by_key(|r| r.key);
+    deleted_routes.sort_by_cached_key(|r| r.key);
     ops.extend(deleted_routes.iter().map(|r| Op::DelRoute((*r).clone())));
 
     let mut links = current.links.clone();
@@ -126,7 +126,10 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             continue;
         };
         let peer = veth_peer(&link).and_then(|p| links.remove(p));
-        ops.push(Op::DeleteLink { link, peer });
+        ops.push(Op::DeleteLink {
+            link: Box::new(link),
+            peer: peer.map(Box::new),
+        });
     }
 
     // Global settings.
@@ -165,10 +168,10 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             if l.state == AdminState::Up {
                 ops.push(Op::SetLink {
                     link: from.clone(),
-                    change: LinkChange {
+                    change: Box::new(LinkChange {
                         state: Some((AdminState::Up, AdminState::Down)),
                         ..LinkChange::default()
-                    },
+                    }),
                 });
                 l.state = AdminState::Down;
             }
@@ -198,7 +201,7 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
                 order,
                 Op::SetLink {
                     link: d.name.clone(),
-                    change,
+                    change: Box::new(change),
                 },
             ));
         }
@@ -234,7 +237,10 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         for l in std::iter::once(&link).chain(&peer) {
             links.insert(l.name.clone(), l.clone());
         }
-        ops.push(Op::CreateLink { link, peer });
+        ops.push(Op::CreateLink {
+            link: Box::new(link),
+            peer: peer.map(Box::new),
+        });
     }
     for d in desired.links.values() {
         let cur = &links[&d.name];
@@ -245,10 +251,10 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             {
                 ops.push(Op::SetLink {
                     link: d.name.clone(),
-                    change: LinkChange {
+                    change: Box::new(LinkChange {
                         state: Some((AdminState::Up, AdminState::Down)),
                         ..LinkChange::default()
-                    },
+                    }),
                 });
                 set_state(&mut links, &d.name, AdminState::Down);
             }
@@ -268,7 +274,7 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             };
             ops.push(Op::SetLink {
                 link: d.name.clone(),
-                change,
+                change: Box::new(change),
             });
         }
     }
@@ -283,24 +289,26 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
     }
 
     // Routes after the addresses that make their gateways reachable, then rules.
-    let mut route_ops: Vec<Op> = desired
+    // Sorted as references: a route op is large, and there can be millions.
+    let mut changed: Vec<(&Route, Option<&Route>)> = desired
         .routes
         .values()
         .filter_map(|d| match current.routes.get(&d.key) {
-            Some(c) if uses_gone(c) => Some(Op::AddRoute(d.clone())),
+            Some(c) if uses_gone(c) => Some((d, None)),
             Some(c) if route_matches(d, c) => None,
-            Some(c) => Some(Op::ReplaceRoute {
-                from: c.clone(),
-                to: d.clone(),
-            }),
-            None => Some(Op::AddRoute(d.clone())),
+            Some(c) => Some((d, Some(c))),
+            None => Some((d, None)),
         })
         .collect();
-    route_ops.sort_by_key(|op| match op {
-        Op::AddRoute(r) | Op::ReplaceRoute { to: r, .. } => Some(r.key),
-        _ => None,
-    });
-    ops.extend(route_ops);
+    changed.sort_by_cached_key(|(d, _)| d.key);
+    ops.reserve(changed.len());
+    ops.extend(changed.into_iter().map(|(d, c)| match c {
+        Some(c) => Op::ReplaceRoute {
+            from: Box::new(c.clone()),
+            to: Box::new(d.clone()),
+        },
+        None => Op::AddRoute(d.clone()),
+    }));
     ops.extend(
         desired
             .rules

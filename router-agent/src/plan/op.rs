@@ -25,8 +25,8 @@ pub enum Op {
     DelRoute(Route),
     AddRoute(Route),
     ReplaceRoute {
-        from: Route,
-        to: Route,
+        from: Box<Route>,
+        to: Box<Route>,
     },
     DelAddress {
         link: IfName,
@@ -44,12 +44,12 @@ pub enum Op {
     },
     /// Creates a link without master or addresses; a veth is created with its peer.
     CreateLink {
-        link: Link,
-        peer: Option<Link>,
+        link: Box<Link>,
+        peer: Option<Box<Link>>,
     },
     DeleteLink {
-        link: Link,
-        peer: Option<Link>,
+        link: Box<Link>,
+        peer: Option<Box<Link>>,
     },
     RenameLink {
         from: IfName,
@@ -57,7 +57,7 @@ pub enum Op {
     },
     SetLink {
         link: IfName,
-        change: LinkChange,
+        change: Box<LinkChange>,
     },
 }
 
@@ -122,7 +122,7 @@ impl Op {
             Op::RenameLink { from, to } => Op::RenameLink { from: to, to: from },
             Op::SetLink { link, change } => Op::SetLink {
                 link,
-                change: change.inverse(),
+                change: Box::new(change.inverse()),
             },
         }
     }

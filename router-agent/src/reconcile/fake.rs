@@ -53,7 +53,7 @@ impl FakeKernel {
                 s.routes.insert(r.key, r);
             }
             Op::ReplaceRoute { to, .. } => {
-                s.routes.insert(to.key, to);
+                s.routes.insert(to.key, *to);
             }
             Op::DelRoute(r) => {
                 s.routes.remove(&r.key).ok_or("no such route")?;
@@ -84,7 +84,7 @@ impl FakeKernel {
                     if let Some(p) = l.parent() {
                         s.links.get(p).ok_or_else(|| missing(p))?;
                     }
-                    s.links.insert(l.name.clone(), l);
+                    s.links.insert(l.name.clone(), *l);
                 }
             }
             Op::DeleteLink { link, peer } => {
@@ -136,6 +136,13 @@ impl FakeKernel {
 impl Kernel for FakeKernel {
     fn read(&mut self, _sysctls: &[String]) -> Result<NetState, KernelError> {
         Ok(self.state.clone())
+    }
+
+    fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError> {
+        Ok(keys
+            .iter()
+            .filter_map(|k| Some((k.clone(), self.state.sysctl.get(k)?.clone())))
+            .collect())
     }
 
     fn execute(&mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError> {

@@ -15,6 +15,8 @@ pub trait Kernel {
     /// The running state: every link, config-owned routes and rules, the typed sysctls and
     /// those named in `sysctls`. A failed or interrupted read is an error, never a partial state.
     fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError>;
+    /// Just the sysctls named.
+    fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError>;
     /// Runs `ops` in order; one result per op that ran. It may stop after a failure (the ops
     /// past the returned results did not run), but ops it ran after a failure are reported.
     fn execute(&mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError>;
@@ -86,9 +88,19 @@ pub struct Report {
     pub verify: Duration,
 }
 
-/// Reads the kernel and plans the way to `desired`.
-pub fn plan(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Plan, ApplyError> {
-    let current = kernel.read(&sysctl_keys(desired))?;
+/// Plans the way from `current` (read without the config's own sysctls) to `desired`.
+pub fn plan_from(
+    kernel: &mut dyn Kernel,
+    desired: &NetState,
+    mut current: NetState,
+) -> Result<Plan, ApplyError> {
+    let missing: Vec<String> = sysctl_keys(desired)
+        .into_iter()
+        .filter(|k| !current.sysctl.contains_key(k))
+        .collect();
+    if !missing.is_empty() {
+        current.sysctl.extend(kernel.read_sysctls(&missing)?);
+    }
     Ok(diff(desired, &current)?)
 }
 
@@ -99,9 +111,29 @@ fn sysctl_keys(desired: &NetState) -> Vec<String> {
 /// Brings the kernel to `desired`, or leaves it as it was and says why.
 pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, ApplyError> {
     let t = Instant::now();
+    let current = kernel.read(&sysctl_keys(desired))?;
+    apply_from(kernel, desired, current, t.elapsed())
+}
+
+/// [`apply`] from a state the caller read already (while it was loading the config), with
+/// the sysctls only the config names read now. `read` is how long that read took.
+pub fn apply_from(
+    kernel: &mut dyn Kernel,
+    desired: &NetState,
+    mut current: NetState,
+    read: Duration,
+) -> Result<Report, ApplyError> {
+    let t = Instant::now();
     let keys = sysctl_keys(desired);
-    let current = kernel.read(&keys)?;
-    let read = t.elapsed();
+    let missing: Vec<String> = keys
+        .iter()
+        .filter(|k| !current.sysctl.contains_key(*k))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        current.sysctl.extend(kernel.read_sysctls(&missing)?);
+    }
+    let read = read + t.elapsed();
     let t = Instant::now();
     let plan = diff(desired, &current)?;
     let plan_time = t.elapsed();
