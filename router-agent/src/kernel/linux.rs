@@ -363,38 +363,18 @@ impl<'a> Executor<'a> {
                 let req = address_codec::del_address(addr, self.index(link)?);
                 self.push(i, req);
             }
+            // The plan takes a link down before it joins a bond or is renamed.
             Op::SetMaster { link, to, .. } => {
-                let l = self
-                    .links
-                    .get(link)
-                    .ok_or_else(|| format!("interface {link} does not exist"))?;
-                let (index, up) = (l.index, l.up);
+                let index = self.index(link)?;
                 let master = match to {
                     Some(m) => self.index(m)?,
                     None => 0,
                 };
-                let to_bond = to
-                    .as_ref()
-                    .and_then(|m| self.links.get(m))
-                    .is_some_and(|m| matches!(m.kind, link_codec::RawKind::Bond { .. }));
-                // A bond takes only members that are down.
-                let bounce = to_bond && up;
-                if bounce {
-                    self.push(i, link_codec::set(index, &down()));
-                }
-                self.push(
-                    i,
-                    link_codec::set(
-                        index,
-                        &link_codec::Set {
-                            master: Some(master),
-                            ..Default::default()
-                        },
-                    ),
-                );
-                if bounce {
-                    self.push(i, link_codec::set(index, &state(AdminState::Up)));
-                }
+                let set = link_codec::Set {
+                    master: Some(master),
+                    ..Default::default()
+                };
+                self.push(i, link_codec::set(index, &set));
             }
             Op::CreateLink { link, peer } => {
                 let parent = link.parent().map(|p| self.index(p)).transpose()?;
@@ -418,28 +398,12 @@ impl<'a> Executor<'a> {
                 self.stale = true;
             }
             Op::RenameLink { from, to } => {
-                let l = self
-                    .links
-                    .get(from)
-                    .ok_or_else(|| format!("interface {from} does not exist"))?;
-                let (index, up) = (l.index, l.up);
-                // Older kernels rename only links that are down.
-                if up {
-                    self.push(i, link_codec::set(index, &down()));
-                }
-                self.push(
-                    i,
-                    link_codec::set(
-                        index,
-                        &link_codec::Set {
-                            name: Some(to.as_str()),
-                            ..Default::default()
-                        },
-                    ),
-                );
-                if up {
-                    self.push(i, link_codec::set(index, &state(AdminState::Up)));
-                }
+                let set = link_codec::Set {
+                    name: Some(to.as_str()),
+                    ..Default::default()
+                };
+                let req = link_codec::set(self.index(from)?, &set);
+                self.push(i, req);
                 self.stale = true;
             }
             Op::SetLink { link, change } => {
@@ -456,23 +420,9 @@ impl<'a> Executor<'a> {
                     ..Default::default()
                 };
                 self.push(i, link_codec::set(index, &set));
-                if let (Some((_, s)), Some(l)) = (change.state, self.links.get_mut(link)) {
-                    l.up = s == AdminState::Up;
-                }
             }
         }
         Ok(())
-    }
-}
-
-fn down() -> link_codec::Set<'static> {
-    state(AdminState::Down)
-}
-
-fn state(s: AdminState) -> link_codec::Set<'static> {
-    link_codec::Set {
-        state: Some(s),
-        ..Default::default()
     }
 }
 
