@@ -131,14 +131,14 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Plan { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, _) = load_and_read(&file, netns.as_deref(), &mut k)?;
-            print!("{}", reconcile::plan_from(&mut k, &desired, current)?);
+            print_buffered(&reconcile::plan_from(&mut k, &desired, current)?)?;
         }
         Command::Apply { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
             let report = reconcile::apply_from(&mut k, &desired, current, read)?;
             if !report.plan.is_empty() {
-                print!("{}", report.plan);
+                print_buffered(&report.plan)?;
             }
             let (a, c, d) = report.plan.counts();
             eprintln!(
@@ -149,11 +149,14 @@ fn run(command: Command) -> Result<(), AnyError> {
                 report.verify,
                 peak_rss_mib().map_or_else(|| "?".to_owned(), |m| m.to_string())
             );
+            // The process ends here: freeing millions of routes one by one would take
+            // longer than verifying them did. The kernel reclaims it all at once.
+            std::mem::forget((report, desired));
         }
         Command::Show { netns } => {
             let mut k = kernel(netns.as_deref())?;
             let state = k.read(&[])?;
-            print!("{}", model::render(&state));
+            print_buffered(&model::render(&state))?;
         }
     }
     Ok(())
@@ -165,4 +168,13 @@ fn peak_rss_mib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
+}
+
+/// Prints through one buffer: stdout flushes at every newline, a syscall per line of a
+/// million-line plan or config.
+fn print_buffered(what: &dyn std::fmt::Display) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    write!(out, "{what}")?;
+    out.flush()
 }

@@ -64,14 +64,17 @@ impl LinuxKernel {
 }
 
 /// Turns dumped links into model links: names for indices, kinds the model covers only.
-fn model_links(raw: &[RawLink]) -> (BTreeMap<IfName, Link>, HashMap<u32, IfName>) {
+/// Link names by index, looked up once per dumped route.
+type Names = HashMap<u32, IfName, crate::model::FastHash>;
+
+fn model_links(raw: &[RawLink]) -> (BTreeMap<IfName, Link>, Names) {
     let names: HashMap<u32, IfName> = raw
         .iter()
         .filter_map(|l| Some((l.index, l.name.parse().ok()?)))
         .collect();
     let by_index: HashMap<u32, &RawLink> = raw.iter().map(|l| (l.index, l)).collect();
     let mut links = BTreeMap::new();
-    let mut modeled = HashMap::new();
+    let mut modeled = Names::default();
     for r in raw {
         let Some(name) = names.get(&r.index).cloned() else {
             continue;

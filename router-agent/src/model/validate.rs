@@ -10,8 +10,7 @@ use super::error::{Problem, Seg};
 use super::interface::{InterfaceConfig, InterfaceKind};
 use super::route::{Family, RouteConfig, RouteType, RuleAction, RuleConfig};
 use super::state::{
-    default_metric, default_mtu, FastHash, Link, LinkKind, NetState, NextHop, Route, RouteKey,
-    RouteMap, Rule,
+    default_metric, default_mtu, Link, LinkKind, NetState, NextHop, Route, RouteKey, RouteMap, Rule,
 };
 use super::types::{IfName, TableRef};
 use super::Config;
@@ -164,13 +163,16 @@ impl Config {
             .map(|r| r.prefixes.as_ref().map_or(1, |p| p.0.len()))
             .sum();
         let mut routes = RouteMap::with_capacity_and_hasher(total, Default::default());
-        let mut origin: HashMap<RouteKey, usize, FastHash> =
-            HashMap::with_capacity_and_hasher(total, Default::default());
+        // The table each route entry resolved to, to name the first of two conflicting
+        // entries without keeping an index per route.
+        let mut tables_of: Vec<Option<u32>> = Vec::with_capacity(self.routes.len());
         for (i, cfg) in self.routes.iter().enumerate() {
+            tables_of.push(None);
             let path = vec![key("route"), Seg::Index(i)];
             let Some(template) = check_route(ck, &path, cfg, tables, links) else {
                 continue;
             };
+            tables_of[i] = Some(template.table);
             // The path of each destination is built only for an error: lists run to millions.
             let (field, dsts): (&str, &[IpNet]) = match (&cfg.to, &cfg.prefixes) {
                 (Some(to), None) => ("to", std::slice::from_ref(to)),
@@ -219,7 +221,8 @@ impl Config {
                     dst,
                     metric,
                 };
-                if let Some(first) = origin.insert(rkey, i) {
+                if routes.contains_key(&rkey) {
+                    let first = first_with_key(&self.routes, &tables_of, rkey).unwrap_or(i);
                     ck.report(
                         &dpath(),
                         format!(
@@ -243,7 +246,7 @@ impl Config {
                 );
             }
         }
-        check_gateways(ck, &routes, &origin, links);
+        check_gateways(ck, &self.routes, &routes, links);
         routes
     }
 
@@ -727,16 +730,26 @@ fn check_route(
     })
 }
 
+/// The first route entry that defines a route with `key`.
+fn first_with_key(cfgs: &[RouteConfig], tables_of: &[Option<u32>], key: RouteKey) -> Option<usize> {
+    cfgs.iter().zip(tables_of).position(|(c, t)| {
+        let metric = c
+            .metric
+            .map_or_else(|| default_metric(Family::of(&key.dst)), |m| m.get());
+        let has =
+            c.to == Some(key.dst) || c.prefixes.as_ref().is_some_and(|p| p.0.contains(&key.dst));
+        *t == Some(key.table) && metric == key.metric && has
+    })
+}
+
 /// A gateway must be on a connected prefix of the route's interface (or of any interface),
-/// unless the route says `onlink`.
+/// unless the route says `onlink`. Checked per route entry: a `prefixes` list shares one.
 fn check_gateways(
     ck: &mut Checker,
+    cfgs: &[RouteConfig],
     routes: &RouteMap,
-    origin: &HashMap<RouteKey, usize, FastHash>,
     links: &BTreeMap<IfName, Link>,
 ) {
-    // Routes share few gateways: check each (gateway, device) once, against the links'
-    // prefixes and the routes that reach a device directly.
     let dev_routes: Vec<&Route> = routes
         .values()
         .filter(|r| r.via.is_none() && r.dev.is_some())
@@ -758,36 +771,30 @@ fn check_gateways(
             None => links.values().any(on_link) || links.keys().any(dev_route),
         }
     };
-    let mut hops: HashMap<(IpAddr, Option<&IfName>), usize, FastHash> = HashMap::default();
-    for r in routes.values() {
-        let single = (r.via.as_ref(), r.dev.as_ref(), r.onlink);
-        let multi = r
-            .nexthops
-            .iter()
-            .map(|n| (n.via.as_ref(), n.dev.as_ref(), n.onlink));
-        let all = std::iter::once(single)
-            .filter(|_| r.nexthops.is_empty())
-            .chain(multi);
-        for (via, dev, onlink) in all {
-            if let (Some(via), false) = (via, onlink) {
-                let i = origin[&r.key];
-                let first = hops.entry((*via, dev)).or_insert(i);
-                *first = (*first).min(i);
+    for (i, c) in cfgs.iter().enumerate() {
+        let single = (Vec::new(), c.via.as_ref(), c.dev.as_ref(), c.onlink);
+        let hops = c.nexthops.iter().enumerate().map(|(j, n)| {
+            (
+                vec![key("nexthops"), Seg::Index(j)],
+                n.via.as_ref(),
+                n.dev.as_ref(),
+                n.onlink,
+            )
+        });
+        for (at_hop, via, dev, onlink) in std::iter::once(single).chain(hops) {
+            let Some(via) = via else { continue };
+            if onlink || connected(via, dev) {
+                continue;
             }
+            let on = dev.map_or("any interface".to_owned(), |d| d.to_string());
+            let mut path = vec![key("route"), Seg::Index(i)];
+            path.extend(at_hop);
+            path.push(key("via"));
+            ck.report(
+                &path,
+                format!("gateway {via} is not on a connected prefix of {on}; add an address in its subnet, or set onlink = true with dev"),
+            );
         }
-    }
-    let mut bad: Vec<(usize, IpAddr, Option<&IfName>)> = hops
-        .into_iter()
-        .filter(|((via, dev), _)| !connected(via, *dev))
-        .map(|((v, d), i)| (i, v, d))
-        .collect();
-    bad.sort();
-    for (i, via, dev) in bad {
-        let on = dev.map_or("any interface".to_owned(), |d| d.to_string());
-        ck.report(
-            &[key("route"), Seg::Index(i), key("via")],
-            format!("gateway {via} is not on a connected prefix of {on}; add an address in its subnet, or set onlink = true with dev"),
-        );
     }
 }
 

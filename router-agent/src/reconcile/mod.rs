@@ -82,6 +82,9 @@ fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)])
 #[derive(Debug)]
 pub struct Report {
     pub plan: Plan,
+    /// The kernel state after the apply, as verified (the state before, when nothing
+    /// was to be done): what a snapshot of the running config is made from.
+    pub state: NetState,
     pub read: Duration,
     pub plan_time: Duration,
     pub write: Duration,
@@ -139,6 +142,7 @@ pub fn apply_from(
     let plan_time = t.elapsed();
     let mut report = Report {
         plan,
+        state: NetState::default(),
         read,
         plan_time,
         write: Duration::ZERO,
@@ -146,6 +150,7 @@ pub fn apply_from(
     };
     if report.plan.is_empty() {
         tracing::info!("kernel already matches the config; nothing to write");
+        report.state = current;
         return Ok(report);
     }
     let (a, c, d) = report.plan.counts();
@@ -195,6 +200,7 @@ pub fn apply_from(
         return Err(ApplyError::NotConverged { residual });
     }
     tracing::info!("applied and verified");
+    report.state = after;
     Ok(report)
 }
 
