@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::netlink::{attrs, put_attr, Request, NLM_F_CREATE, NLM_F_EXCL};
+use super::netlink::{attrs, ip_bytes, parse_ip, put_attr, Request, NLM_F_CREATE, NLM_F_EXCL};
 
 pub const RTM_NEWADDR: u16 = 20;
 pub const RTM_DELADDR: u16 = 21;
@@ -27,17 +27,10 @@ fn header(addr: &IpNet, index: u32) -> Vec<u8> {
     p
 }
 
-fn bytes(a: &IpAddr) -> Vec<u8> {
-    match a {
-        IpAddr::V4(v) => v.octets().to_vec(),
-        IpAddr::V6(v) => v.octets().to_vec(),
-    }
-}
-
 pub fn new_address(addr: &IpNet, index: u32) -> Request {
     let mut p = header(addr, index);
-    put_attr(&mut p, IFA_LOCAL, &bytes(&addr.addr()));
-    put_attr(&mut p, IFA_ADDRESS, &bytes(&addr.addr()));
+    put_attr(&mut p, IFA_LOCAL, &ip_bytes(&addr.addr()));
+    put_attr(&mut p, IFA_ADDRESS, &ip_bytes(&addr.addr()));
     Request {
         kind: RTM_NEWADDR,
         flags: NLM_F_CREATE | NLM_F_EXCL,
@@ -47,7 +40,7 @@ pub fn new_address(addr: &IpNet, index: u32) -> Request {
 
 pub fn del_address(addr: &IpNet, index: u32) -> Request {
     let mut p = header(addr, index);
-    put_attr(&mut p, IFA_LOCAL, &bytes(&addr.addr()));
+    put_attr(&mut p, IFA_LOCAL, &ip_bytes(&addr.addr()));
     Request {
         kind: RTM_DELADDR,
         flags: 0,
@@ -74,8 +67,8 @@ pub fn decode(p: &[u8]) -> Option<(u32, IpNet)> {
     let (mut local, mut address, mut proto, mut valid) = (None, None, 0, INFINITY_LIFE);
     for (t, v) in attrs(&p[8..]) {
         match t {
-            IFA_LOCAL => local = parse(v),
-            IFA_ADDRESS => address = parse(v),
+            IFA_LOCAL => local = parse_ip(v),
+            IFA_ADDRESS => address = parse_ip(v),
             IFA_PROTO if !v.is_empty() => proto = v[0],
             IFA_CACHEINFO if v.len() >= 8 => valid = u32::from_ne_bytes([v[4], v[5], v[6], v[7]]),
             _ => {}
@@ -97,14 +90,6 @@ fn is_automatic(addr: &IpAddr, prefix_len: u8) -> bool {
     match addr {
         IpAddr::V4(v) => v.is_loopback() && prefix_len == 8 && v.octets() == [127, 0, 0, 1],
         IpAddr::V6(v) => v.is_loopback() || (v.is_unicast_link_local() && prefix_len == 64),
-    }
-}
-
-fn parse(v: &[u8]) -> Option<IpAddr> {
-    match v.len() {
-        4 => Some(IpAddr::from(<[u8; 4]>::try_from(v).ok()?)),
-        16 => Some(IpAddr::from(<[u8; 16]>::try_from(v).ok()?)),
-        _ => None,
     }
 }
 

@@ -342,6 +342,23 @@ pub fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
     }
 }
 
+/// An address as netlink carries it: 4 or 16 bytes.
+pub fn ip_bytes(a: &std::net::IpAddr) -> Vec<u8> {
+    match a {
+        std::net::IpAddr::V4(v) => v.octets().to_vec(),
+        std::net::IpAddr::V6(v) => v.octets().to_vec(),
+    }
+}
+
+/// An address attribute's value; `None` unless it is 4 or 16 bytes.
+pub fn parse_ip(b: &[u8]) -> Option<std::net::IpAddr> {
+    match b.len() {
+        4 => Some(std::net::IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+        16 => Some(std::net::IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+        _ => None,
+    }
+}
+
 /// The attributes in `b`: (type without flag bits, value).
 pub fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {

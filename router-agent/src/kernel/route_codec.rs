@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use super::netlink::{attrs, put_attr, Request, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use super::netlink::{
+    attrs, ip_bytes, parse_ip, put_attr, Request, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
+};
 use super::{IfIndex, OWNED_PROTOCOLS, PROTOCOL};
 use crate::model::{IfName, NextHop, Route, RouteKey, RouteType};
 
@@ -69,23 +71,6 @@ fn type_of(code: u8) -> Option<RouteType> {
     })
 }
 
-fn addr_bytes(a: &IpAddr) -> Vec<u8> {
-    match a {
-        IpAddr::V4(v) => v.octets().to_vec(),
-        IpAddr::V6(v) => v.octets().to_vec(),
-    }
-}
-
-fn parse_addr(b: &[u8]) -> Option<IpAddr> {
-    match b.len() {
-        4 => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
-        16 => <[u8; 16]>::try_from(b)
-            .ok()
-            .map(|a| IpAddr::V6(Ipv6Addr::from(a))),
-        _ => None,
-    }
-}
-
 fn rtmsg(
     out: &mut Vec<u8>,
     dst: &IpNet,
@@ -107,7 +92,7 @@ fn rtmsg(
         kind,
     ]);
     out.extend_from_slice(&flags.to_ne_bytes());
-    put_attr(out, RTA_DST, &addr_bytes(&dst.network()));
+    put_attr(out, RTA_DST, &ip_bytes(&dst.network()));
     put_attr(out, RTA_TABLE, &table.to_ne_bytes());
 }
 
@@ -151,13 +136,13 @@ pub fn new_route(
     );
     put_attr(&mut p, RTA_PRIORITY, &r.key.metric.to_ne_bytes());
     if let Some(v) = &r.via {
-        put_attr(&mut p, RTA_GATEWAY, &addr_bytes(v));
+        put_attr(&mut p, RTA_GATEWAY, &ip_bytes(v));
     }
     if let Some(d) = &r.dev {
         put_attr(&mut p, RTA_OIF, &index(ifindex, d)?.to_ne_bytes());
     }
     if let Some(s) = &r.src {
-        put_attr(&mut p, RTA_PREFSRC, &addr_bytes(s));
+        put_attr(&mut p, RTA_PREFSRC, &ip_bytes(s));
     }
     if !r.nexthops.is_empty() {
         let mut mp = Vec::new();
@@ -173,7 +158,7 @@ pub fn new_route(
             mp.extend_from_slice(&[0, 0, if nh.onlink { RTNH_F_ONLINK } else { 0 }, hops]);
             mp.extend_from_slice(&oif.to_ne_bytes());
             if let Some(v) = &nh.via {
-                put_attr(&mut mp, RTA_GATEWAY, &addr_bytes(v));
+                put_attr(&mut mp, RTA_GATEWAY, &ip_bytes(v));
             }
             let len = u16::try_from(mp.len() - start).unwrap_or(u16::MAX);
             mp[start..start + 2].copy_from_slice(&len.to_ne_bytes());
@@ -246,12 +231,12 @@ pub fn decode(p: &[u8], name_of: &dyn Fn(u32) -> Option<IfName>) -> Decoded {
     let (mut via, mut oif, mut src, mut multipath) = (None, None, None, None);
     for (t, v) in attrs(&p[12..]) {
         match t {
-            RTA_DST => dst = parse_addr(v).unwrap_or(zero),
+            RTA_DST => dst = parse_ip(v).unwrap_or(zero),
             RTA_TABLE if v.len() == 4 => table = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
             RTA_PRIORITY if v.len() == 4 => metric = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
-            RTA_GATEWAY => via = parse_addr(v),
+            RTA_GATEWAY => via = parse_ip(v),
             RTA_OIF if v.len() == 4 => oif = Some(u32::from_ne_bytes([v[0], v[1], v[2], v[3]])),
-            RTA_PREFSRC => src = parse_addr(v),
+            RTA_PREFSRC => src = parse_ip(v),
             RTA_MULTIPATH => multipath = Some(v),
             RTA_VIA | RTA_NH_ID => return Decoded::NotConfig,
             _ => {}
@@ -290,7 +275,7 @@ pub fn decode(p: &[u8], name_of: &dyn Fn(u32) -> Option<IfName>) -> Decoded {
             let mut hop_via = None;
             for (t, v) in attrs(&mp[8..len]) {
                 match t {
-                    RTA_GATEWAY => hop_via = parse_addr(v),
+                    RTA_GATEWAY => hop_via = parse_ip(v),
                     RTA_VIA => return Decoded::NotConfig,
                     _ => {}
                 }

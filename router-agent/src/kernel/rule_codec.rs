@@ -1,10 +1,8 @@
 //! Policy rule messages (`fib_rule_hdr`), by hand.
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
-use super::netlink::{attrs, put_attr, Request, NLM_F_CREATE, NLM_F_EXCL};
+use super::netlink::{attrs, ip_bytes, parse_ip, put_attr, Request, NLM_F_CREATE, NLM_F_EXCL};
 use super::{OWNED_RULE_PROTOCOLS, PROTOCOL};
 use crate::model::{Family, Fwmark, IfName, Rule, RuleAction};
 
@@ -37,13 +35,6 @@ fn family_code(f: Family) -> u8 {
     }
 }
 
-fn bytes(a: &IpAddr) -> Vec<u8> {
-    match a {
-        IpAddr::V4(v) => v.octets().to_vec(),
-        IpAddr::V6(v) => v.octets().to_vec(),
-    }
-}
-
 fn encode(r: &Rule, protocol: Option<u8>) -> Vec<u8> {
     let action = match r.action {
         RuleAction::Lookup => FR_ACT_TO_TBL,
@@ -67,10 +58,10 @@ fn encode(r: &Rule, protocol: Option<u8>) -> Vec<u8> {
     p.extend_from_slice(&0u32.to_ne_bytes());
     put_attr(&mut p, FRA_PRIORITY, &r.priority.to_ne_bytes());
     if let Some(n) = r.to {
-        put_attr(&mut p, FRA_DST, &bytes(&n.network()));
+        put_attr(&mut p, FRA_DST, &ip_bytes(&n.network()));
     }
     if let Some(n) = r.from {
-        put_attr(&mut p, FRA_SRC, &bytes(&n.network()));
+        put_attr(&mut p, FRA_SRC, &ip_bytes(&n.network()));
     }
     for (kind, name) in [(FRA_IIFNAME, &r.iif), (FRA_OIFNAME, &r.oif)] {
         if let Some(n) = name {
@@ -152,14 +143,7 @@ pub fn decode(p: &[u8]) -> Option<Rule> {
             .parse::<IfName>()
             .ok()
     };
-    let net = |v: &[u8], len: u8| {
-        let a = match v.len() {
-            4 => IpAddr::from(<[u8; 4]>::try_from(v).ok()?),
-            16 => IpAddr::from(<[u8; 16]>::try_from(v).ok()?),
-            _ => return None,
-        };
-        IpNet::new(a, len).ok()
-    };
+    let net = |v: &[u8], len: u8| IpNet::new(parse_ip(v)?, len).ok();
     let mut rule = Rule {
         priority: 0,
         family,
