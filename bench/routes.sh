@@ -39,8 +39,8 @@ w=sys.stdout.write
 for i in range($1): w(str(ipaddress.IPv4Address(b+i))+'/32\n')"
 }
 
-printf '| routes | agent apply | ip -batch | raw netlink | agent rate | agent / raw | ip -batch / raw | no-op re-apply | ip route show | no-op / show | agent peak RSS |\n'
-printf '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '| routes | agent apply | ip -batch | raw netlink | raw, nexthop object | agent rate | agent / raw | ip -batch / raw | no-op re-apply | ip route show | no-op / show | agent peak RSS |\n'
+printf '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for n in "${counts[@]}"; do
     prefixes "$n" > "$work/p"
     {
@@ -54,6 +54,11 @@ for n in "${counts[@]}"; do
 
     ns=$(fresh_ns raw)
     t_raw=$(ip netns exec "$ns" "$raw" "$n" 192.0.2.2 v0)
+    ip netns del "$ns"
+
+    ns=$(fresh_ns rawnh)
+    ip -n "$ns" nexthop add id 1 via 192.0.2.2 dev v0
+    t_rawnh=$(ip netns exec "$ns" "$raw" "$n" 192.0.2.2 v0 1)
     ip netns del "$ns"
 
     ns=$(fresh_ns ip)
@@ -72,8 +77,8 @@ for n in "${counts[@]}"; do
     ip netns del "$ns"
 
     rate=$(echo "$n / $t_agent" | bc)
-    printf '| %d | %.2f s | %.2f s | %.2f s | %d/s | %.0f%% | %.0f%% | %.2f s | %.2f s | %.2fx | %s MiB |\n' \
-        "$n" "$t_agent" "$t_ip" "$t_raw" "$rate" \
+    printf '| %d | %.2f s | %.2f s | %.2f s | %.2f s | %d/s | %.0f%% | %.0f%% | %.2f s | %.2f s | %.2fx | %s MiB |\n' \
+        "$n" "$t_agent" "$t_ip" "$t_raw" "$t_rawnh" "$rate" \
         "$(echo "100 * $t_raw / $t_agent" | bc -l)" "$(echo "100 * $t_raw / $t_ip" | bc -l)" \
         "$t_noop" "$t_show" "$(echo "$t_noop / $t_show" | bc -l)" "$rss"
     sed 's/^/    agent: /' "$work/apply.log" | grep applied >&2 || true

@@ -1,7 +1,9 @@
 //! Baseline for the route benchmark: the fastest this machine installs routes over netlink.
 //! Pre-encodes N route messages (no config, no model, no plan) and sends them through the
 //! same batched socket the agent uses. Run inside the benchmark's namespace:
-//! `ip netns exec NS raw_routes COUNT GATEWAY DEV`.
+//! `ip netns exec NS raw_routes COUNT GATEWAY DEV [NHID]`. With NHID, the routes point at
+//! that nexthop object (made beforehand with `ip nexthop add id NHID ...`) instead of
+//! carrying their gateway: the comparison that decides whether nexthop objects pay.
 
 use std::time::Instant;
 
@@ -17,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let via = args.get(2).ok_or("missing GATEWAY")?.parse()?;
     let dev: IfName = args.get(3).ok_or("missing DEV")?.parse()?;
+    let nhid: Option<u32> = args.get(4).map(|n| n.parse()).transpose()?;
     let index = std::fs::read_to_string(format!("/sys/class/net/{dev}/ifindex"))?
         .trim()
         .parse::<u32>()?;
@@ -37,7 +40,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 src: None,
                 nexthops: Vec::new(),
             };
-            Ok(route_codec::new_route(&r, false, &|_| Some(index))?)
+            let mut req = route_codec::new_route(&r, false, &|_| Some(index))?;
+            if let Some(id) = nhid {
+                req = route_codec::with_nexthop_object(&req, id);
+            }
+            Ok(req)
         })
         .collect::<Result<_, Box<dyn std::error::Error>>>()?;
     let mut nl = Netlink::open()?;

@@ -172,9 +172,12 @@ fn peak_rss_mib() -> Option<u64> {
 
 /// Prints through one buffer: stdout flushes at every newline, a syscall per line of a
 /// million-line plan or config.
+/// A reader that went away (`| head`) is not an error.
 fn print_buffered(what: &dyn std::fmt::Display) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    write!(out, "{what}")?;
-    out.flush()
+    match write!(out, "{what}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
 }

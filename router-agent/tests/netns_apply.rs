@@ -234,3 +234,60 @@ fn a_missing_namespace_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn many_routes_through_one_gateway_share_a_nexthop_object_and_read_back_as_routes() {
+    let ns = Netns::new("nh");
+    ns.sh("link add v0 type veth peer name v1");
+    let mut config = String::from(
+        "version = 1\n[[interface]]\nname = \"v0\"\nkind = \"veth\"\naddresses = [\"192.0.2.1/24\"]\nveth = { peer = \"v1\" }\n[[interface]]\nname = \"v1\"\nkind = \"veth\"\nveth = { peer = \"v0\" }\n[[route]]\nvia = \"192.0.2.2\"\ndev = \"v0\"\nprefixes = \"\"\"\n",
+    );
+    for i in 0..1500u32 {
+        config.push_str(&format!("10.{}.{}.0/24\n", i / 256, i % 256));
+    }
+    config.push_str("\"\"\"\n");
+    let file = std::env::temp_dir().join(format!("{}.toml", ns.name));
+    std::fs::write(&file, &config).unwrap();
+    let out = ns.agent("apply", file.to_str());
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let objects = ns.json(&["nexthop", "show"]);
+    let objects = objects.as_array().unwrap();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0]["gateway"], "192.0.2.2");
+    let routes = ns.json(&["route", "show", "proto", "196"]);
+    assert_eq!(routes.as_array().unwrap().len(), 1500);
+    assert!(routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["nhid"] == objects[0]["id"]));
+
+    // Read back as plain routes: nothing to do, and `show` lists them with their gateway.
+    let again = ns.agent("plan", file.to_str());
+    assert!(stdout(&again).contains("No changes"), "{}", stdout(&again));
+    let shown = stdout(&ns.agent("show", None));
+    assert!(
+        shown.contains("via = \"192.0.2.2\"") && shown.contains("10.5.219.0/24"),
+        "{shown}"
+    );
+
+    // Without the routes the object is unused, and the next write removes it.
+    let without = config[..config.find("[[route]]").unwrap()].to_owned();
+    std::fs::write(&file, &without).unwrap();
+    assert!(ns.agent("apply", file.to_str()).status.success());
+    assert_eq!(
+        ns.json(&["route", "show", "proto", "196"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    std::fs::write(
+        &file,
+        without + "[[route]]\nto = \"198.51.100.0/24\"\nvia = \"192.0.2.2\"\n",
+    )
+    .unwrap();
+    assert!(ns.agent("apply", file.to_str()).status.success());
+    assert_eq!(ns.json(&["nexthop", "show"]).as_array().unwrap().len(), 0);
+}

@@ -1,11 +1,13 @@
 //! The Linux kernel behind the [`Kernel`] trait: strict netlink dumps in, batched requests out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use super::netlink::{self, Netlink, NetlinkError, Request};
-use super::{address_codec, link_codec, route_codec, rule_codec};
-use crate::model::{AdminState, Family, IfName, Link, LinkKind, NetState, TYPED_SYSCTLS};
+use super::{address_codec, link_codec, nexthop_codec, route_codec, rule_codec};
+use crate::model::{
+    AdminState, Family, IfName, Link, LinkKind, NetState, Route, RouteType, TYPED_SYSCTLS,
+};
 use crate::plan::Op;
 use crate::reconcile::{Kernel, KernelError};
 
@@ -16,6 +18,10 @@ pub struct LinuxKernel {
     nl: Netlink,
     /// Whether this process owns the UTS namespace it runs in (no `--netns`).
     manage_hostname: bool,
+    /// Nexthop objects as of the last read, and the agent's own that no route used then:
+    /// the next write removes those it does not reuse.
+    nexthops: Vec<nexthop_codec::Object>,
+    orphans: Vec<u32>,
 }
 
 fn nl_err(context: &str) -> impl Fn(NetlinkError) -> KernelError + '_ {
@@ -29,6 +35,8 @@ impl LinuxKernel {
         Ok(LinuxKernel {
             nl,
             manage_hostname,
+            nexthops: Vec::new(),
+            orphans: Vec::new(),
         })
     }
 
@@ -41,6 +49,23 @@ impl LinuxKernel {
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| KernelError::new("reading links", NetlinkError::Malformed(e)))
+    }
+
+    /// Nexthop objects; none where the kernel predates them (5.3) or lacks IPv6.
+    fn dump_nexthops(&mut self) -> Result<Vec<nexthop_codec::Object>, KernelError> {
+        match self.nl.dump(
+            "nexthops",
+            &nexthop_codec::dump_request(),
+            nexthop_codec::decode,
+        ) {
+            Ok(v) => Ok(v),
+            Err(NetlinkError::Dump { error, .. })
+                if [libc::EOPNOTSUPP, libc::EINVAL, libc::EAFNOSUPPORT].contains(&error.errno) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(KernelError::new("reading nexthop objects", e)),
+        }
     }
 
     /// Links by name, for resolving names to indices while writing.
@@ -161,20 +186,22 @@ impl Kernel for LinuxKernel {
             l.addresses.sort();
         }
 
+        let objects = self.dump_nexthops()?;
+        let hops: nexthop_codec::Table = objects.iter().map(|o| (o.id, o.hop)).collect();
+        let mut used = std::collections::HashSet::new();
         let name_of = |i: u32| names.get(&i).cloned();
         let mut routes = crate::model::RouteMap::default();
         let mut unknown = 0usize;
         for fam in route_codec::DUMP_FAMILIES {
             let part = self
                 .nl
-                .dump(
-                    "routes",
-                    &route_codec::dump_request(fam),
-                    |p| match route_codec::decode(p, &name_of) {
+                .dump("routes", &route_codec::dump_request(fam), |p| {
+                    used.extend(route_codec::nexthop_id(p));
+                    match route_codec::decode(p, &name_of, &hops) {
                         route_codec::Decoded::NotConfig => None,
                         d => Some(d),
-                    },
-                )
+                    }
+                })
                 .map_err(nl_err("reading routes"))?;
             routes.reserve(part.len());
             for d in part {
@@ -186,6 +213,12 @@ impl Kernel for LinuxKernel {
                 }
             }
         }
+        self.orphans = objects
+            .iter()
+            .filter(|o| o.protocol == super::PROTOCOL && !used.contains(&o.id))
+            .map(|o| o.id)
+            .collect();
+        self.nexthops = objects;
         if unknown > 0 {
             tracing::warn!(
                 count = unknown,
@@ -244,6 +277,20 @@ struct Executor<'a> {
     pending: Vec<(usize, Request)>,
     pending_class: Option<u8>,
     results: Vec<Result<(), String>>,
+    /// Gateways with enough routes in this run to share a nexthop object, and the objects
+    /// they got.
+    shared: HashSet<HopKey>,
+    nexthop_ids: HashMap<HopKey, u32>,
+}
+
+/// A route's single hop: gateway, device, onlink.
+type HopKey = (std::net::IpAddr, IfName, bool);
+
+fn hop_key(r: &Route) -> Option<HopKey> {
+    match (r.kind, r.nexthops.is_empty(), r.via, &r.dev) {
+        (RouteType::Unicast, true, Some(via), Some(dev)) => Some((via, dev.clone(), r.onlink)),
+        _ => None,
+    }
 }
 
 impl<'a> Executor<'a> {
@@ -256,11 +303,28 @@ impl<'a> Executor<'a> {
             pending: Vec::new(),
             pending_class: None,
             results: Vec::new(),
+            shared: HashSet::new(),
+            nexthop_ids: HashMap::new(),
         })
     }
 
     fn run(mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError> {
         self.results = vec![Ok(()); ops.len()];
+        let mut per_hop: HashMap<HopKey, usize> = HashMap::new();
+        for op in ops {
+            if let Some(k) = match op {
+                Op::AddRoute(r) => hop_key(r),
+                Op::ReplaceRoute { to, .. } => hop_key(to),
+                _ => None,
+            } {
+                *per_hop.entry(k).or_default() += 1;
+            }
+        }
+        self.shared = per_hop
+            .into_iter()
+            .filter(|(_, n)| *n >= super::NEXTHOP_OBJECT_MIN)
+            .map(|(k, _)| k)
+            .collect();
         for (i, op) in ops.iter().enumerate() {
             let class = batch_class(op);
             let must_flush = self.pending_class != Some(class) || (self.stale && needs_indices(op));
@@ -285,8 +349,82 @@ impl<'a> Executor<'a> {
                 return Ok(self.results);
             }
         }
-        self.flush()?;
+        if self.flush()? {
+            self.remove_orphan_nexthops()?;
+        }
         Ok(self.results)
+    }
+
+    /// Deletes the agent's nexthop objects that no route used at the last read and this
+    /// run did not reuse. Housekeeping, not an operation: a failure is only logged.
+    fn remove_orphan_nexthops(&mut self) -> Result<(), KernelError> {
+        let reused: HashSet<u32> = self.nexthop_ids.values().copied().collect();
+        let orphans: Vec<Request> = std::mem::take(&mut self.kernel.orphans)
+            .into_iter()
+            .filter(|id| !reused.contains(id))
+            .map(nexthop_codec::del_nexthop)
+            .collect();
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(count = orphans.len(), "removing unused nexthop objects");
+        for r in self
+            .kernel
+            .nl
+            .batch(&orphans)
+            .map_err(nl_err("removing unused nexthop objects"))?
+        {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "could not remove an unused nexthop object");
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a route, on a shared nexthop object when its gateway carries many routes.
+    fn push_route(&mut self, i: usize, r: &Route, replace: bool) -> Result<(), String> {
+        let ifindex = |n: &IfName| self.links.get(n).map(|l| l.index);
+        let mut req = route_codec::new_route(r, replace, &ifindex).map_err(|e| e.to_string())?;
+        if let Some(key) = hop_key(r).filter(|k| self.shared.contains(k)) {
+            let id = self.nexthop_object(i, key)?;
+            req = route_codec::with_nexthop_object(&req, id);
+        }
+        self.push(i, req);
+        Ok(())
+    }
+
+    /// The agent's nexthop object for a hop: one it made before, or a new one, created in
+    /// the same batch just before the first route that uses it.
+    fn nexthop_object(&mut self, i: usize, key: HopKey) -> Result<u32, String> {
+        if let Some(id) = self.nexthop_ids.get(&key) {
+            return Ok(*id);
+        }
+        let hop = nexthop_codec::Hop {
+            via: key.0,
+            oif: self.index(&key.1)?,
+            onlink: key.2,
+        };
+        let existing = self
+            .kernel
+            .nexthops
+            .iter()
+            .find(|o| o.protocol == super::PROTOCOL && o.hop == hop);
+        let id = match existing {
+            Some(o) => o.id,
+            None => {
+                let taken = self
+                    .kernel
+                    .nexthops
+                    .iter()
+                    .map(|o| o.id)
+                    .chain(self.nexthop_ids.values().copied());
+                let id = taken.max().unwrap_or(0) + 1;
+                self.push(i, nexthop_codec::new_nexthop(id, &hop));
+                id
+            }
+        };
+        self.nexthop_ids.insert(key, id);
+        Ok(id)
     }
 
     /// Sends what is pending; false if any of it failed.
@@ -335,7 +473,6 @@ impl<'a> Executor<'a> {
 
     /// Queues the requests of one operation, or runs it now if it is not netlink.
     fn requests(&mut self, i: usize, op: &Op) -> Result<(), String> {
-        let ifindex = |n: &IfName| self.links.get(n).map(|l| l.index);
         match op {
             Op::SetHostname { to, .. } => {
                 if !self.kernel.manage_hostname {
@@ -349,14 +486,8 @@ impl<'a> Executor<'a> {
             }
             Op::AddRule(r) => self.push(i, rule_codec::new_rule(r)),
             Op::DelRule(r) => self.push(i, rule_codec::del_rule(r)),
-            Op::AddRoute(r) => {
-                let req = route_codec::new_route(r, false, &ifindex).map_err(|e| e.to_string())?;
-                self.push(i, req);
-            }
-            Op::ReplaceRoute { to, .. } => {
-                let req = route_codec::new_route(to, true, &ifindex).map_err(|e| e.to_string())?;
-                self.push(i, req);
-            }
+            Op::AddRoute(r) => self.push_route(i, r, false)?,
+            Op::ReplaceRoute { to, .. } => self.push_route(i, to, true)?,
             Op::DelRoute(r) => self.push(i, route_codec::del_route(&r.key)),
             Op::AddAddress { link, addr } => {
                 let req = address_codec::new_address(addr, self.index(link)?);

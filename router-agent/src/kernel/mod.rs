@@ -6,6 +6,7 @@ mod link_codec;
 mod linux;
 pub mod netlink;
 pub mod netns;
+mod nexthop_codec;
 pub mod route_codec;
 mod rule_codec;
 
@@ -22,6 +23,11 @@ pub const OWNED_PROTOCOLS: [u8; 3] = [3, 4, PROTOCOL];
 /// Rule protocols that are config: `ip rule add` leaves the protocol unspecified (0); the
 /// kernel's own rules (and a VRF's l3mdev rule) say `kernel` (2).
 pub const OWNED_RULE_PROTOCOLS: [u8; 4] = [0, 3, 4, PROTOCOL];
+
+/// Routes through one gateway in one apply from which the agent installs them on a shared
+/// nexthop object instead of each carrying the gateway. Below it, routes look exactly like
+/// `ip route add ... via` ones.
+pub const NEXTHOP_OBJECT_MIN: usize = 1000;
 
 /// A kernel interface index.
 pub type IfIndex = u32;

@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use super::netlink::{
     attrs, ip_bytes, parse_ip, put_attr, Request, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
 };
-use super::{IfIndex, OWNED_PROTOCOLS, PROTOCOL};
+use super::{nexthop_codec, IfIndex, OWNED_PROTOCOLS, PROTOCOL};
 use crate::model::{IfName, NextHop, Route, RouteKey, RouteType};
 
 pub const RTM_NEWROUTE: u16 = 24;
@@ -173,6 +173,22 @@ pub fn new_route(
     })
 }
 
+/// The same route request pointing at nexthop object `id` instead of a gateway and device
+/// (for the benchmark that measures whether nexthop objects pay off).
+pub fn with_nexthop_object(req: &Request, id: u32) -> Request {
+    let mut p = req.payload[..12].to_vec();
+    for (t, v) in attrs(&req.payload[12..]) {
+        if t != RTA_GATEWAY && t != RTA_OIF {
+            put_attr(&mut p, t, v);
+        }
+    }
+    put_attr(&mut p, RTA_NH_ID, &id.to_ne_bytes());
+    Request {
+        payload: p,
+        ..req.clone()
+    }
+}
+
 /// RTM_DELROUTE for the route with `key`, whoever installed it.
 pub fn del_route(key: &RouteKey) -> Request {
     let mut p = Vec::with_capacity(48);
@@ -208,8 +224,21 @@ pub enum Decoded {
     UnknownLink(u32),
 }
 
-/// Decodes one RTM_NEWROUTE payload from a dump.
-pub fn decode(p: &[u8], name_of: &dyn Fn(u32) -> Option<IfName>) -> Decoded {
+/// The nexthop object a dumped route points at, whoever owns the route.
+pub fn nexthop_id(p: &[u8]) -> Option<u32> {
+    attrs(p.get(12..)?)
+        .find(|(t, _)| *t == RTA_NH_ID)
+        .and_then(|(_, v)| <[u8; 4]>::try_from(v).ok())
+        .map(u32::from_ne_bytes)
+}
+
+/// Decodes one RTM_NEWROUTE payload from a dump. A route on a single-hop nexthop object
+/// reads as that object's gateway and device.
+pub fn decode(
+    p: &[u8],
+    name_of: &dyn Fn(u32) -> Option<IfName>,
+    nexthops: &nexthop_codec::Table,
+) -> Decoded {
     if p.len() < 12 {
         return Decoded::NotConfig;
     }
@@ -229,6 +258,7 @@ pub fn decode(p: &[u8], name_of: &dyn Fn(u32) -> Option<IfName>) -> Decoded {
     };
     let (mut dst, mut table, mut metric) = (zero, u32::from(table8), 0);
     let (mut via, mut oif, mut src, mut multipath) = (None, None, None, None);
+    let mut nh_onlink = false;
     for (t, v) in attrs(&p[12..]) {
         match t {
             RTA_DST => dst = parse_ip(v).unwrap_or(zero),
@@ -238,7 +268,18 @@ pub fn decode(p: &[u8], name_of: &dyn Fn(u32) -> Option<IfName>) -> Decoded {
             RTA_OIF if v.len() == 4 => oif = Some(u32::from_ne_bytes([v[0], v[1], v[2], v[3]])),
             RTA_PREFSRC => src = parse_ip(v),
             RTA_MULTIPATH => multipath = Some(v),
-            RTA_VIA | RTA_NH_ID => return Decoded::NotConfig,
+            RTA_NH_ID => match <[u8; 4]>::try_from(v)
+                .ok()
+                .and_then(|id| nexthops.get(&u32::from_ne_bytes(id)))
+            {
+                Some(hop) => {
+                    via = Some(hop.via);
+                    oif = Some(hop.oif);
+                    nh_onlink = hop.onlink;
+                }
+                None => return Decoded::NotConfig,
+            },
+            RTA_VIA => return Decoded::NotConfig,
             _ => {}
         }
     }
@@ -291,7 +332,7 @@ pub fn decode(p: &[u8], name_of: &dyn Fn(u32) -> Option<IfName>) -> Decoded {
         return Decoded::Config(route);
     }
     route.via = via;
-    route.onlink = flags & u32::from(RTNH_F_ONLINK) != 0;
+    route.onlink = nh_onlink || flags & u32::from(RTNH_F_ONLINK) != 0;
     if let Some(i) = oif {
         match name_of(i) {
             Some(n) => route.dev = Some(n),
@@ -320,7 +361,10 @@ mod tests {
     fn round_trip(r: Route) {
         let req = new_route(&r, false, &index_of).unwrap();
         // A dump reports the protocol we wrote.
-        assert_eq!(decode(&req.payload, &names), Decoded::Config(r));
+        assert_eq!(
+            decode(&req.payload, &names, &Default::default()),
+            Decoded::Config(r)
+        );
     }
 
     fn route(dst: &str) -> Route {
@@ -376,7 +420,10 @@ mod tests {
     fn foreign_protocols_are_not_config() {
         let mut req = new_route(&route("10.0.0.0/8"), false, &index_of).unwrap();
         req.payload[5] = 12; // RTPROT_BIRD
-        assert_eq!(decode(&req.payload, &names), Decoded::NotConfig);
+        assert_eq!(
+            decode(&req.payload, &names, &Default::default()),
+            Decoded::NotConfig
+        );
     }
 
     #[test]
@@ -384,6 +431,9 @@ mod tests {
         let mut r = route("10.0.0.0/8");
         r.dev = Some("eth0".parse().unwrap());
         let req = new_route(&r, false, &|_| Some(77)).unwrap();
-        assert_eq!(decode(&req.payload, &names), Decoded::UnknownLink(77));
+        assert_eq!(
+            decode(&req.payload, &names, &Default::default()),
+            Decoded::UnknownLink(77)
+        );
     }
 }
