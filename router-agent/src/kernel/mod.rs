@@ -2,6 +2,7 @@
 //! sysctls. Only this module talks to the kernel.
 
 mod address_codec;
+mod execute;
 mod link_codec;
 mod linux;
 pub mod netlink;
