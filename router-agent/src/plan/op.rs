@@ -202,6 +202,14 @@ fn state(s: AdminState) -> &'static str {
     }
 }
 
+/// A value as the config spells it ("802.3ad", "layer3+4", "ipv4").
+fn word<T: serde::Serialize>(v: &T) -> String {
+    match toml::Value::try_from(v) {
+        Ok(toml::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 /// A link kind with its options, in `ip link` words.
 #[derive(Debug)]
 pub struct KindText<'a>(pub &'a LinkKind);
@@ -240,21 +248,21 @@ impl fmt::Display for KindText<'_> {
                 lacp_rate,
                 xmit_hash_policy,
             } => {
-                write!(f, " mode {mode:?}")?;
+                write!(f, " mode {}", word(mode))?;
                 if let Some(m) = miimon {
                     write!(f, " miimon {m}")?;
                 }
                 if let Some(r) = lacp_rate {
-                    write!(f, " lacp_rate {r:?}")?;
+                    write!(f, " lacp_rate {}", word(r))?;
                 }
                 if let Some(p) = xmit_hash_policy {
-                    write!(f, " xmit_hash_policy {p:?}")?;
+                    write!(f, " xmit_hash_policy {}", word(p))?;
                 }
                 Ok(())
             }
             LinkKind::Vrf { table } => write!(f, " table {table}"),
             LinkKind::Veth { peer } => write!(f, " peer {peer}"),
-            LinkKind::Macvlan { parent, mode } => write!(f, " on {parent} mode {mode:?}"),
+            LinkKind::Macvlan { parent, mode } => write!(f, " on {parent} mode {}", word(mode)),
         }
     }
 }
@@ -308,7 +316,7 @@ pub struct RuleText<'a>(pub &'a Rule);
 impl fmt::Display for RuleText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let r = self.0;
-        write!(f, "{} {:?}", r.priority, r.family)?;
+        write!(f, "{} {}", r.priority, word(&r.family))?;
         if let Some(n) = r.from {
             write!(f, " from {n}")?;
         }
