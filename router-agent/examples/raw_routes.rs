@@ -40,11 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 src: None,
                 nexthops: Vec::new(),
             };
-            let mut req = route_codec::new_route(&r, false, &|_| Some(index))?;
-            if let Some(id) = nhid {
-                req = route_codec::with_nexthop_object(&req, id);
-            }
-            Ok(req)
+            Ok(route_codec::new_route(&r, false, &|_| Some(index), nhid)?)
         })
         .collect::<Result<_, Box<dyn std::error::Error>>>()?;
     let mut nl = Netlink::open()?;

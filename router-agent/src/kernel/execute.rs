@@ -127,12 +127,13 @@ impl<'a> Executor<'a> {
 
     /// Queues a route, on a shared nexthop object when its gateway carries many routes.
     fn push_route(&mut self, i: usize, r: &Route, replace: bool) -> Result<(), String> {
+        let nexthop = match hop_key(r).filter(|k| self.shared.contains(k)) {
+            Some(key) => Some(self.nexthop_object(i, key)?),
+            None => None,
+        };
         let ifindex = |n: &IfName| self.links.get(n).map(|l| l.index);
-        let mut req = route_codec::new_route(r, replace, &ifindex).map_err(|e| e.to_string())?;
-        if let Some(key) = hop_key(r).filter(|k| self.shared.contains(k)) {
-            let id = self.nexthop_object(i, key)?;
-            req = route_codec::with_nexthop_object(&req, id);
-        }
+        let req =
+            route_codec::new_route(r, replace, &ifindex, nexthop).map_err(|e| e.to_string())?;
         self.push(i, req);
         Ok(())
     }
@@ -225,7 +226,7 @@ impl<'a> Executor<'a> {
                 set_hostname(to)?;
             }
             Op::SetSysctl { key, to, .. } => {
-                let path = format!("/proc/sys/{}", key.replace('.', "/"));
+                let path = crate::model::sysctl_path(key);
                 std::fs::write(&path, to).map_err(|e| format!("writing {path}: {e}"))?;
             }
             Op::AddRule(r) => self.push(i, rule_codec::new_rule(r)),

@@ -79,18 +79,17 @@ impl LinuxKernel {
     /// The sysctls named that exist in this kernel, normalised.
     fn sysctl_values<'k>(keys: impl Iterator<Item = &'k str>) -> BTreeMap<String, String> {
         keys.filter_map(|k| {
-            let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            let v = std::fs::read_to_string(path).ok()?;
+            let v = std::fs::read_to_string(crate::model::sysctl_path(k)).ok()?;
             Some((k.to_owned(), crate::model::normalize_sysctl(&v)))
         })
         .collect()
     }
 }
 
-/// Turns dumped links into model links: names for indices, kinds the model covers only.
 /// Link names by index, looked up once per dumped route.
 type Names = HashMap<u32, IfName, crate::model::FastHash>;
 
+/// Turns dumped links into model links: names for indices, kinds the model covers only.
 fn model_links(raw: &[RawLink]) -> (BTreeMap<IfName, Link>, Names) {
     let names: HashMap<u32, IfName> = raw
         .iter()
@@ -153,9 +152,13 @@ fn model_links(raw: &[RawLink]) -> (BTreeMap<IfName, Link>, Names) {
         links.insert(name, link);
     }
     // A master the model does not cover is not a master the config can name.
-    let known: Vec<IfName> = links.keys().cloned().collect();
-    for l in links.values_mut() {
-        if l.master.as_ref().is_some_and(|m| !known.contains(m)) {
+    let foreign: Vec<IfName> = links
+        .values()
+        .filter(|l| l.master.as_ref().is_some_and(|m| !links.contains_key(m)))
+        .map(|l| l.name.clone())
+        .collect();
+    for name in foreign {
+        if let Some(l) = links.get_mut(&name) {
             l.master = None;
         }
     }

@@ -106,11 +106,13 @@ fn index(ifindex: &dyn Fn(&IfName) -> Option<IfIndex>, name: &IfName) -> Result<
 }
 
 /// RTM_NEWROUTE for `r`, creating it (`replace = false`, failing if the key is taken) or
-/// replacing the route with its key.
+/// replacing the route with its key. With `nexthop`, the route points at that nexthop
+/// object, which holds its gateway and device.
 pub fn new_route(
     r: &Route,
     replace: bool,
     ifindex: &dyn Fn(&IfName) -> Option<IfIndex>,
+    nexthop: Option<u32>,
 ) -> Result<Request, NoSuchLink> {
     let mut p = Vec::with_capacity(64);
     let unicast = r.kind == RouteType::Unicast;
@@ -135,11 +137,15 @@ pub fn new_route(
         flags,
     );
     put_attr(&mut p, RTA_PRIORITY, &r.key.metric.to_ne_bytes());
-    if let Some(v) = &r.via {
-        put_attr(&mut p, RTA_GATEWAY, &ip_bytes(v));
-    }
-    if let Some(d) = &r.dev {
-        put_attr(&mut p, RTA_OIF, &index(ifindex, d)?.to_ne_bytes());
+    if let Some(id) = nexthop {
+        put_attr(&mut p, RTA_NH_ID, &id.to_ne_bytes());
+    } else {
+        if let Some(v) = &r.via {
+            put_attr(&mut p, RTA_GATEWAY, &ip_bytes(v));
+        }
+        if let Some(d) = &r.dev {
+            put_attr(&mut p, RTA_OIF, &index(ifindex, d)?.to_ne_bytes());
+        }
     }
     if let Some(s) = &r.src {
         put_attr(&mut p, RTA_PREFSRC, &ip_bytes(s));
@@ -171,22 +177,6 @@ pub fn new_route(
         flags,
         payload: p,
     })
-}
-
-/// The same route request pointing at nexthop object `id` instead of a gateway and device
-/// (for the benchmark that measures whether nexthop objects pay off).
-pub fn with_nexthop_object(req: &Request, id: u32) -> Request {
-    let mut p = req.payload[..12].to_vec();
-    for (t, v) in attrs(&req.payload[12..]) {
-        if t != RTA_GATEWAY && t != RTA_OIF {
-            put_attr(&mut p, t, v);
-        }
-    }
-    put_attr(&mut p, RTA_NH_ID, &id.to_ne_bytes());
-    Request {
-        payload: p,
-        ..req.clone()
-    }
 }
 
 /// RTM_DELROUTE for the route with `key`, whoever installed it.
@@ -359,7 +349,7 @@ mod tests {
     }
 
     fn round_trip(r: Route) {
-        let req = new_route(&r, false, &index_of).unwrap();
+        let req = new_route(&r, false, &index_of, None).unwrap();
         // A dump reports the protocol we wrote.
         assert_eq!(
             decode(&req.payload, &names, &Default::default()),
@@ -417,8 +407,28 @@ mod tests {
     }
 
     #[test]
+    fn a_route_on_a_nexthop_object_reads_as_its_gateway() {
+        let mut r = route("10.0.0.0/8");
+        r.via = Some("192.0.2.1".parse().unwrap());
+        r.dev = Some("eth0".parse().unwrap());
+        let req = new_route(&r, false, &index_of, Some(7)).unwrap();
+        assert_eq!(nexthop_id(&req.payload), Some(7));
+        let hop = nexthop_codec::Hop {
+            via: "192.0.2.1".parse().unwrap(),
+            oif: 2,
+            onlink: false,
+        };
+        let table = [(7, hop)].into_iter().collect();
+        assert_eq!(decode(&req.payload, &names, &table), Decoded::Config(r));
+        assert_eq!(
+            decode(&req.payload, &names, &Default::default()),
+            Decoded::NotConfig
+        );
+    }
+
+    #[test]
     fn foreign_protocols_are_not_config() {
-        let mut req = new_route(&route("10.0.0.0/8"), false, &index_of).unwrap();
+        let mut req = new_route(&route("10.0.0.0/8"), false, &index_of, None).unwrap();
         req.payload[5] = 12; // RTPROT_BIRD
         assert_eq!(
             decode(&req.payload, &names, &Default::default()),
@@ -430,7 +440,7 @@ mod tests {
     fn unknown_device_is_reported() {
         let mut r = route("10.0.0.0/8");
         r.dev = Some("eth0".parse().unwrap());
-        let req = new_route(&r, false, &|_| Some(77)).unwrap();
+        let req = new_route(&r, false, &|_| Some(77), None).unwrap();
         assert_eq!(
             decode(&req.payload, &names, &Default::default()),
             Decoded::UnknownLink(77)

@@ -129,10 +129,11 @@ impl SysctlKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// The file under /proc/sys.
-    pub fn proc_path(&self) -> String {
-        format!("/proc/sys/{}", self.0.replace('.', "/"))
-    }
+}
+
+/// The file under /proc/sys of a dotted sysctl name.
+pub fn sysctl_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
 }
 
 impl std::str::FromStr for SysctlKey {

@@ -97,18 +97,30 @@ pub fn plan_from(
     desired: &NetState,
     mut current: NetState,
 ) -> Result<Plan, ApplyError> {
-    let missing: Vec<String> = sysctl_keys(desired)
-        .into_iter()
-        .filter(|k| !current.sysctl.contains_key(k))
-        .collect();
-    if !missing.is_empty() {
-        current.sysctl.extend(kernel.read_sysctls(&missing)?);
-    }
+    read_missing_sysctls(kernel, desired, &mut current)?;
     Ok(diff(desired, &current)?)
 }
 
 fn sysctl_keys(desired: &NetState) -> Vec<String> {
     desired.sysctl.keys().cloned().collect()
+}
+
+/// Reads the sysctls the config sets that `current` was read without.
+fn read_missing_sysctls(
+    kernel: &mut dyn Kernel,
+    desired: &NetState,
+    current: &mut NetState,
+) -> Result<(), KernelError> {
+    let missing: Vec<String> = desired
+        .sysctl
+        .keys()
+        .filter(|k| !current.sysctl.contains_key(*k))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        current.sysctl.extend(kernel.read_sysctls(&missing)?);
+    }
+    Ok(())
 }
 
 /// Brings the kernel to `desired`, or leaves it as it was and says why.
@@ -128,14 +140,7 @@ pub fn apply_from(
 ) -> Result<Report, ApplyError> {
     let t = Instant::now();
     let keys = sysctl_keys(desired);
-    let missing: Vec<String> = keys
-        .iter()
-        .filter(|k| !current.sysctl.contains_key(*k))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        current.sysctl.extend(kernel.read_sysctls(&missing)?);
-    }
+    read_missing_sysctls(kernel, desired, &mut current)?;
     let read = read + t.elapsed();
     let t = Instant::now();
     let plan = diff(desired, &current)?;
