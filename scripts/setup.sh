@@ -3,7 +3,7 @@
 # Rust comes from rustup where the machine has none.
 set -euo pipefail
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-pkgs=(iproute2 iputils-ping bc python3 build-essential ca-certificates curl)
+pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

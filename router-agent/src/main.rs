@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use router_agent::firewall::{self, Backend, NftBackend};
 use router_agent::kernel::{netns, LinuxKernel};
 use router_agent::model::{self, ConfigError, ValidConfig};
 use router_agent::reconcile::{self, Kernel};
@@ -92,12 +93,47 @@ fn kernel(netns_name: Option<&str>) -> Result<LinuxKernel, AnyError> {
     Ok(LinuxKernel::open(netns_name.is_none())?)
 }
 
-fn desired(file: &str, netns_name: Option<&str>) -> Result<model::NetState, ConfigError> {
-    let mut state = load(file)?.state;
-    if netns_name.is_some() && state.hostname.take().is_some() {
+fn desired(file: &str, netns_name: Option<&str>) -> Result<ValidConfig, ConfigError> {
+    let mut v = load(file)?;
+    if netns_name.is_some() && v.state.hostname.take().is_some() {
         tracing::info!("hostname not applied: it belongs to the host, not to the namespace");
     }
-    Ok(state)
+    Ok(v)
+}
+
+/// nft's complaints placed at their lines in the config file.
+fn locate_firewall_error(file: &str, e: firewall::FirewallError) -> AnyError {
+    let firewall::FirewallError::Rejected { problems } = &e else {
+        return e.into();
+    };
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return e.into();
+    };
+    if problems.iter().any(|p| p.origin.is_none()) {
+        return e.into();
+    }
+    let located = problems
+        .iter()
+        .map(|p| model::Problem {
+            path: p.origin.clone().unwrap_or_default(),
+            message: format!("nft rejects this: {}", p.message),
+        })
+        .collect();
+    ConfigError::invalid(file, &text, located).into()
+}
+
+/// Has nft check the firewall's transaction (`nft -c`: nothing is applied), so raw
+/// nftables text is validated too. Needs nft and CAP_NET_ADMIN; says so when it cannot.
+fn check_firewall(file: &str, fw: &model::firewall::Firewall) -> Result<(), AnyError> {
+    let mut nft = NftBackend::default();
+    let current = firewall::Current::default();
+    let plan = firewall::plan(Some(fw), &current)?;
+    firewall::check(&mut nft, &plan).map_err(|e| match e {
+        firewall::FirewallError::Spawn(_) => {
+            format!("{e}; the firewall's raw nftables text could not be checked").into()
+        }
+        e => locate_firewall_error(file, e),
+    })
 }
 
 /// Loads the config on a second thread while this one reads the kernel: with a million
@@ -106,7 +142,7 @@ fn load_and_read(
     file: &str,
     netns_name: Option<&str>,
     k: &mut LinuxKernel,
-) -> Result<(model::NetState, model::NetState, std::time::Duration), AnyError> {
+) -> Result<(ValidConfig, model::NetState, std::time::Duration), AnyError> {
     std::thread::scope(|s| {
         let loader = s.spawn(|| desired(file, netns_name));
         let t = std::time::Instant::now();
@@ -121,24 +157,58 @@ fn run(command: Command) -> Result<(), AnyError> {
     match command {
         Command::Check { file } => {
             let v = load(&file)?;
+            if let Some(fw) = &v.firewall {
+                check_firewall(&file, fw)?;
+            }
             println!(
-                "{file}: ok ({} interfaces, {} routes, {} rules)",
+                "{file}: ok ({} interfaces, {} routes, {} rules, {} firewall rules)",
                 v.state.links.len(),
                 v.state.routes.len(),
-                v.state.rules.len()
+                v.state.rules.len(),
+                v.firewall.as_ref().map_or(0, |f| f.rule_count())
             );
         }
         Command::Plan { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, _) = load_and_read(&file, netns.as_deref(), &mut k)?;
-            print_buffered(&reconcile::plan_from(&mut k, &desired, current)?)?;
+            let net = reconcile::plan_from(&mut k, &desired.state, current)?;
+            let mut nft = NftBackend::default();
+            let before = firewall::read_for(&mut nft, desired.firewall.as_ref())?;
+            let fw = firewall::plan(desired.firewall.as_ref(), &before)?;
+            print_buffered(&net)?;
+            print_buffered(&fw)?;
         }
         Command::Apply { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
-            let report = reconcile::apply_from(&mut k, &desired, current, read)?;
+            // The firewall is planned and checked by nft before anything is written, applied
+            // first (one atomic transaction), and put back if the interfaces fail.
+            let mut nft = NftBackend::default();
+            let t = std::time::Instant::now();
+            let fw_before = firewall::read_for(&mut nft, desired.firewall.as_ref())?;
+            let fw_plan = firewall::plan(desired.firewall.as_ref(), &fw_before)?;
+            firewall::check(&mut nft, &fw_plan).map_err(|e| locate_firewall_error(&file, e))?;
+            let fw_report =
+                firewall::apply(&mut nft, desired.firewall.as_ref(), fw_plan, fw_before)?;
+            let fw_time = t.elapsed();
+            let report = match reconcile::apply_from(&mut k, &desired.state, current, read) {
+                Ok(r) => r,
+                Err(e) => {
+                    if let Err(re) = firewall::revert(&mut nft, &fw_report.plan) {
+                        eprintln!("error: reverting the firewall failed too: {re}");
+                    }
+                    return Err(e.into());
+                }
+            };
             if !report.plan.is_empty() {
                 print_buffered(&report.plan)?;
+            }
+            if !fw_report.plan.is_empty() {
+                print_buffered(&fw_report.plan)?;
+                eprintln!(
+                    "firewall: {} change(s) in one nft transaction ({fw_time:?})",
+                    fw_report.plan.changes.len()
+                );
             }
             let (a, c, d) = report.plan.counts();
             eprintln!(
@@ -156,7 +226,10 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Show { netns } => {
             let mut k = kernel(netns.as_deref())?;
             let state = k.read(&[])?;
-            print_buffered(&model::render(&state))?;
+            let mut config = model::to_config(&state);
+            let fw = NftBackend::default().read(&[])?;
+            config.firewall = fw.firewall.map(|f| f.to_config());
+            print_buffered(&model::render_config(&config))?;
         }
     }
     Ok(())

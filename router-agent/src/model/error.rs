@@ -95,7 +95,7 @@ impl ConfigError {
         }
     }
 
-    pub(super) fn invalid(origin: &str, text: &str, problems: Vec<Problem>) -> ConfigError {
+    pub fn invalid(origin: &str, text: &str, problems: Vec<Problem>) -> ConfigError {
         let problems = problems
             .into_iter()
             .map(|p| {

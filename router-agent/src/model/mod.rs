@@ -2,6 +2,7 @@
 //! Nothing here touches the kernel, the network or the clock.
 
 mod error;
+pub mod firewall;
 mod interface;
 mod locate;
 mod render;
@@ -15,9 +16,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{ConfigError, Problem};
+pub use error::{ConfigError, Problem, Seg};
 pub use interface::*;
-pub use render::{render, to_config};
+pub use render::{render, render_config, to_config};
 pub use route::*;
 pub use state::*;
 pub use sysctl::*;
@@ -42,6 +43,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<firewall::FirewallConfig>,
 }
 
 /// The schema version. Only 1 exists.

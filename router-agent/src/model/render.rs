@@ -33,14 +33,19 @@ pub fn to_config(state: &NetState) -> Config {
         interfaces: render_links(state, &table),
         routes: render_routes(state, &table),
         rules: state.rules.iter().map(|r| render_rule(r, &table)).collect(),
+        firewall: None,
     }
 }
 
 /// The config that describes `state`, as TOML text.
 pub fn render(state: &NetState) -> String {
-    let config = to_config(state);
+    render_config(&to_config(state))
+}
+
+/// A config as TOML text.
+pub fn render_config(config: &Config) -> String {
     // Serialising plain data into TOML cannot fail: every map key is a string.
-    toml::to_string(&config).unwrap_or_else(|e| panic!("rendering config: {e}"))
+    toml::to_string(config).unwrap_or_else(|e| panic!("rendering config: {e}"))
 }
 
 fn members(state: &NetState, master: &IfName) -> Vec<IfName> {

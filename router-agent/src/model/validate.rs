@@ -20,6 +20,8 @@ use super::Config;
 pub struct ValidConfig {
     pub config: Config,
     pub state: NetState,
+    /// None when the config has no `[firewall]`: then the agent's table must not exist.
+    pub firewall: Option<super::firewall::Firewall>,
 }
 
 /// Collects problems with the path of the value being checked.
@@ -59,6 +61,16 @@ impl Config {
         let links = self.check_interfaces(&mut ck, &tables);
         let routes = self.check_routes(&mut ck, &tables, &links);
         let rules = self.check_rules(&mut ck, &tables, &links);
+        let firewall = match &self.firewall {
+            None => None,
+            Some(f) => match f.validate(&[key("firewall")]) {
+                Ok(fw) => Some(fw),
+                Err(p) => {
+                    ck.problems.extend(p);
+                    None
+                }
+            },
+        };
         if !ck.problems.is_empty() {
             return Err(ck.problems);
         }
@@ -73,6 +85,7 @@ impl Config {
                 rules,
                 table_names: tables,
             },
+            firewall,
         })
     }
 
