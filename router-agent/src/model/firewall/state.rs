@@ -217,9 +217,10 @@ impl SetElements {
             SetElements::Port(_) => SetKind::Port,
         }
     }
+    /// Entries as the config writes them (prefixes, ports and port ranges).
     pub fn len(&self) -> usize {
         match self {
-            SetElements::Addr(l) => l.len(),
+            SetElements::Addr(l) => l.prefixes().len(),
             SetElements::Port(l) => l.intervals().len(),
         }
     }

@@ -182,7 +182,12 @@ impl FirewallConfig {
             for (i, r) in entries.iter().enumerate() {
                 let path = [base.to_vec(), vec![key(list), Seg::Index(i)]].concat();
                 if let Some((chain, rule)) = ctx.rule(&mut ck, &path, r, list == "nat") {
-                    placed.push((chain, rule, path));
+                    // nft's complaints about a raw rule point at its text.
+                    let origin = match rule {
+                        Rule::Raw(_) => at(&path, "raw"),
+                        Rule::Model(_) => path,
+                    };
+                    placed.push((chain, rule, origin));
                 }
             }
         }

@@ -1,0 +1,78 @@
+//! Golden firewall compilations: every `tests/firewall_cases/<name>/` holds the firewall a
+//! router has (`current.toml`), the config to apply (`desired.toml`) and `expected.txt`: the
+//! plan, the nft transaction that applies it, the one that reverts it, and the `nftables`
+//! schema JSON of the desired table.
+//!
+//! `BLESS=1 cargo test --test firewall_golden` rewrites every `expected.txt`; read the diff.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use router_agent::firewall::{self, compile::compile, Current};
+use router_agent::model;
+
+fn load(path: &Path) -> Option<model::firewall::Firewall> {
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    model::load(&path.display().to_string(), &text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .firewall
+}
+
+fn render_case(dir: &Path) -> String {
+    let current = Current {
+        firewall: load(&dir.join("current.toml")),
+        tables: Default::default(),
+    };
+    let desired = load(&dir.join("desired.toml"));
+    let plan = match firewall::plan(desired.as_ref(), &current) {
+        Ok(p) => p,
+        Err(e) => return format!("error: {e}\n"),
+    };
+    let mut out = plan.to_string();
+    let script = |t: &Option<firewall::Transaction>| {
+        t.as_ref()
+            .map_or_else(String::new, |t| t.script.text.clone())
+    };
+    out.push_str("--- apply\n");
+    out.push_str(&script(&plan.apply));
+    out.push_str("--- revert\n");
+    out.push_str(&script(&plan.revert));
+    out.push_str("--- schema\n");
+    if let Some(d) = &desired {
+        out.push_str(&compile(d).to_json());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn golden_firewalls() {
+    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firewall_cases");
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .expect("tests/firewall_cases exists")
+        .map(|e| e.expect("listing").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no cases under tests/firewall_cases");
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let got = render_case(dir);
+        let path = dir.join("expected.txt");
+        if bless {
+            fs::write(&path, &got).expect("write expected.txt");
+            continue;
+        }
+        let want = fs::read_to_string(&path).unwrap_or_default();
+        if got != want {
+            failures.push(format!("{}:\n{got}", dir.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (BLESS=1 to rewrite):\n{}",
+        failures.join("\n")
+    );
+}
