@@ -1,6 +1,7 @@
 //! Every example in `configs/` (found by listing the directory, so new files are covered)
 //! validates, and survives the render round trip: `render(state)` loaded again gives the
-//! same state.
+//! same state, and the firewall rendered as `show` does (`Firewall::to_config`) loaded
+//! again gives the same firewall.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,12 @@ fn the_examples_exist() {
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    for want in ["core-router.toml", "edge-router.toml", "lab.toml"] {
+    for want in [
+        "core-router.toml",
+        "edge-router.toml",
+        "lab.toml",
+        "route-server.toml",
+    ] {
         assert!(names.iter().any(|n| n == want), "configs/{want} is missing");
     }
 }
@@ -78,6 +84,40 @@ fn every_example_survives_render_and_reload() {
             path.display()
         );
     }
+}
+
+#[test]
+fn every_firewall_survives_render_and_reload() {
+    let mut seen = 0;
+    for path in configs() {
+        let valid = load(&path);
+        let Some(first) = valid.firewall else {
+            continue;
+        };
+        seen += 1;
+        // As `show` prints it: the network state and the firewall read back, in one file.
+        let mut config = model::to_config(&valid.state);
+        config.firewall = Some(first.to_config());
+        let text = model::render_config(&config);
+        let origin = format!("render of {}", path.display());
+        let again =
+            model::load(&origin, &text).unwrap_or_else(|e| panic!("{e}\n--- rendered:\n{text}"));
+        assert_eq!(
+            Some(&first),
+            again.firewall.as_ref(),
+            "{}: firewall render round trip\n{text}",
+            path.display()
+        );
+        let mut config = model::to_config(&again.state);
+        config.firewall = again.firewall.as_ref().map(|f| f.to_config());
+        assert_eq!(
+            text,
+            model::render_config(&config),
+            "{}: firewall render is not stable",
+            path.display()
+        );
+    }
+    assert!(seen >= 3, "only {seen} examples have a [firewall]");
 }
 
 #[test]
