@@ -60,14 +60,54 @@ impl Compiled {
     }
 }
 
-/// `keeps: inet fail2ban, ip nat`: the comment that lets `show` find the kept tables.
-pub const KEEPS: &str = "router-agent keeps:";
+/// The table's comment records what a listing cannot tell: which objects the config wrote
+/// as raw text (they would otherwise read back as model) and which other tables it keeps.
+/// `router-agent raw=mark_te,m keeps=inet fail2ban,ip x`
+pub const COMMENT_PREFIX: &str = "router-agent";
+/// nft stores at most this many bytes of a table comment.
+pub const COMMENT_MAX: usize = 128;
 
 pub fn table_comment(fw: &Firewall) -> Option<String> {
-    (!fw.tables.is_empty()).then(|| {
-        let ids: Vec<String> = fw.tables.iter().map(KeptTable::id).collect();
-        format!("{KEEPS} {}", ids.join(", "))
-    })
+    let raw = fw.raw_names();
+    let ids: Vec<String> = fw.tables.iter().map(KeptTable::id).collect();
+    if raw.is_empty() && ids.is_empty() {
+        return None;
+    }
+    let mut c = COMMENT_PREFIX.to_owned();
+    if !raw.is_empty() {
+        c.push_str(&format!(
+            " raw={}",
+            raw.into_iter().collect::<Vec<_>>().join(",")
+        ));
+    }
+    if !ids.is_empty() {
+        c.push_str(&format!(" keeps={}", ids.join(",")));
+    }
+    Some(c)
+}
+
+/// (raw object names, kept table ids) from a table comment.
+pub fn parse_comment(comment: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let Some(rest) = comment.and_then(|c| c.strip_prefix(COMMENT_PREFIX)) else {
+        return (Vec::new(), Vec::new());
+    };
+    let list = |key: &str| -> Vec<String> {
+        let start = match rest.find(key) {
+            Some(i) => i + key.len(),
+            None => return Vec::new(),
+        };
+        let tail = &rest[start..];
+        let end = tail
+            .find(" raw=")
+            .or_else(|| tail.find(" keeps="))
+            .unwrap_or(tail.len());
+        tail[..end]
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    (list(" raw="), list(" keeps="))
 }
 
 fn s(v: impl Into<String>) -> Cow<'static, str> {

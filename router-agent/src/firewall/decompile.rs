@@ -33,6 +33,9 @@ pub fn decompile(
         .ok_or_else(|| FirewallError::read("nft's JSON listing", "no \"nftables\" array".into()))?;
     let mut fw = Firewall::default();
     let mut raw: Vec<String> = Vec::new();
+    // What the config wrote as raw text stays raw text, even where the model could say it.
+    let (raw_names, _) = super::compile::parse_comment(listing.comment.as_deref());
+    let written_raw = |name: &str| raw_names.iter().any(|n| n == name);
     let mut rules: BTreeMap<String, Vec<ReadRule>> = BTreeMap::new();
     let mut raw_chains: Vec<String> = Vec::new();
     for obj in objects {
@@ -47,6 +50,7 @@ pub fn decompile(
             "metainfo" | "table" => {}
             "set" => match serde_json::from_value::<NfSet>(body.clone())
                 .ok()
+                .filter(|_| !written_raw(name))
                 .and_then(|s| model_set(&s))
             {
                 Some(Modelled::Zone(z, ifs)) => {
@@ -59,6 +63,7 @@ pub fn decompile(
             },
             "chain" => match serde_json::from_value::<NfChain>(body.clone())
                 .ok()
+                .filter(|_| !written_raw(name))
                 .and_then(|c| model_chain(&c))
             {
                 Some((n, base)) => {

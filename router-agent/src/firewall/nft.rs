@@ -135,19 +135,6 @@ fn family(word: &str) -> Option<TableFamily> {
     serde_json::from_value(serde_json::Value::String(word.to_owned())).ok()
 }
 
-/// The tables a comment `router-agent keeps: inet f2b, ip x` names.
-fn kept_ids(comment: Option<&str>) -> Vec<String> {
-    comment
-        .and_then(|c| c.strip_prefix(super::compile::KEEPS))
-        .map(|rest| {
-            rest.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Backend for NftBackend {
     fn read(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
         let existing = self.tables()?;
@@ -155,11 +142,12 @@ impl Backend for NftBackend {
         let mut current = Current::default();
         let mut wanted: Vec<String> = keep.to_vec();
         if existing.contains(&owned) {
-            let json = self.list(&["-s", "-j", "list", "table", "inet", TABLE])?;
-            let text = self.list(&["-s", "-t", "-a", "list", "table", "inet", TABLE])?;
+            // Protocols as numbers: names come from /etc/protocols, which differs between hosts.
+            let json = self.list(&["-s", "-p", "-j", "list", "table", "inet", TABLE])?;
+            let text = self.list(&["-s", "-p", "-t", "-a", "list", "table", "inet", TABLE])?;
             let listing = listing::parse(&text);
             let mut fetch = |kind: &str, name: &str| -> Result<String, FirewallError> {
-                let mut args = vec!["-s", "list"];
+                let mut args = vec!["-s", "-p", "list"];
                 args.extend(kind.split(' '));
                 args.extend(["inet", TABLE, name]);
                 let full = listing::parse(&self.list(&args)?);
@@ -168,7 +156,7 @@ impl Backend for NftBackend {
                     .ok_or_else(|| FirewallError::changed(format!("{kind} {name}")))
             };
             let mut fw = decompile(&json, &listing, &mut fetch)?;
-            let ids = kept_ids(listing.comment.as_deref());
+            let (_, ids) = super::compile::parse_comment(listing.comment.as_deref());
             for id in &ids {
                 if !existing.contains(id) {
                     continue;

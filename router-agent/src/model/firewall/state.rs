@@ -283,6 +283,14 @@ impl Firewall {
             .map_or(Policy::Accept, |b| b.policy)
     }
 
+    /// Sets, maps and chains the raw text declares.
+    pub fn raw_names(&self) -> std::collections::BTreeSet<String> {
+        let raw = self.raw.as_deref().unwrap_or("");
+        let mut names = super::validate::raw_declared(raw, "set");
+        names.extend(super::validate::raw_declared(raw, "chain"));
+        names
+    }
+
     pub fn rule_count(&self) -> usize {
         self.chains.values().map(|c| c.rules.len()).sum()
     }

@@ -57,6 +57,23 @@ impl FirewallConfig {
             fw.raw = Some(r.to_owned());
             fw.origins.raw = Some(at(base, "raw"));
         }
+        // The table's comment lists raw names and kept tables; nft caps comments.
+        let names: usize = raw_sets
+            .iter()
+            .chain(&raw_chains)
+            .map(|n| n.len() + 1)
+            .sum::<usize>()
+            + self
+                .tables
+                .iter()
+                .map(|t| t.name.as_str().len() + 8)
+                .sum::<usize>();
+        if names + 30 > 128 {
+            ck.report(
+                base,
+                "too many objects in firewall.raw and [[firewall.table]] together: their names must fit in 128 bytes (the agent's table comment); merge them or shorten the names",
+            );
+        }
         for (name, z) in &self.zones {
             let path = [
                 base.to_vec(),
