@@ -181,15 +181,16 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Apply { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
-            // The firewall is planned and checked by nft before anything is written, applied
-            // first (one atomic transaction), and put back if the interfaces fail.
+            // The firewall is planned before anything is written, applied first (one atomic
+            // transaction), and put back if the interfaces fail.
             let mut nft = NftBackend::default();
             let t = std::time::Instant::now();
             let fw_before = firewall::read_for(&mut nft, desired.firewall.as_ref())?;
             let fw_plan = firewall::plan(desired.firewall.as_ref(), &fw_before)?;
-            firewall::check(&mut nft, &fw_plan).map_err(|e| locate_firewall_error(&file, e))?;
+            // `nft -f` is atomic: a rejected transaction changes nothing, so no `nft -c` first.
             let fw_report =
-                firewall::apply(&mut nft, desired.firewall.as_ref(), fw_plan, fw_before)?;
+                firewall::apply(&mut nft, desired.firewall.as_ref(), fw_plan, fw_before)
+                    .map_err(|e| locate_firewall_error(&file, e))?;
             let fw_time = t.elapsed();
             let report = match reconcile::apply_from(&mut k, &desired.state, current, read) {
                 Ok(r) => r,

@@ -305,6 +305,8 @@ impl Listener {
     /// Stops the listener; returns the addresses of the peers it accepted, in order.
     fn peers(mut self) -> Vec<String> {
         let mut child = self.child.take().expect("listener still running");
+        // nc logs an accepted connection just after accepting it; let it write that line.
+        std::thread::sleep(std::time::Duration::from_millis(500));
         let _ = child.kill();
         let _ = child.wait();
         let mut text = String::new();

@@ -6,9 +6,9 @@ use std::process::{Command, Stdio};
 
 use super::decompile::decompile;
 use super::listing;
-use super::script::{owned_table, Script};
+use super::script::Script;
 use super::{Backend, Current, FirewallError, NftProblem, Transaction};
-use crate::model::firewall::{KeptTable, TableFamily, TABLE};
+use crate::model::firewall::{KeptTable, Name, TableFamily, TABLE};
 
 #[derive(Debug)]
 pub struct NftBackend {
@@ -58,27 +58,17 @@ impl NftBackend {
         })
     }
 
-    fn tables(&self) -> Result<Vec<String>, FirewallError> {
-        let json = self.list(&["-j", "list", "tables"])?;
-        let doc: serde_json::Value = serde_json::from_str(&json)
-            .map_err(|e| FirewallError::read("parsing `nft -j list tables`", e.to_string()))?;
-        let objects = doc
-            .get("nftables")
-            .and_then(|v| v.as_array())
-            .ok_or_else(|| {
-                FirewallError::read("nft -j list tables", "no \"nftables\" array".into())
-            })?;
-        Ok(objects
-            .iter()
-            .filter_map(|o| o.get("table"))
-            .filter_map(|t| {
-                Some(format!(
-                    "{} {}",
-                    t.get("family")?.as_str()?,
-                    t.get("name")?.as_str()?
-                ))
-            })
-            .collect())
+    /// A listing of one table, or None when the table does not exist. (Asking for the table
+    /// list first would cost as much as a full listing once a large set exists.)
+    fn list_table(&self, args: &[&str]) -> Result<Option<String>, FirewallError> {
+        match self.nft(args, None)? {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if e.contains("No such file or directory") => Ok(None),
+            Err(e) => Err(FirewallError::read(
+                format!("nft {}", args.join(" ")),
+                e.trim().to_owned(),
+            )),
+        }
     }
 
     fn run_script(&self, script: &Script, check: bool) -> Result<(), FirewallError> {
@@ -137,13 +127,9 @@ fn family(word: &str) -> Option<TableFamily> {
 
 impl Backend for NftBackend {
     fn read(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
-        let existing = self.tables()?;
-        let owned = owned_table();
         let mut current = Current::default();
-        let mut wanted: Vec<String> = keep.to_vec();
-        if existing.contains(&owned) {
-            // Protocols as numbers: names come from /etc/protocols, which differs between hosts.
-            let json = self.list(&["-s", "-p", "-j", "list", "table", "inet", TABLE])?;
+        // Protocols as numbers: names come from /etc/protocols, which differs between hosts.
+        if let Some(json) = self.list_table(&["-s", "-p", "-j", "list", "table", "inet", TABLE])? {
             let text = self.list(&["-s", "-p", "-t", "-a", "list", "table", "inet", TABLE])?;
             let listing = listing::parse(&text);
             let mut fetch = |kind: &str, name: &str| -> Result<String, FirewallError> {
@@ -158,49 +144,37 @@ impl Backend for NftBackend {
             let mut fw = decompile(&json, &listing, &mut fetch)?;
             let (_, ids) = super::compile::parse_comment(listing.comment.as_deref());
             for id in &ids {
-                if !existing.contains(id) {
-                    continue;
-                }
                 let Some((fam, name)) = id.split_once(' ') else {
                     continue;
                 };
-                let (Some(family), Ok(name)) =
-                    (family(fam), name.parse::<crate::model::firewall::Name>())
-                else {
+                let (Some(family), Ok(name)) = (family(fam), name.parse::<Name>()) else {
                     continue;
                 };
-                let ruleset =
-                    self.list(&["-s", "list", "table", fam, name.to_string().as_str()])?;
-                fw.tables.push(KeptTable {
-                    family,
-                    name,
-                    ruleset: ruleset.trim().to_owned(),
-                });
+                let args = ["-s", "list", "table", fam, name.as_str()];
+                if let Some(ruleset) = self.list_table(&args)? {
+                    fw.tables.push(KeptTable {
+                        family,
+                        name,
+                        ruleset: ruleset.trim().to_owned(),
+                    });
+                }
             }
-            wanted.extend(ids);
+            for t in &fw.tables {
+                current.tables.insert(t.id(), t.ruleset.clone());
+            }
             current.firewall = Some(fw);
         }
-        wanted.sort();
-        wanted.dedup();
-        for id in wanted {
-            if !existing.contains(&id) {
+        for id in keep {
+            if current.tables.contains_key(id) {
                 continue;
             }
-            let text = match current
-                .firewall
-                .as_ref()
-                .and_then(|f| f.tables.iter().find(|t| t.id() == id))
-            {
-                Some(t) => t.ruleset.clone(),
-                None => {
-                    let args: Vec<&str> = ["-s", "list", "table"]
-                        .into_iter()
-                        .chain(id.split(' '))
-                        .collect();
-                    self.list(&args)?.trim().to_owned()
-                }
-            };
-            current.tables.insert(id, text);
+            let args: Vec<&str> = ["-s", "list", "table"]
+                .into_iter()
+                .chain(id.split(' '))
+                .collect();
+            if let Some(text) = self.list_table(&args)? {
+                current.tables.insert(id.clone(), text.trim().to_owned());
+            }
         }
         Ok(current)
     }
