@@ -31,6 +31,7 @@ macro_rules! string_serde {
         }
     };
 }
+pub(crate) use string_serde;
 
 /// A Linux interface name: 1..=15 bytes, no '/', ':', whitespace, not "." or "..".
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -25,12 +25,12 @@ pub struct ValidConfig {
 }
 
 /// Collects problems with the path of the value being checked.
-struct Checker {
-    problems: Vec<Problem>,
+pub(super) struct Checker {
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn report(&mut self, path: &[Seg], message: impl Into<String>) {
+    pub(super) fn report(&mut self, path: &[Seg], message: impl Into<String>) {
         self.problems.push(Problem {
             path: path.to_vec(),
             message: message.into(),

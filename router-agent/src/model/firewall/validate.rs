@@ -8,20 +8,8 @@ use super::state::*;
 use super::values::*;
 use super::{FirewallConfig, FwRuleConfig};
 use crate::model::error::{Problem, Seg};
+use crate::model::validate::Checker;
 use crate::model::{Family, IfName};
-
-struct Ck {
-    problems: Vec<Problem>,
-}
-
-impl Ck {
-    fn report(&mut self, path: &[Seg], message: impl Into<String>) {
-        self.problems.push(Problem {
-            path: path.to_vec(),
-            message: message.into(),
-        });
-    }
-}
 
 fn key(k: &str) -> Seg {
     Seg::Key(k.to_owned())
@@ -46,7 +34,7 @@ pub fn raw_declared(raw: &str, what: &str) -> BTreeSet<String> {
 impl FirewallConfig {
     /// Checks the section; `base` is its path in the config.
     pub fn validate(&self, base: &[Seg]) -> Result<Firewall, Vec<Problem>> {
-        let mut ck = Ck {
+        let mut ck = Checker {
             problems: Vec::new(),
         };
         let mut fw = Firewall::default();
@@ -286,7 +274,13 @@ fn set_ref(e: &Entries) -> Option<Result<Name, String>> {
 }
 
 impl Ctx<'_> {
-    fn rule(&self, ck: &mut Ck, path: &[Seg], r: &FwRuleConfig, nat: bool) -> Option<(Name, Rule)> {
+    fn rule(
+        &self,
+        ck: &mut Checker,
+        path: &[Seg],
+        r: &FwRuleConfig,
+        nat: bool,
+    ) -> Option<(Name, Rule)> {
         let before = ck.problems.len();
         let chain = self.chain_of(ck, path, r, nat)?;
         if let Some(raw) = &r.raw {
@@ -460,7 +454,13 @@ impl Ctx<'_> {
         (ck.problems.len() == before).then(|| (chain, Rule::Model(Box::new(m))))
     }
 
-    fn chain_of(&self, ck: &mut Ck, path: &[Seg], r: &FwRuleConfig, nat: bool) -> Option<Name> {
+    fn chain_of(
+        &self,
+        ck: &mut Checker,
+        path: &[Seg],
+        r: &FwRuleConfig,
+        nat: bool,
+    ) -> Option<Name> {
         let p = at(path, "chain");
         let chain = match (&r.chain, nat, &r.action) {
             (Some(c), ..) => c.clone(),
@@ -515,7 +515,7 @@ impl Ctx<'_> {
 
     fn if_match(
         &self,
-        ck: &mut Ck,
+        ck: &mut Checker,
         path: &[Seg],
         dir: &str,
         zone: &Option<Name>,
@@ -560,7 +560,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn addr_match(&self, ck: &mut Ck, p: &[Seg], e: Option<&Entries>) -> Option<AddrMatch> {
+    fn addr_match(&self, ck: &mut Checker, p: &[Seg], e: Option<&Entries>) -> Option<AddrMatch> {
         let e = e?;
         match set_ref(e) {
             Some(Ok(name)) => match self.fw_sets.get(&name) {
@@ -594,7 +594,7 @@ impl Ctx<'_> {
 
     fn verdict(
         &self,
-        ck: &mut Ck,
+        ck: &mut Checker,
         path: &[Seg],
         r: &FwRuleConfig,
         m: &ModelRule,
@@ -691,7 +691,7 @@ impl Ctx<'_> {
                     return None;
                 };
                 if t.port.is_some()
-                    && !m.protocols.iter().all(|p| p.has_ports()) | m.protocols.is_empty()
+                    && (m.protocols.is_empty() || !m.protocols.iter().all(|p| p.has_ports()))
                 {
                     ck.report(
                         &at(path, "to"),
@@ -722,7 +722,13 @@ impl Ctx<'_> {
     }
 
     /// The family the rule states explicitly: only when nothing in it implies one.
-    fn family(&self, ck: &mut Ck, path: &[Seg], r: &FwRuleConfig, m: &ModelRule) -> Option<Family> {
+    fn family(
+        &self,
+        ck: &mut Checker,
+        path: &[Seg],
+        r: &FwRuleConfig,
+        m: &ModelRule,
+    ) -> Option<Family> {
         let mut implied: Vec<(&str, Family)> = Vec::new();
         if let Some(a) = &m.saddr {
             implied.push(("source", a.family()));
@@ -818,7 +824,7 @@ impl Canon<'_> {
         };
         let nat = standard_chain(chain.as_str()).is_some_and(|b| b.kind == ChainType::Nat);
         let config = super::render::rule_config(chain, &Rule::Model(Box::new(m.clone())), nat);
-        let mut ck = Ck {
+        let mut ck = Checker {
             problems: Vec::new(),
         };
         match ctx.rule(&mut ck, &[], &config, nat)? {
