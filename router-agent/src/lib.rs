@@ -9,3 +9,4 @@ pub mod kernel;
 pub mod model;
 pub mod plan;
 pub mod reconcile;
+pub mod store;

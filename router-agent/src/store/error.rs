@@ -1,0 +1,50 @@
+//! What can go wrong talking to a store, worded for the operator who has to fix it.
+
+use super::Version;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {url:?} is not usable: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("{store}: unreachable: {detail}")]
+    Unreachable {
+        store: String,
+        detail: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error("{store}: refused the credentials for router {id:?} (check the bearer token)")]
+    Unauthorized { store: String, id: String },
+    #[error(
+        "{store}: config of {id:?} changed meanwhile (now version {current:?}); nothing written"
+    )]
+    Conflict {
+        store: String,
+        id: String,
+        current: Option<Version>,
+    },
+    #[error("{store}: {id:?} has no version {version}")]
+    NoSuchVersion {
+        store: String,
+        id: String,
+        version: Version,
+    },
+    #[error("{store} is read-only; writes go to a writable store (file, http, etcd)")]
+    ReadOnly { store: String },
+    #[error("{store}: unexpected answer: {detail}")]
+    Protocol { store: String, detail: String },
+    #[error("{store}: {what}")]
+    Io {
+        store: String,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// Worth retrying later (the store may come back); other errors need someone to act.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unreachable { .. })
+    }
+}
