@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::netlink::{Netlink, NetlinkError};
 use super::{address_codec, link_codec, nexthop_codec, route_codec, rule_codec};
-use crate::model::{AdminState, Family, IfName, Link, LinkKind, NetState, TYPED_SYSCTLS};
+use crate::model::{AdminState, Family, IfName, Link, LinkKind, NetState, Route, TYPED_SYSCTLS};
 use crate::plan::Op;
 use crate::reconcile::{Kernel, KernelError};
 
@@ -166,7 +166,11 @@ fn model_links(raw: &[RawLink]) -> (BTreeMap<IfName, Link>, Names) {
 }
 
 impl Kernel for LinuxKernel {
-    fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError> {
+    fn read_streaming(
+        &mut self,
+        sysctls: &[String],
+        each: &mut dyn FnMut(Route),
+    ) -> Result<NetState, KernelError> {
         let t = Instant::now();
         let raw = self.dump_links()?;
         let (mut links, names) = model_links(&raw);
@@ -192,9 +196,11 @@ impl Kernel for LinuxKernel {
         let hops: nexthop_codec::Table = objects.iter().map(|o| (o.id, o.hop)).collect();
         let mut used = HashSet::new();
         let name_of = |i: u32| names.get(&i).cloned();
-        let mut routes = crate::model::RouteMap::default();
+        let mut count = 0usize;
         let mut unknown = 0usize;
         for fam in route_codec::DUMP_FAMILIES {
+            // A dump interrupted and retried starts over: routes go to `each` only once it
+            // has completed.
             let part = self
                 .nl
                 .dump("routes", &route_codec::dump_request(fam), |p| {
@@ -205,11 +211,11 @@ impl Kernel for LinuxKernel {
                     }
                 })
                 .map_err(nl_err("reading routes"))?;
-            routes.reserve(part.len());
             for d in part {
                 match d {
                     route_codec::Decoded::Config(r) => {
-                        routes.insert(r.key, r);
+                        count += 1;
+                        each(r);
                     }
                     _ => unknown += 1,
                 }
@@ -245,7 +251,7 @@ impl Kernel for LinuxKernel {
         } else {
             None
         };
-        tracing::debug!(links = links.len(), routes = routes.len(), rules = rules.len(), elapsed = ?t.elapsed(), "read kernel state");
+        tracing::debug!(links = links.len(), routes = count, rules = rules.len(), elapsed = ?t.elapsed(), "read kernel state");
         Ok(NetState {
             hostname,
             sysctl: Self::sysctl_values(
@@ -254,7 +260,7 @@ impl Kernel for LinuxKernel {
                     .chain(sysctls.iter().map(String::as_str)),
             ),
             links,
-            routes,
+            routes: crate::model::RouteMap::default(),
             rules,
             table_names: BTreeMap::new(),
         })

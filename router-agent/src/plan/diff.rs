@@ -458,7 +458,7 @@ fn is_bond(l: Option<&Link>) -> bool {
 
 /// Whether the current route `c` is what `d` asks for. A gateway without `dev` leaves the
 /// device to the kernel, which always reports the one it picked.
-fn route_matches(d: &Route, c: &Route) -> bool {
+pub fn route_matches(d: &Route, c: &Route) -> bool {
     let dev_ok = |want: &Option<IfName>, via: &Option<std::net::IpAddr>, have: &Option<IfName>| {
         want == have || (want.is_none() && via.is_some())
     };

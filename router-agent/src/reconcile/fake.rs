@@ -14,6 +14,8 @@ pub struct FakeKernel {
     pub fail_at: Option<usize>,
     /// Silently ignore MTU changes, as a kernel that clamps them would.
     pub ignore_mtu: bool,
+    /// Changes the state behind the agent's back once, after the next write.
+    pub meddle: Option<fn(&mut NetState)>,
 }
 
 impl FakeKernel {
@@ -134,8 +136,16 @@ impl FakeKernel {
 }
 
 impl Kernel for FakeKernel {
-    fn read(&mut self, _sysctls: &[String]) -> Result<NetState, KernelError> {
-        Ok(self.state.clone())
+    fn read_streaming(
+        &mut self,
+        _sysctls: &[String],
+        each: &mut dyn FnMut(Route),
+    ) -> Result<NetState, KernelError> {
+        let mut state = self.state.clone();
+        let mut routes: Vec<Route> = state.routes.drain().map(|(_, r)| r).collect();
+        routes.sort_by_key(|r| r.key);
+        routes.into_iter().for_each(each);
+        Ok(state)
     }
 
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError> {
@@ -160,6 +170,9 @@ impl Kernel for FakeKernel {
             if failed {
                 break;
             }
+        }
+        if let Some(meddle) = self.meddle.take() {
+            meddle(&mut self.state);
         }
         Ok(results)
     }

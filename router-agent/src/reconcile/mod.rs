@@ -7,14 +7,28 @@ use std::time::{Duration, Instant};
 
 pub use fake::FakeKernel;
 
-use crate::model::NetState;
-use crate::plan::{diff, Op, Plan, PlanError};
+use crate::model::{NetState, Route, RouteKey, RouteMap};
+use crate::plan::{diff, route_matches, Op, Plan, PlanError};
 
 /// The kernel as the reconciler sees it.
 pub trait Kernel {
     /// The running state: every link, config-owned routes and rules, the typed sysctls and
     /// those named in `sysctls`. A failed or interrupted read is an error, never a partial state.
-    fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError>;
+    fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError> {
+        let mut routes = Vec::new();
+        let mut state = self.read_streaming(sysctls, &mut |r| routes.push(r))?;
+        state.routes.reserve(routes.len());
+        state.routes.extend(routes.into_iter().map(|r| (r.key, r)));
+        Ok(state)
+    }
+    /// [`Kernel::read`], but each route goes to `each`, in the kernel's dump
+    /// order, and the state returned has none: verification checks a million routes this way
+    /// without keeping a second copy of them.
+    fn read_streaming(
+        &mut self,
+        sysctls: &[String],
+        each: &mut dyn FnMut(Route),
+    ) -> Result<NetState, KernelError>;
     /// Just the sysctls named.
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError>;
     /// Runs `ops` in order; one result per op that ran. It may stop after a failure (the ops
@@ -82,9 +96,10 @@ fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)])
 #[derive(Debug)]
 pub struct Report {
     pub plan: Plan,
-    /// The kernel state after the apply, as verified (the state before, when nothing
-    /// was to be done): what a snapshot of the running config is made from.
-    pub state: NetState,
+    /// The kernel state read whole: the state before, when nothing was to be done. After a
+    /// write, verification compares routes as they stream in and keeps no copy of them, so
+    /// there is none: a snapshot re-reads the kernel.
+    pub state: Option<NetState>,
     pub read: Duration,
     pub plan_time: Duration,
     pub write: Duration,
@@ -147,7 +162,7 @@ pub fn apply_from(
     let plan_time = t.elapsed();
     let mut report = Report {
         plan,
-        state: NetState::default(),
+        state: None,
         read,
         plan_time,
         write: Duration::ZERO,
@@ -155,7 +170,7 @@ pub fn apply_from(
     };
     if report.plan.is_empty() {
         tracing::info!("kernel already matches the config; nothing to write");
-        report.state = current;
+        report.state = Some(current);
         return Ok(report);
     }
     let (a, c, d) = report.plan.counts();
@@ -187,8 +202,7 @@ pub fn apply_from(
         });
     }
     let t = Instant::now();
-    let after = kernel.read(&keys)?;
-    let residual = diff(desired, &after)?;
+    let (residual, after) = verify(kernel, desired, &keys)?;
     report.verify = t.elapsed();
     if !residual.is_empty() {
         tracing::warn!(
@@ -207,6 +221,47 @@ pub fn apply_from(
     tracing::info!("applied and verified");
     report.state = after;
     Ok(report)
+}
+
+/// Re-reads the kernel and plans from there to `desired`: the residual plan, empty when the
+/// kernel matches. Routes are compared as the dump streams in; only when that finds a
+/// difference is the state read again whole, to plan the residual exactly. Also returns the
+/// state read whole, if it was.
+fn verify(
+    kernel: &mut dyn Kernel,
+    desired: &NetState,
+    keys: &[String],
+) -> Result<(Plan, Option<NetState>), ApplyError> {
+    let mut seen = 0usize;
+    let mut same = true;
+    let mut last: Option<RouteKey> = None;
+    let after = kernel.read_streaming(keys, &mut |r| {
+        // Routes with one key (`ip route append`) are dumped next to each other; a second
+        // one is a difference, as the count alone would not tell.
+        same &= last != Some(r.key)
+            && desired
+                .routes
+                .get(&r.key)
+                .is_some_and(|d| route_matches(d, &r));
+        last = Some(r.key);
+        seen += 1;
+    })?;
+    if same && seen == desired.routes.len() {
+        let rest = NetState {
+            routes: RouteMap::default(),
+            hostname: desired.hostname.clone(),
+            sysctl: desired.sysctl.clone(),
+            links: desired.links.clone(),
+            rules: desired.rules.clone(),
+            table_names: desired.table_names.clone(),
+        };
+        let residual = diff(&rest, &after)?;
+        if residual.is_empty() {
+            return Ok((residual, None));
+        }
+    }
+    let after = kernel.read(keys)?;
+    Ok((diff(desired, &after)?, Some(after)))
 }
 
 /// Undoes the operations `done`, last first, then mends what the kernel changed by itself
