@@ -136,10 +136,11 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Apply { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
-            let report = reconcile::apply_from(&mut k, &desired, current, read)?;
-            if !report.plan.is_empty() {
-                print_buffered(&report.plan)?;
-            }
+            let mut text = String::new();
+            let report = reconcile::apply_from(&mut k, &desired, current, read, |plan| {
+                text = plan.to_string();
+            })?;
+            print_buffered(&text)?;
             let (a, c, d) = report.plan.counts();
             eprintln!(
                 "applied: {a} added, {c} changed, {d} removed (read {:?}, plan {:?}, write {:?}, verify {:?}; peak RSS {} MiB)",

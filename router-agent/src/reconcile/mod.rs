@@ -142,16 +142,20 @@ fn read_missing_sysctls(
 pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, ApplyError> {
     let t = Instant::now();
     let current = kernel.read(&sysctl_keys(desired))?;
-    apply_from(kernel, desired, current, t.elapsed())
+    apply_from(kernel, desired, current, t.elapsed(), |_| {})
 }
 
 /// [`apply`] from a state the caller read already (while it was loading the config), with
 /// the sysctls only the config names read now. `read` is how long that read took.
+/// `alongside` gets the plan on a second thread while the kernel is written, which leaves
+/// a core idle (the CLI renders the plan's text there); it does not run when there is
+/// nothing to write.
 pub fn apply_from(
     kernel: &mut dyn Kernel,
     desired: &NetState,
     mut current: NetState,
     read: Duration,
+    alongside: impl FnOnce(&Plan) + Send,
 ) -> Result<Report, ApplyError> {
     let t = Instant::now();
     let keys = sysctl_keys(desired);
@@ -176,7 +180,15 @@ pub fn apply_from(
     let (a, c, d) = report.plan.counts();
     tracing::info!(add = a, change = c, remove = d, "applying");
     let t = Instant::now();
-    let results = kernel.execute(&report.plan.ops)?;
+    let plan = &report.plan;
+    let results = std::thread::scope(|s| {
+        let beside = s.spawn(|| alongside(plan));
+        let results = kernel.execute(&plan.ops);
+        if let Err(panic) = beside.join() {
+            std::panic::resume_unwind(panic);
+        }
+        results
+    })?;
     report.write = t.elapsed();
     let done: Vec<usize> = results
         .iter()
