@@ -1,7 +1,7 @@
 //! The resolved network state: what validation produces from a config and what the kernel
 //! reader produces from a live system. The planner diffs two of these.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -10,9 +10,12 @@ use super::interface::{AdminState, BondMode, LacpRate, MacvlanMode, VlanProtocol
 use super::route::{Family, RouteType, RuleAction};
 use super::types::{Fwmark, IfName, MacAddr, VlanId};
 
-/// Routes by key. Keys come from the operator's own config and kernel, not from an
-/// adversary, so a fast non-keyed hash serves (SipHash was a third of validating 1M routes).
-pub type RouteMap = HashMap<RouteKey, Route, FastHash>;
+/// Routes by key, in key order: the planner and verification walk two of them side by side
+/// instead of looking a million keys up at random, and a sorted list (as a config's
+/// `prefixes` and a kernel dump mostly are) builds in one pass.
+pub type RouteMap = BTreeMap<RouteKey, Route>;
+/// For maps hashed once per route. Keys come from the operator's own config and kernel,
+/// not from an adversary, so a fast non-keyed hash serves.
 pub type FastHash = std::hash::BuildHasherDefault<rustc_hash::FxHasher>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -142,9 +142,9 @@ impl Kernel for FakeKernel {
         each: &mut dyn FnMut(Route),
     ) -> Result<NetState, KernelError> {
         let mut state = self.state.clone();
-        let mut routes: Vec<Route> = state.routes.drain().map(|(_, r)| r).collect();
-        routes.sort_by_key(|r| r.key);
-        routes.into_iter().for_each(each);
+        std::mem::take(&mut state.routes)
+            .into_values()
+            .for_each(each);
         Ok(state)
     }
 

@@ -16,9 +16,8 @@ pub trait Kernel {
     /// those named in `sysctls`. A failed or interrupted read is an error, never a partial state.
     fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError> {
         let mut routes = Vec::new();
-        let mut state = self.read_streaming(sysctls, &mut |r| routes.push(r))?;
-        state.routes.reserve(routes.len());
-        state.routes.extend(routes.into_iter().map(|r| (r.key, r)));
+        let mut state = self.read_streaming(sysctls, &mut |r| routes.push((r.key, r)))?;
+        state.routes = routes.into_iter().collect();
         Ok(state)
     }
     /// [`Kernel::read`], but each route goes to `each`, in the kernel's dump
@@ -247,16 +246,24 @@ fn verify(
     let mut seen = 0usize;
     let mut same = true;
     let mut last: Option<RouteKey> = None;
+    // The dump comes mostly in key order: walk the config's routes along with it, and look
+    // routes up only once it does not.
+    let mut wanted = desired.routes.values().peekable();
+    let mut in_order = true;
     let after = kernel.read_streaming(keys, &mut |r| {
         // Routes with one key (`ip route append`) are dumped next to each other; a second
         // one is a difference, as the count alone would not tell.
-        same &= last != Some(r.key)
-            && desired
-                .routes
-                .get(&r.key)
-                .is_some_and(|d| route_matches(d, &r));
+        same &= last != Some(r.key);
+        in_order &= last.is_none_or(|l| l < r.key);
         last = Some(r.key);
         seen += 1;
+        let d = if in_order {
+            while wanted.next_if(|d| d.key < r.key).is_some() {}
+            wanted.next_if(|d| d.key == r.key)
+        } else {
+            desired.routes.get(&r.key)
+        };
+        same &= d.is_some_and(|d| route_matches(d, &r));
     })?;
     if same && seen == desired.routes.len() {
         let rest = NetState {
