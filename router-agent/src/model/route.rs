@@ -83,12 +83,47 @@ impl PrefixList {
 }
 
 fn parse_prefix(i: usize, s: &str) -> Result<IpNet, String> {
+    if let Some(net) = canonical_v4(s.as_bytes()) {
+        return Ok(net);
+    }
     s.parse().map_err(|_| {
         format!(
             "prefix #{} {s:?} is not an IPv4 or IPv6 prefix like 192.0.2.0/24",
             i + 1
         )
     })
+}
+
+/// An IPv4 prefix written the canonical way (`192.0.2.0/24`: no leading zeros), parsed a
+/// few times faster than the general parser manages: lists run to millions. Anything else
+/// is `None`, left to the general parser.
+fn canonical_v4(s: &[u8]) -> Option<IpNet> {
+    fn number(s: &[u8], max: u32) -> Option<u32> {
+        if s.is_empty() || s.len() > 3 || (s.len() > 1 && s[0] == b'0') {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in s {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u32::from(c - b'0');
+        }
+        (n <= max).then_some(n)
+    }
+    let slash = s.iter().position(|&c| c == b'/')?;
+    let len = u8::try_from(number(&s[slash + 1..], 32)?).ok()?;
+    let mut parts = s[..slash].split(|&c| c == b'.');
+    let mut addr = 0u32;
+    for _ in 0..4 {
+        addr = addr << 8 | number(parts.next()?, 255)?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(IpNet::V4(
+        ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(addr), len).ok()?,
+    ))
 }
 
 impl<'de> Deserialize<'de> for PrefixList {
@@ -196,5 +231,40 @@ pub enum RuleAction {
 impl RuleAction {
     pub fn is_lookup(&self) -> bool {
         *self == RuleAction::Lookup
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_v4_parses_as_the_general_parser_does() {
+        for s in [
+            "0.0.0.0/0",
+            "192.0.2.0/24",
+            "255.255.255.255/32",
+            "10.0.0.1/8",
+            "100.64.12.7/32",
+        ] {
+            assert_eq!(canonical_v4(s.as_bytes()), Some(s.parse().unwrap()), "{s}");
+        }
+        for s in [
+            "01.0.0.0/8",
+            "1.2.3.4/033",
+            "256.0.0.0/8",
+            "1.2.3.4/33",
+            "1.2.3/24",
+            "1.2.3.4.5/24",
+            "1.2.3.4",
+            "1.2.3.4/",
+            "/24",
+            "1..3.4/24",
+            "+1.2.3.4/24",
+            "2001:db8::/32",
+            "1.2.3.4/2x",
+        ] {
+            assert_eq!(canonical_v4(s.as_bytes()), None, "{s}");
+        }
     }
 }

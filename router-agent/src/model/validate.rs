@@ -161,8 +161,10 @@ impl Config {
         let before = ck.problems.len();
         let mut routes = self.expand_routes(ck, tables, links, None);
         // Sorted, a key given twice sits next to itself. Stable: config order within a key.
-        routes.sort_by_key(|r| r.key);
-        let routes = if routes.windows(2).any(|w| w[0].key == w[1].key) {
+        if !routes.is_sorted_by(|a, b| a.0 < b.0) {
+            routes.sort_by_key(|r| r.0);
+        }
+        let routes = if routes.windows(2).any(|w| w[0].0 == w[1].0) {
             // Expanded again, checking each key as it comes, to report every duplicate
             // where it is and with the entry that defined it first.
             ck.problems.truncate(before);
@@ -171,20 +173,20 @@ impl Config {
         } else {
             routes
         };
-        let routes: RouteMap = routes.into_iter().map(|r| (r.key, r)).collect();
+        let routes: RouteMap = routes.into_iter().collect();
         check_gateways(ck, &self.routes, &routes, links);
         routes
     }
 
-    /// Every route the entries define, in config order. With `seen`, a key defined before
-    /// is reported and the route left out; without, duplicates are the caller's to find.
+    /// Every route the entries define, by key, in config order. With `seen`, a key defined
+    /// before is reported and the route left out; without, duplicates are the caller's to find.
     fn expand_routes(
         &self,
         ck: &mut Checker,
         tables: &BTreeMap<String, u32>,
         links: &BTreeMap<IfName, Link>,
         mut seen: Option<&mut HashSet<RouteKey, FastHash>>,
-    ) -> Vec<Route> {
+    ) -> Vec<(RouteKey, Route)> {
         let total: usize = self
             .routes
             .iter()
@@ -260,7 +262,7 @@ impl Config {
                     );
                     continue;
                 }
-                routes.push(Route {
+                let route = Route {
                     key: rkey,
                     kind: cfg.kind,
                     via: cfg.via,
@@ -268,7 +270,8 @@ impl Config {
                     onlink: cfg.onlink,
                     src: cfg.src,
                     nexthops: template.nexthops.clone(),
-                });
+                };
+                routes.push((rkey, route));
             }
         }
         routes
