@@ -170,7 +170,7 @@ impl Kernel for LinuxKernel {
         &mut self,
         sysctls: &[String],
         each: &mut dyn FnMut(Route),
-    ) -> Result<NetState, KernelError> {
+    ) -> Result<Option<NetState>, KernelError> {
         let t = Instant::now();
         let raw = self.dump_links()?;
         let (mut links, names) = model_links(&raw);
@@ -199,26 +199,22 @@ impl Kernel for LinuxKernel {
         let mut count = 0usize;
         let mut unknown = 0usize;
         for fam in route_codec::DUMP_FAMILIES {
-            // A dump interrupted and retried starts over: routes go to `each` only once it
-            // has completed.
-            let part = self
+            let complete = self
                 .nl
-                .dump("routes", &route_codec::dump_request(fam), |p| {
+                .dump_streaming("routes", &route_codec::dump_request(fam), |p| {
                     used.extend(route_codec::nexthop_id(p));
                     match route_codec::decode(p, &name_of, &hops) {
-                        route_codec::Decoded::NotConfig => None,
-                        d => Some(d),
+                        route_codec::Decoded::Config(r) => {
+                            count += 1;
+                            each(r);
+                        }
+                        route_codec::Decoded::UnknownLink(_) => unknown += 1,
+                        route_codec::Decoded::NotConfig => {}
                     }
                 })
                 .map_err(nl_err("reading routes"))?;
-            for d in part {
-                match d {
-                    route_codec::Decoded::Config(r) => {
-                        count += 1;
-                        each(r);
-                    }
-                    _ => unknown += 1,
-                }
+            if !complete {
+                return Ok(None);
             }
         }
         self.orphans = objects
@@ -252,7 +248,7 @@ impl Kernel for LinuxKernel {
             None
         };
         tracing::debug!(links = links.len(), routes = count, rules = rules.len(), elapsed = ?t.elapsed(), "read kernel state");
-        Ok(NetState {
+        Ok(Some(NetState {
             hostname,
             sysctl: Self::sysctl_values(
                 TYPED_SYSCTLS
@@ -263,7 +259,7 @@ impl Kernel for LinuxKernel {
             routes: crate::model::RouteMap::default(),
             rules,
             table_names: BTreeMap::new(),
-        })
+        }))
     }
 
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError> {

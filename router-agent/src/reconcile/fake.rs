@@ -16,6 +16,9 @@ pub struct FakeKernel {
     pub ignore_mtu: bool,
     /// Changes the state behind the agent's back once, after the next write.
     pub meddle: Option<fn(&mut NetState)>,
+    /// Reads (counted from 0 over the fake's life) a concurrent change interrupts.
+    pub interrupted_reads: std::ops::Range<usize>,
+    reads: usize,
 }
 
 impl FakeKernel {
@@ -140,12 +143,16 @@ impl Kernel for FakeKernel {
         &mut self,
         _sysctls: &[String],
         each: &mut dyn FnMut(Route),
-    ) -> Result<NetState, KernelError> {
+    ) -> Result<Option<NetState>, KernelError> {
+        self.reads += 1;
+        if self.interrupted_reads.contains(&(self.reads - 1)) {
+            return Ok(None);
+        }
         let mut state = self.state.clone();
         std::mem::take(&mut state.routes)
             .into_values()
             .for_each(each);
-        Ok(state)
+        Ok(Some(state))
     }
 
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError> {

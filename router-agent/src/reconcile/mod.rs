@@ -15,25 +15,41 @@ pub trait Kernel {
     /// The running state: every link, config-owned routes and rules, the typed sysctls and
     /// those named in `sysctls`. A failed or interrupted read is an error, never a partial state.
     fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError> {
-        let mut routes = Vec::new();
-        let mut state = self.read_streaming(sysctls, &mut |r| routes.push((r.key, r)))?;
-        state.routes = routes.into_iter().collect();
-        Ok(state)
+        for _ in 0..READ_TRIES {
+            let mut routes = Vec::new();
+            let read = self.read_streaming(sysctls, &mut |r| routes.push((r.key, r)))?;
+            if let Some(mut state) = read {
+                state.routes = routes.into_iter().collect();
+                return Ok(state);
+            }
+            tracing::debug!("route dump interrupted by a concurrent change; reading again");
+        }
+        Err(KernelError {
+            context: "reading routes".into(),
+            message: format!(
+                "the dump was interrupted {READ_TRIES} times by concurrent changes; try again"
+            ),
+            source: None,
+        })
     }
-    /// [`Kernel::read`], but each route goes to `each`, in the kernel's dump
+    /// [`Kernel::read`], but each route goes to `each` as it is read, in the kernel's dump
     /// order, and the state returned has none: verification checks a million routes this way
-    /// without keeping a second copy of them.
+    /// without keeping a second copy of them. `None` when a concurrent change interrupted
+    /// the dump: `each` then saw an inconsistent one.
     fn read_streaming(
         &mut self,
         sysctls: &[String],
         each: &mut dyn FnMut(Route),
-    ) -> Result<NetState, KernelError>;
+    ) -> Result<Option<NetState>, KernelError>;
     /// Just the sysctls named.
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError>;
     /// Runs `ops` in order; one result per op that ran. It may stop after a failure (the ops
     /// past the returned results did not run), but ops it ran after a failure are reported.
     fn execute(&mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError>;
 }
+
+/// Reads of the routes a concurrent change may interrupt before [`Kernel::read`] gives up.
+const READ_TRIES: usize = 3;
 
 /// The kernel could not be read or written at all (as opposed to one operation failing).
 #[derive(Debug, thiserror::Error)]
@@ -265,7 +281,8 @@ fn verify(
         };
         same &= d.is_some_and(|d| route_matches(d, &r));
     })?;
-    if same && seen == desired.routes.len() {
+    // An interrupted dump proves nothing either way: the full read below tries again.
+    if let Some(after) = after.filter(|_| same && seen == desired.routes.len()) {
         let rest = NetState {
             routes: RouteMap::default(),
             hostname: desired.hostname.clone(),

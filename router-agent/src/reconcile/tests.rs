@@ -142,3 +142,22 @@ fn any_route_difference_after_the_write_is_caught_by_verify() {
         assert!(err.to_string().contains(residual), "{err}");
     }
 }
+
+#[test]
+fn interrupted_reads_are_read_again() {
+    let mut k = FakeKernel::new(current());
+    k.interrupted_reads = 0..1;
+    assert_eq!(k.read(&[]).unwrap(), current());
+    let mut k = FakeKernel::new(current());
+    k.interrupted_reads = 0..READ_TRIES;
+    let err = k.read(&[]).unwrap_err();
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    // Read 1 is verification's: it reads again, whole.
+    let desired = load("desired", DESIRED).unwrap().state;
+    let mut k = FakeKernel::new(current());
+    k.interrupted_reads = 1..2;
+    let report = apply(&mut k, &desired).unwrap();
+    assert!(diff(&desired, report.state.as_ref().unwrap())
+        .unwrap()
+        .is_empty());
+}
