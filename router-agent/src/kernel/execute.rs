@@ -7,7 +7,7 @@ use super::link_codec::{self, RawLink};
 use super::linux::{nl_err, LinuxKernel};
 use super::netlink::{self, Request};
 use super::{address_codec, nexthop_codec, route_codec, rule_codec};
-use crate::model::{AdminState, IfName, Route, RouteType};
+use crate::model::{AdminState, FastHash, IfName, Route, RouteType};
 use crate::plan::Op;
 use crate::reconcile::KernelError;
 
@@ -25,14 +25,18 @@ pub(super) struct Executor<'a> {
     /// they got.
     shared: HashSet<HopKey>,
     nexthop_ids: HashMap<HopKey, u32>,
+    /// The hop of the last route queued and its nexthop object: routes come sorted, and
+    /// runs of them share a hop.
+    last_hop: Option<(HopKey, Option<u32>)>,
 }
 
 /// A route's single hop: gateway, device, onlink.
 type HopKey = (std::net::IpAddr, IfName, bool);
+type HopRef<'r> = (std::net::IpAddr, &'r IfName, bool);
 
-fn hop_key(r: &Route) -> Option<HopKey> {
+fn hop_of(r: &Route) -> Option<HopRef<'_>> {
     match (r.kind, r.nexthops.is_empty(), r.via, &r.dev) {
-        (RouteType::Unicast, true, Some(via), Some(dev)) => Some((via, dev.clone(), r.onlink)),
+        (RouteType::Unicast, true, Some(via), Some(dev)) => Some((via, dev, r.onlink)),
         _ => None,
     }
 }
@@ -49,25 +53,36 @@ impl<'a> Executor<'a> {
             results: Vec::new(),
             shared: HashSet::new(),
             nexthop_ids: HashMap::new(),
+            last_hop: None,
         })
     }
 
     pub(super) fn run(mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError> {
         self.results = vec![Ok(()); ops.len()];
-        let mut per_hop: HashMap<HopKey, usize> = HashMap::new();
-        for op in ops {
-            if let Some(k) = match op {
-                Op::AddRoute(r) => hop_key(r),
-                Op::ReplaceRoute { to, .. } => hop_key(to),
-                _ => None,
-            } {
-                *per_hop.entry(k).or_default() += 1;
+        // Counted a run of equal hops at a time: a million routes through one gateway are
+        // one hash lookup, not a million.
+        let mut per_hop: HashMap<HopRef, usize, FastHash> = HashMap::default();
+        let mut run: Option<(HopRef, usize)> = None;
+        let hops = ops.iter().filter_map(|op| match op {
+            Op::AddRoute(r) => hop_of(r),
+            Op::ReplaceRoute { to, .. } => hop_of(to),
+            _ => None,
+        });
+        for hop in hops.map(Some).chain([None]) {
+            match (&mut run, hop) {
+                (Some((k, n)), Some(h)) if *k == h => *n += 1,
+                (_, next) => {
+                    if let Some((k, n)) = run.take() {
+                        *per_hop.entry(k).or_default() += n;
+                    }
+                    run = next.map(|h| (h, 1));
+                }
             }
         }
         self.shared = per_hop
             .into_iter()
             .filter(|(_, n)| *n >= super::NEXTHOP_OBJECT_MIN)
-            .map(|(k, _)| k)
+            .map(|((via, dev, onlink), _)| (via, dev.clone(), onlink))
             .collect();
         for (i, op) in ops.iter().enumerate() {
             let class = batch_class(op);
@@ -127,9 +142,23 @@ impl<'a> Executor<'a> {
 
     /// Queues a route, on a shared nexthop object when its gateway carries many routes.
     fn push_route(&mut self, i: usize, r: &Route, replace: bool) -> Result<(), String> {
-        let nexthop = match hop_key(r).filter(|k| self.shared.contains(k)) {
-            Some(key) => Some(self.nexthop_object(i, key)?),
-            None => None,
+        let nexthop = match (hop_of(r), &self.last_hop) {
+            (Some((via, dev, onlink)), Some(((v, d, o), id)))
+                if via == *v && dev == d && onlink == *o =>
+            {
+                *id
+            }
+            (Some((via, dev, onlink)), _) => {
+                let key = (via, dev.clone(), onlink);
+                let id = if self.shared.contains(&key) {
+                    Some(self.nexthop_object(i, key.clone())?)
+                } else {
+                    None
+                };
+                self.last_hop = Some((key, id));
+                id
+            }
+            (None, _) => None,
         };
         let ifindex = |n: &IfName| self.links.get(n).map(|l| l.index);
         let req =
