@@ -161,10 +161,10 @@ impl Config {
         let before = ck.problems.len();
         let mut routes = self.expand_routes(ck, tables, links, None);
         // Sorted, a key given twice sits next to itself. Stable: config order within a key.
-        if !routes.is_sorted_by(|a, b| a.0 < b.0) {
-            routes.sort_by_key(|r| r.0);
+        if !routes.is_sorted_by(|a, b| a.key < b.key) {
+            routes.sort_by_key(|r| r.key);
         }
-        let routes = if routes.windows(2).any(|w| w[0].0 == w[1].0) {
+        let routes = if routes.windows(2).any(|w| w[0].key == w[1].key) {
             // Expanded again, checking each key as it comes, to report every duplicate
             // where it is and with the entry that defined it first.
             ck.problems.truncate(before);
@@ -178,15 +178,15 @@ impl Config {
         routes
     }
 
-    /// Every route the entries define, by key, in config order. With `seen`, a key defined
-    /// before is reported and the route left out; without, duplicates are the caller's to find.
+    /// Every route the entries define, in config order. With `seen`, a key defined before
+    /// is reported and the route left out; without, duplicates are the caller's to find.
     fn expand_routes(
         &self,
         ck: &mut Checker,
         tables: &BTreeMap<String, u32>,
         links: &BTreeMap<IfName, Link>,
         mut seen: Option<&mut HashSet<RouteKey, FastHash>>,
-    ) -> Vec<(RouteKey, Route)> {
+    ) -> Vec<Route> {
         let total: usize = self
             .routes
             .iter()
@@ -262,7 +262,7 @@ impl Config {
                     );
                     continue;
                 }
-                let route = Route {
+                routes.push(Route {
                     key: rkey,
                     kind: cfg.kind,
                     via: cfg.via,
@@ -270,8 +270,7 @@ impl Config {
                     onlink: cfg.onlink,
                     src: cfg.src,
                     nexthops: template.nexthops.clone(),
-                };
-                routes.push((rkey, route));
+                });
             }
         }
         routes

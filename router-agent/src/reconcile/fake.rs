@@ -55,10 +55,10 @@ impl FakeKernel {
                 if s.routes.contains_key(&r.key) {
                     return Err("route exists".into());
                 }
-                s.routes.insert(r.key, r);
+                s.routes.insert(r);
             }
             Op::ReplaceRoute { to, .. } => {
-                s.routes.insert(to.key, *to);
+                s.routes.insert(*to);
             }
             Op::DelRoute(r) => {
                 s.routes.remove(&r.key).ok_or("no such route")?;
@@ -99,7 +99,7 @@ impl FakeKernel {
                         r.dev.as_ref() == Some(&l.name)
                             || r.nexthops.iter().any(|n| n.dev.as_ref() == Some(&l.name))
                     };
-                    s.routes.retain(|_, r| !uses(r));
+                    s.routes.retain(|r| !uses(r));
                     for other in s.links.values_mut() {
                         if other.master.as_ref() == Some(&l.name) {
                             other.master = None;

@@ -17,7 +17,7 @@ pub trait Kernel {
     fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError> {
         for _ in 0..READ_TRIES {
             let mut routes = Vec::new();
-            let read = self.read_streaming(sysctls, &mut |r| routes.push((r.key, r)))?;
+            let read = self.read_streaming(sysctls, &mut |r| routes.push(r))?;
             if let Some(mut state) = read {
                 state.routes = routes.into_iter().collect();
                 return Ok(state);

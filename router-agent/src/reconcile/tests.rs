@@ -108,7 +108,7 @@ fn any_route_difference_after_the_write_is_caught_by_verify() {
     let desired = load("desired", DESIRED).unwrap().state;
     fn key(s: &NetState, dst: &str) -> crate::model::RouteKey {
         let dst = dst.parse().unwrap();
-        *s.routes.keys().find(|k| k.dst == dst).unwrap()
+        s.routes.values().find(|r| r.key.dst == dst).unwrap().key
     }
     type Meddle = fn(&mut NetState);
     let meddling: [(Meddle, &str); 3] = [
@@ -120,16 +120,17 @@ fn any_route_difference_after_the_write_is_caught_by_verify() {
         ),
         (
             |s| {
-                let k = key(s, "10.0.0.0/8");
-                s.routes.get_mut(&k).unwrap().via = Some("192.0.2.253".parse().unwrap());
+                let mut r = s.routes.get(&key(s, "10.0.0.0/8")).unwrap().clone();
+                r.via = Some("192.0.2.253".parse().unwrap());
+                s.routes.insert(r);
             },
             "~ route 10.0.0.0/8 via 192.0.2.254",
         ),
         (
             |s| {
-                let mut r = s.routes[&key(s, "10.0.0.0/8")].clone();
+                let mut r = s.routes.get(&key(s, "10.0.0.0/8")).unwrap().clone();
                 r.key.dst = "10.1.0.0/16".parse().unwrap();
-                s.routes.insert(r.key, r);
+                s.routes.insert(r);
             },
             "- route 10.1.0.0/16",
         ),
