@@ -86,12 +86,52 @@ fn parse_prefix(i: usize, s: &str) -> Result<IpNet, String> {
     if let Some(net) = canonical_v4(s.as_bytes()) {
         return Ok(net);
     }
-    s.parse().map_err(|_| {
-        format!(
-            "prefix #{} {s:?} is not an IPv4 or IPv6 prefix like 192.0.2.0/24",
-            i + 1
-        )
-    })
+    s.parse().map_err(|_| prefix_error(i, s))
+}
+
+fn prefix_error(i: usize, s: &str) -> String {
+    format!(
+        "prefix #{} {s:?} is not an IPv4 or IPv6 prefix like 192.0.2.0/24",
+        i + 1
+    )
+}
+
+/// The prefixes of a text block. A long one is parsed in two halves at once, the second
+/// on another thread.
+fn parse_text(s: &str) -> Result<Vec<IpNet>, String> {
+    /// Bytes (about 60k prefixes) from which a second thread pays.
+    const SPLIT_MIN: usize = 1 << 20;
+    // The prefixes, or the position of the first bad one and its text.
+    fn parse(s: &str) -> Result<Vec<IpNet>, (usize, &str)> {
+        s.split_whitespace()
+            .enumerate()
+            .map(|(i, p)| parse_prefix(i, p).map_err(|_| (i, p)))
+            .collect()
+    }
+    // An ASCII space or newline past the middle: a boundary between prefixes.
+    let split = s
+        .as_bytes()
+        .iter()
+        .skip(s.len() / 2)
+        .position(u8::is_ascii_whitespace)
+        .map(|at| at + s.len() / 2)
+        .filter(|_| s.len() >= SPLIT_MIN);
+    let Some(at) = split else {
+        return parse(s).map_err(|(i, p)| prefix_error(i, p));
+    };
+    let (head, tail) = s.split_at(at);
+    let (head, tail) = std::thread::scope(|scope| {
+        let tail = scope.spawn(|| parse(tail));
+        let head = parse(head);
+        (head, tail.join())
+    });
+    let mut head = head.map_err(|(i, p)| prefix_error(i, p))?;
+    match tail {
+        Ok(Ok(tail)) => head.extend(tail),
+        Ok(Err((i, p))) => return Err(prefix_error(head.len() + i, p)),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+    Ok(head)
 }
 
 /// An IPv4 prefix written the canonical way (`192.0.2.0/24`: no leading zeros), parsed a
@@ -135,12 +175,7 @@ impl<'de> Deserialize<'de> for PrefixList {
                 f.write_str("an array of prefixes, or a string of prefixes separated by whitespace")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<PrefixList, E> {
-                s.split_whitespace()
-                    .enumerate()
-                    .map(|(i, p)| parse_prefix(i, p))
-                    .collect::<Result<_, _>>()
-                    .map(PrefixList)
-                    .map_err(E::custom)
+                parse_text(s).map(PrefixList).map_err(E::custom)
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PrefixList, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
@@ -237,6 +272,31 @@ impl RuleAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_text_block_parses_in_halves_and_names_a_bad_prefix_by_its_number() {
+        let text: String = (0..100_000u32)
+            .map(|i| format!("{}/32\n", std::net::Ipv4Addr::from(i)))
+            .collect();
+        let list = parse_text(&text).unwrap();
+        assert_eq!(list.len(), 100_000);
+        assert!(
+            list.iter()
+                .enumerate()
+                .all(|(i, p)| *p
+                    == IpNet::new(std::net::Ipv4Addr::from(i as u32).into(), 32).unwrap())
+        );
+        for bad in [10, 99_990] {
+            let mut t = text.clone();
+            let at = t.match_indices('\n').nth(bad - 1).unwrap().0 + 1;
+            t.insert_str(at, "bogus ");
+            let err = parse_text(&t).unwrap_err();
+            assert!(
+                err.starts_with(&format!("prefix #{} \"bogus\"", bad + 1)),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn canonical_v4_parses_as_the_general_parser_does() {

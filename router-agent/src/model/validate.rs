@@ -49,7 +49,7 @@ fn at(base: &[Seg], more: &[&str]) -> Vec<Seg> {
 
 impl Config {
     /// Checks everything that types alone cannot and resolves names to numbers.
-    pub fn validate(&self) -> Result<ValidConfig, Vec<Problem>> {
+    pub fn validate(self) -> Result<ValidConfig, Vec<Problem>> {
         let mut ck = Checker {
             problems: Vec::new(),
         };
@@ -63,17 +63,17 @@ impl Config {
         if !ck.problems.is_empty() {
             return Err(ck.problems);
         }
-        let sysctl = self.sysctl.to_values();
+        let state = NetState {
+            hostname: self.hostname.clone(),
+            sysctl: self.sysctl.to_values(),
+            links,
+            routes,
+            rules,
+            table_names: tables,
+        };
         Ok(ValidConfig {
-            config: self.clone(),
-            state: NetState {
-                hostname: self.hostname.clone(),
-                sysctl,
-                links,
-                routes,
-                rules,
-                table_names: tables,
-            },
+            config: self,
+            state,
         })
     }
 
@@ -161,10 +161,11 @@ impl Config {
         let before = ck.problems.len();
         let mut routes = self.expand_routes(ck, tables, links, None);
         // Sorted, a key given twice sits next to itself. Stable: config order within a key.
-        if !routes.is_sorted_by(|a, b| a.key < b.key) {
+        let strictly_sorted = routes.is_sorted_by(|a, b| a.key < b.key);
+        if !strictly_sorted {
             routes.sort_by_key(|r| r.key);
         }
-        let routes = if routes.windows(2).any(|w| w[0].key == w[1].key) {
+        let routes = if !strictly_sorted && routes.windows(2).any(|w| w[0].key == w[1].key) {
             // Expanded again, checking each key as it comes, to report every duplicate
             // where it is and with the entry that defined it first.
             ck.problems.truncate(before);
