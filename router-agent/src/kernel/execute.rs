@@ -17,8 +17,9 @@ pub(super) struct Executor<'a> {
     links: HashMap<IfName, RawLink>,
     /// Links were created, deleted or renamed since `links` was read.
     stale: bool,
-    /// (operation index, request) not yet sent.
-    pending: Vec<(usize, Request)>,
+    /// Requests not yet sent, and the operation of each.
+    pending: netlink::Batch,
+    pending_ops: Vec<usize>,
     pending_class: Option<u8>,
     results: Vec<Result<(), String>>,
     /// Gateways with enough routes in this run to share a nexthop object, and the objects
@@ -48,7 +49,8 @@ impl<'a> Executor<'a> {
             kernel,
             links,
             stale: false,
-            pending: Vec::new(),
+            pending: netlink::Batch::default(),
+            pending_ops: Vec::new(),
             pending_class: None,
             results: Vec::new(),
             shared: HashSet::new(),
@@ -160,10 +162,14 @@ impl<'a> Executor<'a> {
             }
             (None, _) => None,
         };
-        let ifindex = |n: &IfName| self.links.get(n).map(|l| l.index);
-        let req =
-            route_codec::new_route(r, replace, &ifindex, nexthop).map_err(|e| e.to_string())?;
-        self.push(i, req);
+        let links = &self.links;
+        let ifindex = |n: &IfName| links.get(n).map(|l| l.index);
+        self.pending
+            .push_with(route_codec::RTM_NEWROUTE, |b| {
+                route_codec::encode_route(b, r, replace, &ifindex, nexthop)
+            })
+            .map_err(|e| e.to_string())?;
+        self.pending_ops.push(i);
         Ok(())
     }
 
@@ -206,15 +212,13 @@ impl<'a> Executor<'a> {
         if self.pending.is_empty() {
             return Ok(self.results.iter().all(Result::is_ok));
         }
-        let (idx, reqs): (Vec<usize>, Vec<Request>) =
-            std::mem::take(&mut self.pending).into_iter().unzip();
         let out = self
             .kernel
             .nl
-            .batch(&reqs)
+            .send_batch(&mut self.pending)
             .map_err(nl_err("writing to the kernel"))?;
         let mut ok = true;
-        for (i, r) in idx.into_iter().zip(out) {
+        for (i, r) in self.pending_ops.drain(..).zip(out) {
             if let Err(e) = r {
                 ok = false;
                 if self.results[i].is_ok() {
@@ -233,7 +237,8 @@ impl<'a> Executor<'a> {
     }
 
     fn push(&mut self, i: usize, r: Request) {
-        self.pending.push((i, r));
+        self.pending.push(&r);
+        self.pending_ops.push(i);
     }
 
     /// Sends a full batch early, so that a million routes never sit encoded in memory at

@@ -71,6 +71,65 @@ pub struct Request {
     pub payload: Vec<u8>,
 }
 
+/// Requests encoded back to back into one buffer, ready to send: no allocation per
+/// request, which counts when there are a million routes.
+#[derive(Debug, Default)]
+pub struct Batch {
+    buf: Vec<u8>,
+    /// Where each message starts in `buf`.
+    starts: Vec<usize>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.starts.clear();
+    }
+
+    /// Appends a message of type `kind` whose payload `encode` appends to the buffer it is
+    /// given, returning the message's flags. On an error nothing is appended.
+    pub fn push_with<E>(
+        &mut self,
+        kind: u16,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<u16, E>,
+    ) -> Result<(), E> {
+        let start = self.buf.len();
+        put_header(&mut self.buf, NLMSG_HDRLEN, kind, 0, 0);
+        match encode(&mut self.buf) {
+            Ok(flags) => {
+                let len = u32::try_from(self.buf.len() - start).unwrap_or(u32::MAX);
+                self.buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+                self.buf[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
+                while self.buf.len() % 4 != 0 {
+                    self.buf.push(0);
+                }
+                self.starts.push(start);
+                Ok(())
+            }
+            Err(e) => {
+                self.buf.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn push(&mut self, r: &Request) {
+        let appended: Result<(), std::convert::Infallible> = self.push_with(r.kind, |b| {
+            b.extend_from_slice(&r.payload);
+            Ok(r.flags)
+        });
+        let Ok(()) = appended;
+    }
+}
+
 #[derive(Debug)]
 pub struct Netlink {
     sock: Socket,
@@ -186,27 +245,33 @@ impl Netlink {
         &mut self,
         requests: &[Request],
     ) -> Result<Vec<Result<(), NlError>>, NetlinkError> {
-        let mut results = vec![Ok(()); requests.len()];
-        let mut out = Vec::with_capacity(BATCH_BYTES + 4096);
+        let mut b = Batch::default();
+        requests.iter().for_each(|r| b.push(r));
+        self.send_batch(&mut b)
+    }
+
+    /// [`Netlink::batch`] for requests encoded in place; empties `b`.
+    pub fn send_batch(&mut self, b: &mut Batch) -> Result<Vec<Result<(), NlError>>, NetlinkError> {
+        let count = b.len();
+        let mut results = vec![Ok(()); count];
         let mut start = 0;
-        while start < requests.len() {
-            out.clear();
+        while start < count {
             let first_seq = self.seq.wrapping_add(1);
-            let mut end = start;
-            while end < requests.len() && end - start < BATCH && out.len() < BATCH_BYTES {
+            let from = b.starts[start];
+            let mut end = start + 1;
+            while end < count && end - start < BATCH && b.starts[end] - from < BATCH_BYTES {
                 end += 1;
             }
-            for (i, r) in requests[start..end].iter().enumerate() {
+            for i in start..end {
+                let at = b.starts[i];
                 let seq = self.next_seq();
-                let last = start + i + 1 == end;
-                let flags = r.flags | NLM_F_REQUEST | if last { NLM_F_ACK } else { 0 };
-                put_header(&mut out, NLMSG_HDRLEN + r.payload.len(), r.kind, flags, seq);
-                out.extend_from_slice(&r.payload);
-                while out.len() % 4 != 0 {
-                    out.push(0);
-                }
+                let ack = if i + 1 == end { NLM_F_ACK } else { 0 };
+                let flags = u16_at(&b.buf, at + 6) | NLM_F_REQUEST | ack;
+                b.buf[at + 6..at + 8].copy_from_slice(&flags.to_ne_bytes());
+                b.buf[at + 8..at + 12].copy_from_slice(&seq.to_ne_bytes());
             }
-            let sent = self.sock.send(&out, 0)?;
+            let out = &b.buf[from..b.starts.get(end).copied().unwrap_or(b.buf.len())];
+            let sent = self.sock.send(out, 0)?;
             if sent != out.len() {
                 return Err(NetlinkError::Malformed(format!(
                     "sent {sent} of {} bytes",
@@ -234,6 +299,7 @@ impl Netlink {
             }
             start = end;
         }
+        b.clear();
         Ok(results)
     }
 
@@ -493,6 +559,36 @@ mod tests {
         assert_eq!(
             got,
             vec![(1, &[1u8, 2, 3][..]), (6, &7u32.to_ne_bytes()[..])]
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_aligned_messages_and_appends_nothing_on_an_error() {
+        let mut b = Batch::default();
+        b.push(&Request {
+            kind: 24,
+            flags: NLM_F_CREATE,
+            payload: vec![1, 2, 3],
+        });
+        let failed: Result<(), &str> = b.push_with(25, |buf| {
+            buf.push(9);
+            Err("no")
+        });
+        assert!(failed.is_err());
+        b.push_with::<()>(26, |buf| {
+            put_attr(buf, 1, &[7; 4]);
+            Ok(0)
+        })
+        .unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.starts, [0, 20]);
+        let got: Vec<_> = messages(&b.buf).map(Result::unwrap).collect();
+        assert_eq!(
+            got,
+            [
+                (24, NLM_F_CREATE, 0, &[1u8, 2, 3][..]),
+                (26, 0, 0, &[8, 0, 1, 0, 7, 7, 7, 7][..])
+            ]
         );
     }
 
