@@ -162,9 +162,9 @@ pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, Appl
 
 /// [`apply`] from a state the caller read already (while it was loading the config), with
 /// the sysctls only the config names read now. `read` is how long that read took.
-/// `alongside` gets the plan on a second thread while the kernel is written, which leaves
-/// a core idle (the CLI renders the plan's text there); it does not run when there is
-/// nothing to write.
+/// `alongside` gets the plan on a second thread while this one writes it, when a core
+/// would otherwise wait on the kernel (the CLI renders the plan's text there); it does not
+/// run when there is nothing to write.
 pub fn apply_from(
     kernel: &mut dyn Kernel,
     desired: &NetState,
