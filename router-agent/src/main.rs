@@ -93,12 +93,24 @@ fn kernel(netns_name: Option<&str>) -> Result<LinuxKernel, AnyError> {
     Ok(LinuxKernel::open(netns_name.is_none())?)
 }
 
-fn desired(file: &str, netns_name: Option<&str>) -> Result<ValidConfig, ConfigError> {
-    let mut v = load(file)?;
-    if netns_name.is_some() && v.state.hostname.take().is_some() {
+/// What apply and plan need of a config; the parsed file is dropped on the loader thread
+/// (with a million routes, freeing it takes as long as a kernel read).
+#[derive(Debug)]
+struct Desired {
+    state: model::NetState,
+    firewall: Option<model::firewall::Firewall>,
+}
+
+fn desired(file: &str, netns_name: Option<&str>) -> Result<Desired, ConfigError> {
+    let ValidConfig {
+        mut state,
+        firewall,
+        ..
+    } = load(file)?;
+    if netns_name.is_some() && state.hostname.take().is_some() {
         tracing::info!("hostname not applied: it belongs to the host, not to the namespace");
     }
-    Ok(v)
+    Ok(Desired { state, firewall })
 }
 
 /// nft's complaints placed at their lines in the config file.
@@ -142,7 +154,7 @@ fn load_and_read(
     file: &str,
     netns_name: Option<&str>,
     k: &mut LinuxKernel,
-) -> Result<(ValidConfig, model::NetState, std::time::Duration), AnyError> {
+) -> Result<(Desired, model::NetState, std::time::Duration), AnyError> {
     std::thread::scope(|s| {
         let loader = s.spawn(|| desired(file, netns_name));
         let t = std::time::Instant::now();
@@ -192,7 +204,11 @@ fn run(command: Command) -> Result<(), AnyError> {
                 firewall::apply(&mut nft, desired.firewall.as_ref(), fw_plan, fw_before)
                     .map_err(|e| locate_firewall_error(&file, e))?;
             let fw_time = t.elapsed();
-            let report = match reconcile::apply_from(&mut k, &desired.state, current, read) {
+            let mut text = String::new();
+            let applied = reconcile::apply_from(&mut k, &desired.state, current, read, |plan| {
+                text = plan.to_string();
+            });
+            let report = match applied {
                 Ok(r) => r,
                 Err(e) => {
                     if let Err(re) = firewall::revert(&mut nft, &fw_report.plan) {
@@ -201,9 +217,7 @@ fn run(command: Command) -> Result<(), AnyError> {
                     return Err(e.into());
                 }
             };
-            if !report.plan.is_empty() {
-                print_buffered(&report.plan)?;
-            }
+            print_buffered(&text)?;
             if !fw_report.plan.is_empty() {
                 print_buffered(&fw_report.plan)?;
                 eprintln!(

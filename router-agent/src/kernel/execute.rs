@@ -7,7 +7,7 @@ use super::link_codec::{self, RawLink};
 use super::linux::{nl_err, LinuxKernel};
 use super::netlink::{self, Request};
 use super::{address_codec, nexthop_codec, route_codec, rule_codec};
-use crate::model::{AdminState, IfName, Route, RouteType};
+use crate::model::{AdminState, FastHash, IfName, Route, RouteType};
 use crate::plan::Op;
 use crate::reconcile::KernelError;
 
@@ -17,22 +17,27 @@ pub(super) struct Executor<'a> {
     links: HashMap<IfName, RawLink>,
     /// Links were created, deleted or renamed since `links` was read.
     stale: bool,
-    /// (operation index, request) not yet sent.
-    pending: Vec<(usize, Request)>,
+    /// Requests not yet sent, and the operation of each.
+    pending: netlink::Batch,
+    pending_ops: Vec<usize>,
     pending_class: Option<u8>,
     results: Vec<Result<(), String>>,
     /// Gateways with enough routes in this run to share a nexthop object, and the objects
     /// they got.
     shared: HashSet<HopKey>,
     nexthop_ids: HashMap<HopKey, u32>,
+    /// The hop of the last route queued and its nexthop object: routes come sorted, and
+    /// runs of them share a hop.
+    last_hop: Option<(HopKey, Option<u32>)>,
 }
 
 /// A route's single hop: gateway, device, onlink.
 type HopKey = (std::net::IpAddr, IfName, bool);
+type HopRef<'r> = (std::net::IpAddr, &'r IfName, bool);
 
-fn hop_key(r: &Route) -> Option<HopKey> {
+fn hop_of(r: &Route) -> Option<HopRef<'_>> {
     match (r.kind, r.nexthops.is_empty(), r.via, &r.dev) {
-        (RouteType::Unicast, true, Some(via), Some(dev)) => Some((via, dev.clone(), r.onlink)),
+        (RouteType::Unicast, true, Some(via), Some(dev)) => Some((via, dev, r.onlink)),
         _ => None,
     }
 }
@@ -44,30 +49,42 @@ impl<'a> Executor<'a> {
             kernel,
             links,
             stale: false,
-            pending: Vec::new(),
+            pending: netlink::Batch::default(),
+            pending_ops: Vec::new(),
             pending_class: None,
             results: Vec::new(),
             shared: HashSet::new(),
             nexthop_ids: HashMap::new(),
+            last_hop: None,
         })
     }
 
     pub(super) fn run(mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError> {
         self.results = vec![Ok(()); ops.len()];
-        let mut per_hop: HashMap<HopKey, usize> = HashMap::new();
-        for op in ops {
-            if let Some(k) = match op {
-                Op::AddRoute(r) => hop_key(r),
-                Op::ReplaceRoute { to, .. } => hop_key(to),
-                _ => None,
-            } {
-                *per_hop.entry(k).or_default() += 1;
+        // Counted a run of equal hops at a time: a million routes through one gateway are
+        // one hash lookup, not a million.
+        let mut per_hop: HashMap<HopRef, usize, FastHash> = HashMap::default();
+        let mut run: Option<(HopRef, usize)> = None;
+        let hops = ops.iter().filter_map(|op| match op {
+            Op::AddRoute(r) => hop_of(r),
+            Op::ReplaceRoute { to, .. } => hop_of(to),
+            _ => None,
+        });
+        for hop in hops.map(Some).chain([None]) {
+            match (&mut run, hop) {
+                (Some((k, n)), Some(h)) if *k == h => *n += 1,
+                (_, next) => {
+                    if let Some((k, n)) = run.take() {
+                        *per_hop.entry(k).or_default() += n;
+                    }
+                    run = next.map(|h| (h, 1));
+                }
             }
         }
         self.shared = per_hop
             .into_iter()
             .filter(|(_, n)| *n >= super::NEXTHOP_OBJECT_MIN)
-            .map(|(k, _)| k)
+            .map(|((via, dev, onlink), _)| (via, dev.clone(), onlink))
             .collect();
         for (i, op) in ops.iter().enumerate() {
             let class = batch_class(op);
@@ -127,14 +144,32 @@ impl<'a> Executor<'a> {
 
     /// Queues a route, on a shared nexthop object when its gateway carries many routes.
     fn push_route(&mut self, i: usize, r: &Route, replace: bool) -> Result<(), String> {
-        let nexthop = match hop_key(r).filter(|k| self.shared.contains(k)) {
-            Some(key) => Some(self.nexthop_object(i, key)?),
-            None => None,
+        let nexthop = match (hop_of(r), &self.last_hop) {
+            (Some((via, dev, onlink)), Some(((v, d, o), id)))
+                if via == *v && dev == d && onlink == *o =>
+            {
+                *id
+            }
+            (Some((via, dev, onlink)), _) => {
+                let key = (via, dev.clone(), onlink);
+                let id = if self.shared.contains(&key) {
+                    Some(self.nexthop_object(i, key.clone())?)
+                } else {
+                    None
+                };
+                self.last_hop = Some((key, id));
+                id
+            }
+            (None, _) => None,
         };
-        let ifindex = |n: &IfName| self.links.get(n).map(|l| l.index);
-        let req =
-            route_codec::new_route(r, replace, &ifindex, nexthop).map_err(|e| e.to_string())?;
-        self.push(i, req);
+        let links = &self.links;
+        let ifindex = |n: &IfName| links.get(n).map(|l| l.index);
+        self.pending
+            .push_with(route_codec::RTM_NEWROUTE, |b| {
+                route_codec::encode_route(b, r, replace, &ifindex, nexthop)
+            })
+            .map_err(|e| e.to_string())?;
+        self.pending_ops.push(i);
         Ok(())
     }
 
@@ -177,15 +212,13 @@ impl<'a> Executor<'a> {
         if self.pending.is_empty() {
             return Ok(self.results.iter().all(Result::is_ok));
         }
-        let (idx, reqs): (Vec<usize>, Vec<Request>) =
-            std::mem::take(&mut self.pending).into_iter().unzip();
         let out = self
             .kernel
             .nl
-            .batch(&reqs)
+            .send_batch(&mut self.pending)
             .map_err(nl_err("writing to the kernel"))?;
         let mut ok = true;
-        for (i, r) in idx.into_iter().zip(out) {
+        for (i, r) in self.pending_ops.drain(..).zip(out) {
             if let Err(e) = r {
                 ok = false;
                 if self.results[i].is_ok() {
@@ -204,7 +237,8 @@ impl<'a> Executor<'a> {
     }
 
     fn push(&mut self, i: usize, r: Request) {
-        self.pending.push((i, r));
+        self.pending.push(&r);
+        self.pending_ops.push(i);
     }
 
     /// Sends a full batch early, so that a million routes never sit encoded in memory at

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::netlink::{Netlink, NetlinkError};
 use super::{address_codec, link_codec, nexthop_codec, route_codec, rule_codec};
-use crate::model::{AdminState, Family, IfName, Link, LinkKind, NetState, TYPED_SYSCTLS};
+use crate::model::{AdminState, Family, IfName, Link, LinkKind, NetState, Route, TYPED_SYSCTLS};
 use crate::plan::Op;
 use crate::reconcile::{Kernel, KernelError};
 
@@ -166,7 +166,11 @@ fn model_links(raw: &[RawLink]) -> (BTreeMap<IfName, Link>, Names) {
 }
 
 impl Kernel for LinuxKernel {
-    fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError> {
+    fn read_streaming(
+        &mut self,
+        sysctls: &[String],
+        each: &mut dyn FnMut(Route),
+    ) -> Result<Option<NetState>, KernelError> {
         let t = Instant::now();
         let raw = self.dump_links()?;
         let (mut links, names) = model_links(&raw);
@@ -192,27 +196,25 @@ impl Kernel for LinuxKernel {
         let hops: nexthop_codec::Table = objects.iter().map(|o| (o.id, o.hop)).collect();
         let mut used = HashSet::new();
         let name_of = |i: u32| names.get(&i).cloned();
-        let mut routes = crate::model::RouteMap::default();
+        let mut count = 0usize;
         let mut unknown = 0usize;
         for fam in route_codec::DUMP_FAMILIES {
-            let part = self
+            let complete = self
                 .nl
-                .dump("routes", &route_codec::dump_request(fam), |p| {
+                .dump_streaming("routes", &route_codec::dump_request(fam), |p| {
                     used.extend(route_codec::nexthop_id(p));
                     match route_codec::decode(p, &name_of, &hops) {
-                        route_codec::Decoded::NotConfig => None,
-                        d => Some(d),
+                        route_codec::Decoded::Config(r) => {
+                            count += 1;
+                            each(r);
+                        }
+                        route_codec::Decoded::UnknownLink(_) => unknown += 1,
+                        route_codec::Decoded::NotConfig => {}
                     }
                 })
                 .map_err(nl_err("reading routes"))?;
-            routes.reserve(part.len());
-            for d in part {
-                match d {
-                    route_codec::Decoded::Config(r) => {
-                        routes.insert(r.key, r);
-                    }
-                    _ => unknown += 1,
-                }
+            if !complete {
+                return Ok(None);
             }
         }
         self.orphans = objects
@@ -245,8 +247,8 @@ impl Kernel for LinuxKernel {
         } else {
             None
         };
-        tracing::debug!(links = links.len(), routes = routes.len(), rules = rules.len(), elapsed = ?t.elapsed(), "read kernel state");
-        Ok(NetState {
+        tracing::debug!(links = links.len(), routes = count, rules = rules.len(), elapsed = ?t.elapsed(), "read kernel state");
+        Ok(Some(NetState {
             hostname,
             sysctl: Self::sysctl_values(
                 TYPED_SYSCTLS
@@ -254,10 +256,10 @@ impl Kernel for LinuxKernel {
                     .chain(sysctls.iter().map(String::as_str)),
             ),
             links,
-            routes,
+            routes: crate::model::RouteMap::default(),
             rules,
             table_names: BTreeMap::new(),
-        })
+        }))
     }
 
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError> {

@@ -114,7 +114,23 @@ pub fn new_route(
     ifindex: &dyn Fn(&IfName) -> Option<IfIndex>,
     nexthop: Option<u32>,
 ) -> Result<Request, NoSuchLink> {
-    let mut p = Vec::with_capacity(64);
+    let mut payload = Vec::with_capacity(64);
+    let flags = encode_route(&mut payload, r, replace, ifindex, nexthop)?;
+    Ok(Request {
+        kind: RTM_NEWROUTE,
+        flags,
+        payload,
+    })
+}
+
+/// [`new_route`]'s payload, appended to `p` (at a 4-byte boundary); returns its flags.
+pub fn encode_route(
+    p: &mut Vec<u8>,
+    r: &Route,
+    replace: bool,
+    ifindex: &dyn Fn(&IfName) -> Option<IfIndex>,
+    nexthop: Option<u32>,
+) -> Result<u16, NoSuchLink> {
     let unicast = r.kind == RouteType::Unicast;
     let scope = if unicast && r.via.is_none() && r.nexthops.is_empty() && r.key.dst.addr().is_ipv4()
     {
@@ -128,7 +144,7 @@ pub fn new_route(
         0
     };
     rtmsg(
-        &mut p,
+        p,
         &r.key.dst,
         r.key.table,
         PROTOCOL,
@@ -136,19 +152,19 @@ pub fn new_route(
         type_code(r.kind),
         flags,
     );
-    put_attr(&mut p, RTA_PRIORITY, &r.key.metric.to_ne_bytes());
+    put_attr(p, RTA_PRIORITY, &r.key.metric.to_ne_bytes());
     if let Some(id) = nexthop {
-        put_attr(&mut p, RTA_NH_ID, &id.to_ne_bytes());
+        put_attr(p, RTA_NH_ID, &id.to_ne_bytes());
     } else {
         if let Some(v) = &r.via {
-            put_attr(&mut p, RTA_GATEWAY, &ip_bytes(v));
+            put_attr(p, RTA_GATEWAY, &ip_bytes(v));
         }
         if let Some(d) = &r.dev {
-            put_attr(&mut p, RTA_OIF, &index(ifindex, d)?.to_ne_bytes());
+            put_attr(p, RTA_OIF, &index(ifindex, d)?.to_ne_bytes());
         }
     }
     if let Some(s) = &r.src {
-        put_attr(&mut p, RTA_PREFSRC, &ip_bytes(s));
+        put_attr(p, RTA_PREFSRC, &ip_bytes(s));
     }
     if !r.nexthops.is_empty() {
         let mut mp = Vec::new();
@@ -169,14 +185,9 @@ pub fn new_route(
             let len = u16::try_from(mp.len() - start).unwrap_or(u16::MAX);
             mp[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         }
-        put_attr(&mut p, RTA_MULTIPATH, &mp);
+        put_attr(p, RTA_MULTIPATH, &mp);
     }
-    let flags = NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL };
-    Ok(Request {
-        kind: RTM_NEWROUTE,
-        flags,
-        payload: p,
-    })
+    Ok(NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL })
 }
 
 /// RTM_DELROUTE for the route with `key`, whoever installed it.

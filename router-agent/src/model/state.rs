@@ -1,7 +1,7 @@
 //! The resolved network state: what validation produces from a config and what the kernel
 //! reader produces from a live system. The planner diffs two of these.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -10,9 +10,80 @@ use super::interface::{AdminState, BondMode, LacpRate, MacvlanMode, VlanProtocol
 use super::route::{Family, RouteType, RuleAction};
 use super::types::{Fwmark, IfName, MacAddr, VlanId};
 
-/// Routes by key. Keys come from the operator's own config and kernel, not from an
-/// adversary, so a fast non-keyed hash serves (SipHash was a third of validating 1M routes).
-pub type RouteMap = HashMap<RouteKey, Route, FastHash>;
+/// Routes by key, kept sorted by key in one vector: the planner and verification walk two
+/// of them side by side instead of looking a million keys up at random, a sorted list (as
+/// a config's `prefixes` and a kernel dump mostly are) is one already, and a million
+/// routes take one allocation. Adding or removing one route moves the ones after it: fine
+/// for the handful that are changed one at a time; large sets are collected.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RouteMap(Vec<Route>);
+
+impl RouteMap {
+    fn find(&self, key: &RouteKey) -> Result<usize, usize> {
+        self.0.binary_search_by(|r| r.key.cmp(key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, key: &RouteKey) -> Option<&Route> {
+        self.find(key).ok().map(|i| &self.0[i])
+    }
+
+    pub fn contains_key(&self, key: &RouteKey) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Adds `route`, or replaces the one with its key (returned).
+    pub fn insert(&mut self, route: Route) -> Option<Route> {
+        match self.find(&route.key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i], route)),
+            Err(i) => {
+                self.0.insert(i, route);
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &RouteKey) -> Option<Route> {
+        self.find(key).ok().map(|i| self.0.remove(i))
+    }
+
+    pub fn retain(&mut self, keep: impl FnMut(&Route) -> bool) {
+        self.0.retain(keep);
+    }
+
+    /// The routes in key order.
+    pub fn values(&self) -> std::slice::Iter<'_, Route> {
+        self.0.iter()
+    }
+
+    pub fn into_values(self) -> std::vec::IntoIter<Route> {
+        self.0.into_iter()
+    }
+}
+
+impl FromIterator<Route> for RouteMap {
+    /// Of routes with one key, the last stays, as if each were inserted in turn.
+    fn from_iter<I: IntoIterator<Item = Route>>(routes: I) -> RouteMap {
+        let mut v: Vec<Route> = routes.into_iter().collect();
+        if !v.is_sorted_by(|a, b| a.key < b.key) {
+            // Stable: routes with one key stay in the order given; the last is kept.
+            v.sort_by_key(|r| r.key);
+            v.reverse();
+            v.dedup_by_key(|r| r.key);
+            v.reverse();
+        }
+        RouteMap(v)
+    }
+}
+/// For maps hashed once per route. Keys come from the operator's own config and kernel,
+/// not from an adversary, so a fast non-keyed hash serves.
 pub type FastHash = std::hash::BuildHasherDefault<rustc_hash::FxHasher>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -206,5 +277,61 @@ pub fn default_metric(family: Family) -> u32 {
     match family {
         Family::Ipv4 => 0,
         Family::Ipv6 => 1024,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(dst: &str, metric: u32, via: &str) -> Route {
+        Route {
+            key: RouteKey {
+                table: 254,
+                dst: dst.parse().unwrap(),
+                metric,
+            },
+            kind: RouteType::Unicast,
+            via: Some(via.parse().unwrap()),
+            dev: None,
+            onlink: false,
+            src: None,
+            nexthops: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn route_map_keeps_key_order_and_the_last_route_of_a_key() {
+        let map: RouteMap = [
+            route("10.2.0.0/16", 0, "192.0.2.1"),
+            route("10.1.0.0/16", 5, "192.0.2.1"),
+            route("10.2.0.0/16", 0, "192.0.2.2"),
+            route("10.1.0.0/16", 0, "192.0.2.1"),
+        ]
+        .into_iter()
+        .collect();
+        let keys: Vec<_> = map
+            .values()
+            .map(|r| (r.key.dst.to_string(), r.key.metric))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("10.1.0.0/16".into(), 0),
+                ("10.1.0.0/16".into(), 5),
+                ("10.2.0.0/16".to_string(), 0)
+            ]
+        );
+        let k = route("10.2.0.0/16", 0, "192.0.2.2").key;
+        assert_eq!(map.get(&k), Some(&route("10.2.0.0/16", 0, "192.0.2.2")));
+
+        let mut m = map.clone();
+        assert_eq!(m.insert(route("10.0.0.0/8", 0, "192.0.2.9")), None);
+        assert!(m.values().is_sorted_by(|a, b| a.key < b.key));
+        assert!(m.insert(route("10.2.0.0/16", 0, "192.0.2.3")).is_some());
+        assert_eq!(m.len(), 4);
+        assert!(m.remove(&k).is_some());
+        assert!(!m.contains_key(&k));
+        assert_eq!(m.remove(&k), None);
     }
 }

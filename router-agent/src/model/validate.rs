@@ -1,7 +1,7 @@
 //! Semantic validation: a [`Config`] becomes a [`ValidConfig`] holding the resolved
 //! [`NetState`], or a list of every problem found, each at its path in the config.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -10,7 +10,8 @@ use super::error::{Problem, Seg};
 use super::interface::{InterfaceConfig, InterfaceKind};
 use super::route::{Family, RouteConfig, RouteType, RuleAction, RuleConfig};
 use super::state::{
-    default_metric, default_mtu, Link, LinkKind, NetState, NextHop, Route, RouteKey, RouteMap, Rule,
+    default_metric, default_mtu, FastHash, Link, LinkKind, NetState, NextHop, Route, RouteKey,
+    RouteMap, Rule,
 };
 use super::types::{IfName, TableRef};
 use super::Config;
@@ -50,7 +51,7 @@ fn at(base: &[Seg], more: &[&str]) -> Vec<Seg> {
 
 impl Config {
     /// Checks everything that types alone cannot and resolves names to numbers.
-    pub fn validate(&self) -> Result<ValidConfig, Vec<Problem>> {
+    pub fn validate(self) -> Result<ValidConfig, Vec<Problem>> {
         let mut ck = Checker {
             problems: Vec::new(),
         };
@@ -74,17 +75,17 @@ impl Config {
         if !ck.problems.is_empty() {
             return Err(ck.problems);
         }
-        let sysctl = self.sysctl.to_values();
+        let state = NetState {
+            hostname: self.hostname.clone(),
+            sysctl: self.sysctl.to_values(),
+            links,
+            routes,
+            rules,
+            table_names: tables,
+        };
         Ok(ValidConfig {
-            config: self.clone(),
-            state: NetState {
-                hostname: self.hostname.clone(),
-                sysctl,
-                links,
-                routes,
-                rules,
-                table_names: tables,
-            },
+            config: self,
+            state,
             firewall,
         })
     }
@@ -170,12 +171,42 @@ impl Config {
         tables: &BTreeMap<String, u32>,
         links: &BTreeMap<IfName, Link>,
     ) -> RouteMap {
+        let before = ck.problems.len();
+        let mut routes = self.expand_routes(ck, tables, links, None);
+        // Sorted, a key given twice sits next to itself. Stable: config order within a key.
+        let strictly_sorted = routes.is_sorted_by(|a, b| a.key < b.key);
+        if !strictly_sorted {
+            routes.sort_by_key(|r| r.key);
+        }
+        let routes = if !strictly_sorted && routes.windows(2).any(|w| w[0].key == w[1].key) {
+            // Expanded again, checking each key as it comes, to report every duplicate
+            // where it is and with the entry that defined it first.
+            ck.problems.truncate(before);
+            let mut seen = HashSet::default();
+            self.expand_routes(ck, tables, links, Some(&mut seen))
+        } else {
+            routes
+        };
+        let routes: RouteMap = routes.into_iter().collect();
+        check_gateways(ck, &self.routes, &routes, links);
+        routes
+    }
+
+    /// Every route the entries define, in config order. With `seen`, a key defined before
+    /// is reported and the route left out; without, duplicates are the caller's to find.
+    fn expand_routes(
+        &self,
+        ck: &mut Checker,
+        tables: &BTreeMap<String, u32>,
+        links: &BTreeMap<IfName, Link>,
+        mut seen: Option<&mut HashSet<RouteKey, FastHash>>,
+    ) -> Vec<Route> {
         let total: usize = self
             .routes
             .iter()
             .map(|r| r.prefixes.as_ref().map_or(1, |p| p.0.len()))
             .sum();
-        let mut routes = RouteMap::with_capacity_and_hasher(total, Default::default());
+        let mut routes = Vec::with_capacity(total);
         // The table each route entry resolved to, to name the first of two conflicting
         // entries without keeping an index per route.
         let mut tables_of: Vec<Option<u32>> = Vec::with_capacity(self.routes.len());
@@ -234,7 +265,7 @@ impl Config {
                     dst,
                     metric,
                 };
-                if routes.contains_key(&rkey) {
+                if seen.as_mut().is_some_and(|s| !s.insert(rkey)) {
                     let first = first_with_key(&self.routes, &tables_of, rkey).unwrap_or(i);
                     ck.report(
                         &dpath(),
@@ -245,21 +276,17 @@ impl Config {
                     );
                     continue;
                 }
-                routes.insert(
-                    rkey,
-                    Route {
-                        key: rkey,
-                        kind: cfg.kind,
-                        via: cfg.via,
-                        dev: cfg.dev.clone(),
-                        onlink: cfg.onlink,
-                        src: cfg.src,
-                        nexthops: template.nexthops.clone(),
-                    },
-                );
+                routes.push(Route {
+                    key: rkey,
+                    kind: cfg.kind,
+                    via: cfg.via,
+                    dev: cfg.dev.clone(),
+                    onlink: cfg.onlink,
+                    src: cfg.src,
+                    nexthops: template.nexthops.clone(),
+                });
             }
         }
-        check_gateways(ck, &self.routes, &routes, links);
         routes
     }
 

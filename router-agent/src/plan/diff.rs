@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::model::{AdminState, IfName, Link, LinkKind, NetState, Route, Rule};
+use crate::model::{AdminState, IfName, Link, LinkKind, NetState, Route, RouteMap, Rule};
 
 use super::op::{LinkChange, Op};
 use super::{Plan, PlanError};
@@ -45,13 +45,23 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             .map(Op::DelRule),
     );
 
+    // Routes go when the config drops them or their link goes; they come (back) when new,
+    // different, or on a link that is recreated. In key order, as the maps are.
     let uses_gone = |r: &Route| !gone.is_empty() && route_devs(r).any(|d| gone.contains(d));
-    let mut deleted_routes: Vec<&Route> = current
-        .routes
-        .values()
-        .filter(|r| uses_gone(r) || !desired.routes.contains_key(&r.key))
-        .collect();
-    deleted_routes.sort_by_cached_key(|r| r.key);
+    let mut deleted_routes: Vec<&Route> = Vec::new();
+    let mut changed: Vec<(&Route, Option<&Route>)> = Vec::new();
+    for (d, c) in route_pairs(&desired.routes, &current.routes) {
+        match (d, c) {
+            (None, Some(c)) => deleted_routes.push(c),
+            (Some(d), Some(c)) if uses_gone(c) => {
+                deleted_routes.push(c);
+                changed.push((d, None));
+            }
+            (Some(d), Some(c)) if route_matches(d, c) => {}
+            (Some(d), c) => changed.push((d, c)),
+            (None, None) => {}
+        }
+    }
     ops.extend(deleted_routes.iter().map(|r| Op::DelRoute((*r).clone())));
 
     let mut links = current.links.clone();
@@ -289,18 +299,6 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
     }
 
     // Routes after the addresses that make their gateways reachable, then rules.
-    // Sorted as references: a route op is large, and there can be millions.
-    let mut changed: Vec<(&Route, Option<&Route>)> = desired
-        .routes
-        .values()
-        .filter_map(|d| match current.routes.get(&d.key) {
-            Some(c) if uses_gone(c) => Some((d, None)),
-            Some(c) if route_matches(d, c) => None,
-            Some(c) => Some((d, Some(c))),
-            None => Some((d, None)),
-        })
-        .collect();
-    changed.sort_by_cached_key(|(d, _)| d.key);
     ops.reserve(changed.len());
     ops.extend(changed.into_iter().map(|(d, c)| match c {
         Some(c) => Op::ReplaceRoute {
@@ -458,7 +456,7 @@ fn is_bond(l: Option<&Link>) -> bool {
 
 /// Whether the current route `c` is what `d` asks for. A gateway without `dev` leaves the
 /// device to the kernel, which always reports the one it picked.
-fn route_matches(d: &Route, c: &Route) -> bool {
+pub fn route_matches(d: &Route, c: &Route) -> bool {
     let dev_ok = |want: &Option<IfName>, via: &Option<std::net::IpAddr>, have: &Option<IfName>| {
         want == have || (want.is_none() && via.is_some())
     };
@@ -476,6 +474,22 @@ fn route_matches(d: &Route, c: &Route) -> bool {
                     && a.onlink == b.onlink
                     && dev_ok(&a.dev, &a.via, &b.dev)
             }))
+}
+
+/// The routes of two maps side by side, in key order: (desired, current) with one key,
+/// either `None` where its map lacks the key. A merge, not a lookup per route.
+fn route_pairs<'a>(
+    desired: &'a RouteMap,
+    current: &'a RouteMap,
+) -> impl Iterator<Item = (Option<&'a Route>, Option<&'a Route>)> {
+    let (mut d, mut c) = (desired.values().peekable(), current.values().peekable());
+    std::iter::from_fn(move || match (d.peek(), c.peek()) {
+        (None, None) => None,
+        (Some(x), Some(y)) if x.key == y.key => Some((d.next(), c.next())),
+        (Some(x), Some(y)) if x.key > y.key => Some((None, c.next())),
+        (Some(_), _) => Some((d.next(), None)),
+        (None, Some(_)) => Some((None, c.next())),
+    })
 }
 
 fn route_devs(r: &Route) -> impl Iterator<Item = &IfName> {

@@ -7,7 +7,7 @@ mod op;
 
 use std::fmt;
 
-pub use diff::diff;
+pub use diff::{diff, route_matches};
 pub use op::{KindText, LinkChange, Op, RouteText, RuleText};
 
 use crate::model::{IfName, MacAddr};

@@ -14,6 +14,11 @@ pub struct FakeKernel {
     pub fail_at: Option<usize>,
     /// Silently ignore MTU changes, as a kernel that clamps them would.
     pub ignore_mtu: bool,
+    /// Changes the state behind the agent's back once, after the next write.
+    pub meddle: Option<fn(&mut NetState)>,
+    /// Reads (counted from 0 over the fake's life) a concurrent change interrupts.
+    pub interrupted_reads: std::ops::Range<usize>,
+    reads: usize,
 }
 
 impl FakeKernel {
@@ -50,10 +55,10 @@ impl FakeKernel {
                 if s.routes.contains_key(&r.key) {
                     return Err("route exists".into());
                 }
-                s.routes.insert(r.key, r);
+                s.routes.insert(r);
             }
             Op::ReplaceRoute { to, .. } => {
-                s.routes.insert(to.key, *to);
+                s.routes.insert(*to);
             }
             Op::DelRoute(r) => {
                 s.routes.remove(&r.key).ok_or("no such route")?;
@@ -94,7 +99,7 @@ impl FakeKernel {
                         r.dev.as_ref() == Some(&l.name)
                             || r.nexthops.iter().any(|n| n.dev.as_ref() == Some(&l.name))
                     };
-                    s.routes.retain(|_, r| !uses(r));
+                    s.routes.retain(|r| !uses(r));
                     for other in s.links.values_mut() {
                         if other.master.as_ref() == Some(&l.name) {
                             other.master = None;
@@ -134,8 +139,20 @@ impl FakeKernel {
 }
 
 impl Kernel for FakeKernel {
-    fn read(&mut self, _sysctls: &[String]) -> Result<NetState, KernelError> {
-        Ok(self.state.clone())
+    fn read_streaming(
+        &mut self,
+        _sysctls: &[String],
+        each: &mut dyn FnMut(Route),
+    ) -> Result<Option<NetState>, KernelError> {
+        self.reads += 1;
+        if self.interrupted_reads.contains(&(self.reads - 1)) {
+            return Ok(None);
+        }
+        let mut state = self.state.clone();
+        std::mem::take(&mut state.routes)
+            .into_values()
+            .for_each(each);
+        Ok(Some(state))
     }
 
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError> {
@@ -160,6 +177,9 @@ impl Kernel for FakeKernel {
             if failed {
                 break;
             }
+        }
+        if let Some(meddle) = self.meddle.take() {
+            meddle(&mut self.state);
         }
         Ok(results)
     }

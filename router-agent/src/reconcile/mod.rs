@@ -7,20 +7,49 @@ use std::time::{Duration, Instant};
 
 pub use fake::FakeKernel;
 
-use crate::model::NetState;
-use crate::plan::{diff, Op, Plan, PlanError};
+use crate::model::{NetState, Route, RouteKey, RouteMap};
+use crate::plan::{diff, route_matches, Op, Plan, PlanError};
 
 /// The kernel as the reconciler sees it.
 pub trait Kernel {
     /// The running state: every link, config-owned routes and rules, the typed sysctls and
     /// those named in `sysctls`. A failed or interrupted read is an error, never a partial state.
-    fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError>;
+    fn read(&mut self, sysctls: &[String]) -> Result<NetState, KernelError> {
+        for _ in 0..READ_TRIES {
+            let mut routes = Vec::new();
+            let read = self.read_streaming(sysctls, &mut |r| routes.push(r))?;
+            if let Some(mut state) = read {
+                state.routes = routes.into_iter().collect();
+                return Ok(state);
+            }
+            tracing::debug!("route dump interrupted by a concurrent change; reading again");
+        }
+        Err(KernelError {
+            context: "reading routes".into(),
+            message: format!(
+                "the dump was interrupted {READ_TRIES} times by concurrent changes; try again"
+            ),
+            source: None,
+        })
+    }
+    /// [`Kernel::read`], but each route goes to `each` as it is read, in the kernel's dump
+    /// order, and the state returned has none: verification checks a million routes this way
+    /// without keeping a second copy of them. `None` when a concurrent change interrupted
+    /// the dump: `each` then saw an inconsistent one.
+    fn read_streaming(
+        &mut self,
+        sysctls: &[String],
+        each: &mut dyn FnMut(Route),
+    ) -> Result<Option<NetState>, KernelError>;
     /// Just the sysctls named.
     fn read_sysctls(&mut self, keys: &[String]) -> Result<crate::model::Sysctls, KernelError>;
     /// Runs `ops` in order; one result per op that ran. It may stop after a failure (the ops
     /// past the returned results did not run), but ops it ran after a failure are reported.
     fn execute(&mut self, ops: &[Op]) -> Result<Vec<Result<(), String>>, KernelError>;
 }
+
+/// Reads of the routes a concurrent change may interrupt before [`Kernel::read`] gives up.
+const READ_TRIES: usize = 3;
 
 /// The kernel could not be read or written at all (as opposed to one operation failing).
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +111,10 @@ fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)])
 #[derive(Debug)]
 pub struct Report {
     pub plan: Plan,
-    /// The kernel state after the apply, as verified (the state before, when nothing
-    /// was to be done): what a snapshot of the running config is made from.
-    pub state: NetState,
+    /// The kernel state read whole: the state before, when nothing was to be done. After a
+    /// write, verification compares routes as they stream in and keeps no copy of them, so
+    /// there is none: a snapshot re-reads the kernel.
+    pub state: Option<NetState>,
     pub read: Duration,
     pub plan_time: Duration,
     pub write: Duration,
@@ -127,16 +157,20 @@ fn read_missing_sysctls(
 pub fn apply(kernel: &mut dyn Kernel, desired: &NetState) -> Result<Report, ApplyError> {
     let t = Instant::now();
     let current = kernel.read(&sysctl_keys(desired))?;
-    apply_from(kernel, desired, current, t.elapsed())
+    apply_from(kernel, desired, current, t.elapsed(), |_| {})
 }
 
 /// [`apply`] from a state the caller read already (while it was loading the config), with
 /// the sysctls only the config names read now. `read` is how long that read took.
+/// `alongside` gets the plan on a second thread while this one writes it, when a core
+/// would otherwise wait on the kernel (the CLI renders the plan's text there); it does not
+/// run when there is nothing to write.
 pub fn apply_from(
     kernel: &mut dyn Kernel,
     desired: &NetState,
     mut current: NetState,
     read: Duration,
+    alongside: impl FnOnce(&Plan) + Send,
 ) -> Result<Report, ApplyError> {
     let t = Instant::now();
     let keys = sysctl_keys(desired);
@@ -147,7 +181,7 @@ pub fn apply_from(
     let plan_time = t.elapsed();
     let mut report = Report {
         plan,
-        state: NetState::default(),
+        state: None,
         read,
         plan_time,
         write: Duration::ZERO,
@@ -155,13 +189,21 @@ pub fn apply_from(
     };
     if report.plan.is_empty() {
         tracing::info!("kernel already matches the config; nothing to write");
-        report.state = current;
+        report.state = Some(current);
         return Ok(report);
     }
     let (a, c, d) = report.plan.counts();
     tracing::info!(add = a, change = c, remove = d, "applying");
     let t = Instant::now();
-    let results = kernel.execute(&report.plan.ops)?;
+    let plan = &report.plan;
+    let results = std::thread::scope(|s| {
+        let beside = s.spawn(|| alongside(plan));
+        let results = kernel.execute(&plan.ops);
+        if let Err(panic) = beside.join() {
+            std::panic::resume_unwind(panic);
+        }
+        results
+    })?;
     report.write = t.elapsed();
     let done: Vec<usize> = results
         .iter()
@@ -187,8 +229,7 @@ pub fn apply_from(
         });
     }
     let t = Instant::now();
-    let after = kernel.read(&keys)?;
-    let residual = diff(desired, &after)?;
+    let (residual, after) = verify(kernel, desired, &keys)?;
     report.verify = t.elapsed();
     if !residual.is_empty() {
         tracing::warn!(
@@ -207,6 +248,56 @@ pub fn apply_from(
     tracing::info!("applied and verified");
     report.state = after;
     Ok(report)
+}
+
+/// Re-reads the kernel and plans from there to `desired`: the residual plan, empty when the
+/// kernel matches. Routes are compared as the dump streams in; only when that finds a
+/// difference is the state read again whole, to plan the residual exactly. Also returns the
+/// state read whole, if it was.
+fn verify(
+    kernel: &mut dyn Kernel,
+    desired: &NetState,
+    keys: &[String],
+) -> Result<(Plan, Option<NetState>), ApplyError> {
+    let mut seen = 0usize;
+    let mut same = true;
+    let mut last: Option<RouteKey> = None;
+    // The dump comes mostly in key order: walk the config's routes along with it, and look
+    // routes up only once it does not.
+    let mut wanted = desired.routes.values().peekable();
+    let mut in_order = true;
+    let after = kernel.read_streaming(keys, &mut |r| {
+        // Routes with one key (`ip route append`) are dumped next to each other; a second
+        // one is a difference, as the count alone would not tell.
+        same &= last != Some(r.key);
+        in_order &= last.is_none_or(|l| l < r.key);
+        last = Some(r.key);
+        seen += 1;
+        let d = if in_order {
+            while wanted.next_if(|d| d.key < r.key).is_some() {}
+            wanted.next_if(|d| d.key == r.key)
+        } else {
+            desired.routes.get(&r.key)
+        };
+        same &= d.is_some_and(|d| route_matches(d, &r));
+    })?;
+    // An interrupted dump proves nothing either way: the full read below tries again.
+    if let Some(after) = after.filter(|_| same && seen == desired.routes.len()) {
+        let rest = NetState {
+            routes: RouteMap::default(),
+            hostname: desired.hostname.clone(),
+            sysctl: desired.sysctl.clone(),
+            links: desired.links.clone(),
+            rules: desired.rules.clone(),
+            table_names: desired.table_names.clone(),
+        };
+        let residual = diff(&rest, &after)?;
+        if residual.is_empty() {
+            return Ok((residual, None));
+        }
+    }
+    let after = kernel.read(keys)?;
+    Ok((diff(desired, &after)?, Some(after)))
 }
 
 /// Undoes the operations `done`, last first, then mends what the kernel changed by itself

@@ -102,3 +102,63 @@ fn a_change_the_kernel_ignores_is_caught_by_verify_and_reverted() {
     assert!(err.to_string().contains("mtu 1500 -> 9000"), "{err}");
     assert_eq!(k.state, current());
 }
+
+#[test]
+fn any_route_difference_after_the_write_is_caught_by_verify() {
+    let desired = load("desired", DESIRED).unwrap().state;
+    fn key(s: &NetState, dst: &str) -> crate::model::RouteKey {
+        let dst = dst.parse().unwrap();
+        s.routes.values().find(|r| r.key.dst == dst).unwrap().key
+    }
+    type Meddle = fn(&mut NetState);
+    let meddling: [(Meddle, &str); 3] = [
+        (
+            |s| {
+                s.routes.remove(&key(s, "172.16.0.0/12"));
+            },
+            "+ route blackhole 172.16.0.0/12",
+        ),
+        (
+            |s| {
+                let mut r = s.routes.get(&key(s, "10.0.0.0/8")).unwrap().clone();
+                r.via = Some("192.0.2.253".parse().unwrap());
+                s.routes.insert(r);
+            },
+            "~ route 10.0.0.0/8 via 192.0.2.254",
+        ),
+        (
+            |s| {
+                let mut r = s.routes.get(&key(s, "10.0.0.0/8")).unwrap().clone();
+                r.key.dst = "10.1.0.0/16".parse().unwrap();
+                s.routes.insert(r);
+            },
+            "- route 10.1.0.0/16",
+        ),
+    ];
+    for (meddle, residual) in meddling {
+        let mut k = FakeKernel::new(current());
+        k.meddle = Some(meddle);
+        let err = apply(&mut k, &desired).unwrap_err();
+        assert!(matches!(err, ApplyError::NotConverged { .. }), "{err}");
+        assert!(err.to_string().contains(residual), "{err}");
+    }
+}
+
+#[test]
+fn interrupted_reads_are_read_again() {
+    let mut k = FakeKernel::new(current());
+    k.interrupted_reads = 0..1;
+    assert_eq!(k.read(&[]).unwrap(), current());
+    let mut k = FakeKernel::new(current());
+    k.interrupted_reads = 0..READ_TRIES;
+    let err = k.read(&[]).unwrap_err();
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    // Read 1 is verification's: it reads again, whole.
+    let desired = load("desired", DESIRED).unwrap().state;
+    let mut k = FakeKernel::new(current());
+    k.interrupted_reads = 1..2;
+    let report = apply(&mut k, &desired).unwrap();
+    assert!(diff(&desired, report.state.as_ref().unwrap())
+        .unwrap()
+        .is_empty());
+}
