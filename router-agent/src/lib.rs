@@ -9,4 +9,5 @@ pub mod kernel;
 pub mod model;
 pub mod plan;
 pub mod reconcile;
+pub mod router;
 pub mod store;

@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use router_agent::firewall::{self, Backend, NftBackend};
+use router_agent::firewall::{self, NftBackend};
 use router_agent::kernel::{netns, LinuxKernel};
 use router_agent::model::{self, ConfigError, ValidConfig};
 use router_agent::reconcile::{self, Kernel};
+use router_agent::router::{apply_both, LinuxRouter, Router, RouterError};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Declarative router config: TOML to kernel and back")]
@@ -193,35 +194,26 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Apply { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
-            // The firewall is planned before anything is written, applied first (one atomic
-            // transaction), and put back if the interfaces fail.
             let mut nft = NftBackend::default();
-            let t = std::time::Instant::now();
-            let fw_before = firewall::read_for(&mut nft, desired.firewall.as_ref())?;
-            let fw_plan = firewall::plan(desired.firewall.as_ref(), &fw_before)?;
-            // `nft -f` is atomic: a rejected transaction changes nothing, so no `nft -c` first.
-            let fw_report =
-                firewall::apply(&mut nft, desired.firewall.as_ref(), fw_plan, fw_before)
-                    .map_err(|e| locate_firewall_error(&file, e))?;
-            let fw_time = t.elapsed();
             let mut text = String::new();
-            let applied = reconcile::apply_from(&mut k, &desired.state, current, read, |plan| {
-                text = plan.to_string();
-            });
-            let report = match applied {
-                Ok(r) => r,
-                Err(e) => {
-                    if let Err(re) = firewall::revert(&mut nft, &fw_report.plan) {
-                        eprintln!("error: reverting the firewall failed too: {re}");
-                    }
-                    return Err(e.into());
-                }
-            };
+            let (report, fw_report) = apply_both(
+                &mut k,
+                &mut nft,
+                &desired.state,
+                desired.firewall.as_ref(),
+                current,
+                read,
+                |plan| text = plan.to_string(),
+            )
+            .map_err(|e| match e {
+                RouterError::Firewall(e) => locate_firewall_error(&file, e),
+                e => e.into(),
+            })?;
             print_buffered(&text)?;
             if !fw_report.plan.is_empty() {
                 print_buffered(&fw_report.plan)?;
                 eprintln!(
-                    "firewall: {} change(s) in one nft transaction ({fw_time:?})",
+                    "firewall: {} change(s) in one nft transaction",
                     fw_report.plan.changes.len()
                 );
             }
@@ -239,11 +231,10 @@ fn run(command: Command) -> Result<(), AnyError> {
             std::mem::forget((report, desired));
         }
         Command::Show { netns } => {
-            let mut k = kernel(netns.as_deref())?;
-            let state = k.read(&[])?;
-            let mut config = model::to_config(&state);
-            let fw = NftBackend::default().read(&[])?;
-            config.firewall = fw.firewall.map(|f| f.to_config());
+            if let Some(name) = &netns {
+                netns::enter(name)?;
+            }
+            let config = LinuxRouter::open(netns.is_none())?.running()?;
             print_buffered(&model::render_config(&config))?;
         }
     }

@@ -1,0 +1,94 @@
+//! The Linux router: netlink for interfaces, addresses, routes and rules; nftables for the
+//! firewall.
+
+use std::time::{Duration, Instant};
+
+use super::{Applied, Router, RouterError};
+use crate::firewall::{self, Backend, NftBackend};
+use crate::kernel::LinuxKernel;
+use crate::model::firewall::Firewall;
+use crate::model::{self, Config, NetState, ValidConfig};
+use crate::plan::Plan;
+use crate::reconcile::{self, Kernel};
+
+#[derive(Debug)]
+pub struct LinuxRouter {
+    kernel: LinuxKernel,
+    nft: NftBackend,
+    /// False inside a network namespace: the hostname is the host's.
+    manage_hostname: bool,
+}
+
+impl LinuxRouter {
+    /// Opens the kernel of the namespace this thread is in.
+    pub fn open(manage_hostname: bool) -> Result<LinuxRouter, RouterError> {
+        Ok(LinuxRouter {
+            kernel: LinuxKernel::open(manage_hostname).map_err(RouterError::Read)?,
+            nft: NftBackend::default(),
+            manage_hostname,
+        })
+    }
+}
+
+/// Applies the firewall first (planned before anything is written; one atomic nft
+/// transaction), then the interfaces from `current` (read by the caller, `read` long ago);
+/// if those fail the firewall is put back. `alongside` gets the netlink plan on a second
+/// thread while it is written.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_both(
+    kernel: &mut dyn Kernel,
+    nft: &mut dyn Backend,
+    state: &NetState,
+    firewall: Option<&Firewall>,
+    current: NetState,
+    read: Duration,
+    alongside: impl FnOnce(&Plan) + Send,
+) -> Result<(reconcile::Report, firewall::Report), RouterError> {
+    let fw_before = firewall::read_for(nft, firewall).map_err(RouterError::ReadFirewall)?;
+    let fw_plan = firewall::plan(firewall, &fw_before).map_err(RouterError::Firewall)?;
+    // `nft -f` is atomic: a rejected transaction changes nothing, so no `nft -c` first.
+    let fw_report =
+        firewall::apply(nft, firewall, fw_plan, fw_before).map_err(RouterError::Firewall)?;
+    match reconcile::apply_from(kernel, state, current, read, alongside) {
+        Ok(report) => Ok((report, fw_report)),
+        Err(e) => {
+            if let Err(re) = firewall::revert(nft, &fw_report.plan) {
+                tracing::error!("reverting the firewall failed too: {re}");
+            }
+            Err(RouterError::Net(e))
+        }
+    }
+}
+
+impl Router for LinuxRouter {
+    fn apply(&mut self, config: &ValidConfig) -> Result<Applied, RouterError> {
+        let mut state = config.state.clone();
+        if !self.manage_hostname {
+            state.hostname = None;
+        }
+        let t = Instant::now();
+        let current = self.kernel.read(&[]).map_err(RouterError::Read)?;
+        let (net, fw) = apply_both(
+            &mut self.kernel,
+            &mut self.nft,
+            &state,
+            config.firewall.as_ref(),
+            current,
+            t.elapsed(),
+            |_| {},
+        )?;
+        let (a, c, d) = net.plan.counts();
+        Ok(Applied {
+            net_ops: a + c + d,
+            firewall_changes: fw.plan.changes.len(),
+        })
+    }
+
+    fn running(&mut self) -> Result<Config, RouterError> {
+        let state = self.kernel.read(&[]).map_err(RouterError::Read)?;
+        let mut config = model::to_config(&state);
+        let fw = self.nft.read(&[]).map_err(RouterError::ReadFirewall)?;
+        config.firewall = fw.firewall.map(|f| f.to_config());
+        Ok(config)
+    }
+}
