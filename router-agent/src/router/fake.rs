@@ -1,12 +1,14 @@
-//! A router in memory: its running config is whatever was applied or set "by hand".
+//! A router in memory: its running config is whatever was applied or edited "by hand".
+//! Clones share one router, so a test can edit it while the daemon owns a clone.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Applied, Router, RouterError};
 use crate::model::{Config, ValidConfig};
 
 #[derive(Debug, Default)]
-pub struct FakeRouter {
+pub struct FakeState {
     pub config: Config,
     /// Hostnames whose configs this router refuses, as a kernel would refuse a bad config.
     pub refuse_hostnames: BTreeSet<String>,
@@ -14,16 +16,27 @@ pub struct FakeRouter {
     pub applied: Vec<Config>,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct FakeRouter(Arc<Mutex<FakeState>>);
+
+impl FakeRouter {
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        // A test that panicked while holding the lock already failed.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl Router for FakeRouter {
     fn apply(&mut self, config: &ValidConfig) -> Result<Applied, RouterError> {
+        let mut s = self.state();
         if let Some(h) = &config.config.hostname {
-            if self.refuse_hostnames.contains(h) {
+            if s.refuse_hostnames.contains(h) {
                 return Err(RouterError::Refused(format!("hostname {h:?} refused")));
             }
         }
-        let changed = self.config != config.config;
-        self.config = config.config.clone();
-        self.applied.push(config.config.clone());
+        let changed = s.config != config.config;
+        s.config = config.config.clone();
+        s.applied.push(config.config.clone());
         Ok(Applied {
             net_ops: usize::from(changed),
             firewall_changes: 0,
@@ -31,6 +44,6 @@ impl Router for FakeRouter {
     }
 
     fn running(&mut self) -> Result<Config, RouterError> {
-        Ok(self.config.clone())
+        Ok(self.state().config.clone())
     }
 }

@@ -1,0 +1,266 @@
+//! The boot contract on the kernel command line: `router.store=`, `router.id=`,
+//! `router.mgmt=`, `router.token=`, and PXE's `BOOTIF=`. Pure: the caller reads
+//! `/proc/cmdline`.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::store::RouterId;
+
+/// How the management path comes up before the store can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mgmt {
+    Dhcp,
+    Static {
+        address: IpNet,
+        gateway: Option<IpAddr>,
+    },
+}
+
+/// Which interface carries management.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MgmtDevice {
+    Name(String),
+    /// Lowercase, colon-separated.
+    Mac(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BootArgs {
+    /// Store URLs, primary first, then fallbacks.
+    pub stores: Vec<String>,
+    pub id: Option<RouterId>,
+    pub mgmt: Option<Mgmt>,
+    pub mgmt_device: Option<MgmtDevice>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("kernel command line: {param}={value:?}: {expected}")]
+pub struct BootArgError {
+    pub param: String,
+    pub value: String,
+    pub expected: String,
+}
+
+fn bad(param: &str, value: &str, expected: &str) -> BootArgError {
+    BootArgError {
+        param: param.to_owned(),
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
+/// Splits `a://x,b://y` into URLs, but keeps the commas inside one URL (etcd lists its
+/// members as `etcd://h1:2379,h2:2379/prefix`): a piece starts a new URL only if it has
+/// a scheme.
+pub fn split_urls(value: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for piece in value.split(',') {
+        match out.last_mut() {
+            Some(last) if !piece.contains("://") => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => out.push(piece.to_owned()),
+        }
+    }
+    out.retain(|u| !u.is_empty());
+    out
+}
+
+/// A MAC from `aa:bb:..`, `aa-bb-..` or PXE's `01-aa-bb-..` (hardware type 1 first).
+fn parse_mac(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    let parts = match parts.len() {
+        7 if parts[0] == "01" => &parts[1..],
+        6 => &parts[..],
+        _ => return None,
+    };
+    parts
+        .iter()
+        .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| parts.join(":").to_ascii_lowercase())
+}
+
+const MGMT_FORM: &str = "expected dhcp or ADDRESS/PREFIX[,gw=IP][,dev=NAME|,mac=MAC], \
+     e.g. router.mgmt=192.0.2.10/24,gw=192.0.2.1";
+
+fn parse_mgmt(value: &str) -> Result<(Mgmt, Option<MgmtDevice>), BootArgError> {
+    let mut parts = value.split(',');
+    let first = parts.next().unwrap_or_default();
+    let mut device = None;
+    let mut gateway: Option<IpAddr> = None;
+    for opt in parts {
+        match opt.split_once('=') {
+            Some(("gw", g)) => {
+                gateway = Some(
+                    g.parse()
+                        .map_err(|_| bad("router.mgmt", value, MGMT_FORM))?,
+                )
+            }
+            Some(("dev", d)) if !d.is_empty() && d.len() < 16 => {
+                device = Some(MgmtDevice::Name(d.to_owned()))
+            }
+            Some(("mac", m)) => {
+                let mac = parse_mac(m).ok_or_else(|| bad("router.mgmt", value, MGMT_FORM))?;
+                device = Some(MgmtDevice::Mac(mac))
+            }
+            _ => return Err(bad("router.mgmt", value, MGMT_FORM)),
+        }
+    }
+    let mgmt = if first == "dhcp" {
+        if gateway.is_some() {
+            return Err(bad(
+                "router.mgmt",
+                value,
+                "dhcp takes no gw= (DHCP gives it)",
+            ));
+        }
+        Mgmt::Dhcp
+    } else {
+        let address: IpNet = first
+            .parse()
+            .map_err(|_| bad("router.mgmt", value, MGMT_FORM))?;
+        if let Some(gw) = gateway {
+            if gw.is_ipv4() != address.addr().is_ipv4() {
+                return Err(bad(
+                    "router.mgmt",
+                    value,
+                    "gw= must be of the address's family",
+                ));
+            }
+        }
+        Mgmt::Static { address, gateway }
+    };
+    Ok((mgmt, device))
+}
+
+/// Parses the `router.*` and `BOOTIF` parameters of a kernel command line; ignores the
+/// rest. Every malformed value is reported, not just the first.
+pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
+    let mut args = BootArgs::default();
+    let mut errors = Vec::new();
+    let mut bootif = None;
+    for word in cmdline.split_whitespace() {
+        let Some((param, value)) = word.split_once('=') else {
+            if word.starts_with("router.") {
+                errors.push(bad(word, "", "a value after '='"));
+            }
+            continue;
+        };
+        match param {
+            "router.store" => {
+                let urls = split_urls(value);
+                if urls.is_empty() || urls.iter().any(|u| !u.contains("://")) {
+                    errors.push(bad(
+                        param,
+                        value,
+                        "one or more URLs, e.g. http://192.0.2.1:8080",
+                    ));
+                }
+                args.stores.extend(urls);
+            }
+            "router.id" => match RouterId::new(value) {
+                Ok(id) => args.id = Some(id),
+                Err(e) => errors.push(bad(param, value, &e.to_string())),
+            },
+            "router.mgmt" => match parse_mgmt(value) {
+                Ok((m, d)) => {
+                    args.mgmt = Some(m);
+                    if d.is_some() {
+                        args.mgmt_device = d;
+                    }
+                }
+                Err(e) => errors.push(e),
+            },
+            "router.token" if !value.is_empty() => args.token = Some(value.to_owned()),
+            "BOOTIF" => match parse_mac(value) {
+                Some(mac) => bootif = Some(MgmtDevice::Mac(mac)),
+                None => errors.push(bad(
+                    param,
+                    value,
+                    "a MAC address such as 01-52-54-00-12-34-56",
+                )),
+            },
+            p if p.starts_with("router.") => errors.push(bad(
+                param,
+                value,
+                "one of router.store, router.id, router.mgmt, router.token",
+            )),
+            _ => {}
+        }
+    }
+    // An explicit dev=/mac= in router.mgmt beats the NIC PXE booted from.
+    if args.mgmt_device.is_none() {
+        args.mgmt_device = bootif;
+    }
+    if errors.is_empty() {
+        Ok(args)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_command_line() {
+        let a = parse(
+            "BOOT_IMAGE=/vmlinuz console=ttyS0 router.store=http://192.0.2.1:8080,etcd://h1:2379,h2:2379/routers \
+             router.store=tftp://192.0.2.1/cfg router.id=edge-1 router.mgmt=192.0.2.10/24,gw=192.0.2.1 \
+             BOOTIF=01-52-54-00-AB-CD-EF router.token=s3cret quiet",
+        )
+        .expect("valid");
+        assert_eq!(
+            a.stores,
+            [
+                "http://192.0.2.1:8080",
+                "etcd://h1:2379,h2:2379/routers",
+                "tftp://192.0.2.1/cfg"
+            ]
+        );
+        assert_eq!(a.id.expect("id").as_str(), "edge-1");
+        assert_eq!(
+            a.mgmt,
+            Some(Mgmt::Static {
+                address: "192.0.2.10/24".parse().expect("net"),
+                gateway: Some("192.0.2.1".parse().expect("ip")),
+            })
+        );
+        assert_eq!(
+            a.mgmt_device,
+            Some(MgmtDevice::Mac("52:54:00:ab:cd:ef".into()))
+        );
+        assert_eq!(a.token.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn mgmt_device_named_beats_bootif() {
+        let a = parse("router.mgmt=dhcp,dev=eth1 BOOTIF=01-52-54-00-ab-cd-ef").expect("valid");
+        assert_eq!(a.mgmt, Some(Mgmt::Dhcp));
+        assert_eq!(a.mgmt_device, Some(MgmtDevice::Name("eth1".into())));
+    }
+
+    #[test]
+    fn every_malformed_value_is_reported() {
+        let errs = parse(
+            "router.mgmt=10.0.0.1 router.id=../x router.store=nope BOOTIF=zz router.color=red router.id",
+        )
+        .expect_err("malformed");
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 6, "{text:#?}");
+        assert!(text[0].contains("router.mgmt=\"10.0.0.1\": expected dhcp or ADDRESS/PREFIX"));
+        assert!(text[1].contains("router id"));
+        assert!(text[4].contains("one of router.store"));
+    }
+
+    #[test]
+    fn gateway_family_must_match() {
+        let errs = parse("router.mgmt=2001:db8::2/64,gw=192.0.2.1").expect_err("mixed");
+        assert!(errs[0].expected.contains("family"));
+    }
+}

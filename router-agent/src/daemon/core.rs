@@ -1,0 +1,643 @@
+//! The daemon's loop, against any [`Router`] and [`ConfigStore`]s: pull at boot (with
+//! retries, fallback stores and fallback versions), then snapshot on change, periodically
+//! and at shutdown, with compare-and-swap; store-side edits are applied after the running
+//! config is saved into history.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant};
+
+use super::backoff::Backoff;
+use super::status::{Phase, Status};
+use crate::model;
+use crate::router::Router;
+use crate::store::{ConfigStore, Expect, RouterId, StoreError, StoreEvent, Stored, Version, Watch};
+
+/// Something the daemon reacts to, from the outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The running state may have changed (netlink, nftables, BIRD's config).
+    Changed(&'static str),
+    /// Pull from the store and apply again (SIGHUP).
+    Reload,
+    /// Final snapshot, then return (SIGTERM).
+    Stop,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Quiet time after a change before the snapshot.
+    pub debounce: Duration,
+    /// A stream of changes is snapshotted at least this often.
+    pub max_debounce: Duration,
+    /// Snapshot even without change events (catches what no event reports).
+    pub periodic: Option<Duration>,
+    /// How often stores without push (HTTP, files) are polled for edits.
+    pub poll: Duration,
+    /// The bound on the final snapshot at shutdown.
+    pub stop_timeout: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            debounce: Duration::from_millis(500),
+            max_debounce: Duration::from_secs(5),
+            periodic: Some(Duration::from_secs(300)),
+            poll: Duration::from_secs(10),
+            stop_timeout: Duration::from_secs(20),
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the daemon stopped before it was running.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped while waiting for the store")]
+pub struct StoppedWaiting;
+
+pub struct Daemon<R: Router> {
+    id: RouterId,
+    /// Tried in order at boot; snapshots go to the first writable one.
+    stores: Vec<Box<dyn ConfigStore>>,
+    writer: Option<usize>,
+    router: R,
+    settings: Settings,
+    status: Status,
+    status_tx: watch::Sender<Status>,
+    /// The running config's text as the writer's history has it.
+    saved: Option<String>,
+    /// What the next write expects; `None`: unknown, ask the writer first.
+    expect: Option<Expect>,
+    /// A snapshot not yet written (newest wins).
+    pending: Option<String>,
+    retry: Backoff,
+    retry_at: Option<Instant>,
+}
+
+impl<R: Router> std::fmt::Debug for Daemon<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+impl<R: Router> Daemon<R> {
+    pub fn new(
+        id: RouterId,
+        stores: Vec<Box<dyn ConfigStore>>,
+        router: R,
+        settings: Settings,
+    ) -> (Daemon<R>, watch::Receiver<Status>) {
+        let writer = stores.iter().position(|s| !s.read_only());
+        let status = Status {
+            id: id.to_string(),
+            store: stores
+                .iter()
+                .map(|s| s.describe())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            ..Status::default()
+        };
+        let (status_tx, status_rx) = watch::channel(status.clone());
+        let retry = Backoff::new(settings.retry_initial, settings.retry_max);
+        let daemon = Daemon {
+            id,
+            stores,
+            writer,
+            router,
+            settings,
+            status,
+            status_tx,
+            saved: None,
+            expect: None,
+            pending: None,
+            retry,
+            retry_at: None,
+        };
+        (daemon, status_rx)
+    }
+
+    pub fn router(&self) -> &R {
+        &self.router
+    }
+
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    fn publish(&self) {
+        self.status_tx.send_replace(self.status.clone());
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        self.status.phase = phase;
+        self.publish();
+    }
+
+    /// The running config as TOML.
+    fn render(&mut self) -> Result<String, String> {
+        let router = &mut self.router;
+        tokio::task::block_in_place(|| router.running())
+            .map(|c| model::render_config(&c))
+            .map_err(|e| error_chain(&e))
+    }
+
+    /// Validates and applies a config text; the router is unchanged on failure.
+    fn apply_text(&mut self, origin: &str, text: &str) -> Result<(), String> {
+        let valid = model::load(origin, text).map_err(|e| e.to_string())?;
+        let router = &mut self.router;
+        let result = tokio::task::block_in_place(|| router.apply(&valid));
+        match result {
+            Ok(applied) => {
+                self.status.counters.applies += 1;
+                tracing::info!(
+                    net_ops = applied.net_ops,
+                    firewall_changes = applied.firewall_changes,
+                    "applied {origin}"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.status.counters.apply_failures += 1;
+                Err(error_chain(&e))
+            }
+        }
+    }
+
+    /// Runs until [`Event::Stop`] or until `events` closes.
+    pub async fn run(mut self, mut events: mpsc::Receiver<Event>) -> Result<Self, StoppedWaiting> {
+        let (from, found) = self.pull_at_boot(&mut events).await?;
+        self.start(from, found).await;
+        let mut watch = self.open_watch().await;
+        let mut watch_retry: Option<Instant> = None;
+        let mut changed_since: Option<Instant> = None;
+        let mut deadline: Option<Instant> = None;
+        let periodic = self.settings.periodic;
+        let mut next_periodic = periodic.map(|p| Instant::now() + p);
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    None | Some(Event::Stop) => {
+                        self.shutdown().await;
+                        return Ok(self);
+                    }
+                    Some(Event::Changed(what)) => {
+                        tracing::debug!("change seen: {what}");
+                        let first = *changed_since.get_or_insert_with(Instant::now);
+                        deadline = Some(
+                            (Instant::now() + self.settings.debounce)
+                                .min(first + self.settings.max_debounce),
+                        );
+                    }
+                    Some(Event::Reload) => self.reload().await,
+                },
+                item = recv_watch(&mut watch) => match item {
+                    Some(Ok(StoreEvent::Changed(s))) => {
+                        if self.status.store_version.as_ref() != Some(&s.version) {
+                            self.adopt(s, "store-side edit").await;
+                        }
+                    }
+                    Some(Ok(StoreEvent::Deleted)) => {
+                        tracing::warn!("the store's config of {} was deleted; the next snapshot writes it again", self.id);
+                        self.expect = Some(Expect::Absent);
+                        self.saved = None;
+                        self.snapshot("config deleted in the store").await;
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!("watching the store: {e}; watching again shortly");
+                        watch = None;
+                        watch_retry = Some(Instant::now() + self.settings.poll);
+                    }
+                    None => {
+                        watch = None;
+                        watch_retry = Some(Instant::now() + self.settings.poll);
+                    }
+                },
+                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    deadline = None;
+                    changed_since = None;
+                    self.snapshot("running state changed").await;
+                }
+                () = sleep_until(self.retry_at.unwrap_or_else(far_future)), if self.retry_at.is_some() => {
+                    self.retry_at = None;
+                    self.flush().await;
+                }
+                () = sleep_until(watch_retry.unwrap_or_else(far_future)), if watch_retry.is_some() => {
+                    watch_retry = None;
+                    watch = self.open_watch().await;
+                    if watch.is_none() {
+                        watch_retry = Some(Instant::now() + self.settings.poll);
+                    }
+                }
+                () = sleep_until(next_periodic.unwrap_or_else(far_future)), if next_periodic.is_some() => {
+                    next_periodic = periodic.map(|p| Instant::now() + p);
+                    self.snapshot("periodic").await;
+                }
+            }
+        }
+    }
+
+    /// Asks each store in turn, round after round with backoff, until one answers (with a
+    /// config or without one). Returns the store's index and its answer.
+    async fn pull_at_boot(
+        &mut self,
+        events: &mut mpsc::Receiver<Event>,
+    ) -> Result<(usize, Option<Stored>), StoppedWaiting> {
+        let mut backoff = Backoff::new(self.settings.retry_initial, self.settings.retry_max);
+        loop {
+            let mut failures = Vec::new();
+            for (i, store) in self.stores.iter().enumerate() {
+                match store.get(&self.id).await {
+                    Ok(found) => {
+                        tracing::info!(
+                            "{} answered for {}: {}",
+                            store.describe(),
+                            self.id,
+                            found
+                                .as_ref()
+                                .map_or("no config yet".to_owned(), |s| format!(
+                                    "version {}",
+                                    s.version
+                                ))
+                        );
+                        return Ok((i, found));
+                    }
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            let delay = backoff.next_delay();
+            let what = format!("{}; retrying in {delay:.1?}", failures.join("; "));
+            tracing::warn!("waiting for the store: {what}");
+            self.set_phase(Phase::WaitingForStore(what));
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                ev = events.recv() => {
+                    if matches!(ev, None | Some(Event::Stop)) {
+                        self.set_phase(Phase::Stopped);
+                        return Err(StoppedWaiting);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies what the boot store holds, else the newest version of its history that
+    /// applies; with no config at all, the running state becomes the first version.
+    async fn start(&mut self, from: usize, found: Option<Stored>) {
+        let Some(current) = found else {
+            tracing::info!(
+                "the store has no config for {}; saving the running state as its first version",
+                self.id
+            );
+            if Some(from) == self.writer {
+                self.expect = Some(Expect::Absent);
+            }
+            self.set_phase(Phase::Running);
+            self.snapshot("first boot: the running state").await;
+            return;
+        };
+        self.status.store_version = Some(current.version.clone());
+        if Some(from) == self.writer {
+            self.expect = Some(Expect::Version(current.version.clone()));
+        }
+        let origin = format!(
+            "{} version {}",
+            self.stores[from].describe(),
+            current.version
+        );
+        match self.apply_text(&origin, &current.text) {
+            Ok(()) => {
+                self.status.running_version = Some(current.version.clone());
+                self.status.phase = Phase::Running;
+            }
+            Err(reason) => {
+                tracing::error!("the store's newest config is refused: {reason}");
+                self.status.last_error = Some(reason.clone());
+                self.status.phase = match self.fall_back(from, &current.version).await {
+                    Some(v) => {
+                        tracing::error!(
+                            "DEGRADED: running version {v} from history instead of the newest, {}",
+                            current.version
+                        );
+                        Phase::Degraded(format!(
+                            "newest version {} refused ({reason}); running {v} from history",
+                            current.version
+                        ))
+                    }
+                    None => {
+                        tracing::error!("no version in the store's history applies; the router keeps its boot state");
+                        Phase::Failed(format!(
+                            "newest version {} refused ({reason}); no older version applies",
+                            current.version
+                        ))
+                    }
+                };
+            }
+        }
+        self.saved = if Some(from) == self.writer {
+            self.render().ok()
+        } else {
+            None
+        };
+        self.publish();
+    }
+
+    /// Tries the history, newest first, and returns the version that applied.
+    async fn fall_back(&mut self, from: usize, refused: &Version) -> Option<Version> {
+        let history = match self.stores[from].history(&self.id).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("reading the history to fall back on: {e}");
+                return None;
+            }
+        };
+        for entry in history.into_iter().filter(|h| &h.version != refused) {
+            let text = match self.stores[from]
+                .get_version(&self.id, &entry.version)
+                .await
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!("history version {}: {e}", entry.version);
+                    continue;
+                }
+            };
+            let origin = format!("history version {}", entry.version);
+            match self.apply_text(&origin, &text) {
+                Ok(()) => {
+                    self.status.running_version = Some(entry.version.clone());
+                    return Some(entry.version);
+                }
+                Err(reason) => {
+                    tracing::warn!("history version {} refused too: {reason}", entry.version)
+                }
+            }
+        }
+        None
+    }
+
+    async fn open_watch(&mut self) -> Option<Watch> {
+        let store = &self.stores[self.writer?];
+        match store
+            .watch(
+                &self.id,
+                self.status.store_version.clone(),
+                self.settings.poll,
+            )
+            .await
+        {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("cannot watch {} for edits yet: {e}", store.describe());
+                None
+            }
+        }
+    }
+
+    /// Renders the running config and writes it if it differs from the saved one.
+    async fn snapshot(&mut self, why: &str) {
+        if self.writer.is_none() {
+            tracing::warn!("no writable store: snapshot ({why}) not saved");
+            return;
+        }
+        let text = match self.render() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!("reading the running config for a snapshot: {e}");
+                self.status.last_error = Some(e);
+                self.status.counters.snapshot_failures += 1;
+                self.schedule_retry();
+                return;
+            }
+        };
+        if self.saved.as_deref() == Some(text.as_str()) {
+            tracing::debug!("snapshot ({why}): unchanged");
+            self.pending = None;
+            self.status.pending_snapshot = false;
+            self.publish();
+            return;
+        }
+        tracing::info!("snapshot ({why}): the running config changed");
+        self.pending = Some(text);
+        self.flush().await;
+    }
+
+    fn schedule_retry(&mut self) {
+        let delay = self.retry.next_delay();
+        self.retry_at = Some(Instant::now() + delay);
+        self.publish();
+    }
+
+    /// Writes the pending snapshot with compare-and-swap.
+    async fn flush(&mut self) {
+        let (Some(text), Some(w)) = (self.pending.clone(), self.writer) else {
+            return;
+        };
+        self.status.pending_snapshot = true;
+        let expect = match self.expect.clone() {
+            Some(e) => e,
+            None => match self.stores[w].get(&self.id).await {
+                // The writer was not the boot store: what it holds was not seen yet.
+                Ok(None) => Expect::Absent,
+                Ok(Some(s)) => {
+                    self.status.store_version = Some(s.version.clone());
+                    self.expect = Some(Expect::Version(s.version.clone()));
+                    if self.saved.is_none() {
+                        return self.resolve_conflict(text, s).await;
+                    }
+                    Expect::Version(s.version)
+                }
+                Err(e) => return self.write_failed(e),
+            },
+        };
+        let message = format!("snapshot of {}", self.id);
+        match self.stores[w].put(&self.id, &text, &expect, &message).await {
+            Ok(v) => {
+                tracing::info!("snapshot saved as version {v}");
+                self.saved = Some(text);
+                self.pending = None;
+                self.expect = Some(Expect::Version(v.clone()));
+                self.status.running_version = Some(v.clone());
+                self.status.store_version = Some(v);
+                self.status.pending_snapshot = false;
+                self.status.counters.snapshots += 1;
+                if matches!(self.status.phase, Phase::Degraded(_) | Phase::Failed(_)) {
+                    self.status.phase = Phase::Running;
+                }
+                self.retry.reset();
+                self.publish();
+            }
+            Err(StoreError::Conflict { current, .. }) => {
+                self.status.counters.conflicts += 1;
+                tracing::warn!(
+                    "the store's config changed meanwhile (now {current:?}); keeping the running config in history and taking the store's"
+                );
+                match self.stores[w].get(&self.id).await {
+                    Ok(Some(s)) => self.resolve_conflict(text, s).await,
+                    Ok(None) => {
+                        self.expect = Some(Expect::Absent);
+                        self.schedule_retry();
+                    }
+                    Err(e) => self.write_failed(e),
+                }
+            }
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    fn write_failed(&mut self, e: StoreError) {
+        self.status.counters.snapshot_failures += 1;
+        let delay = self.retry.next_delay();
+        tracing::warn!("snapshot not saved: {e}; kept in memory, retrying in {delay:.1?}");
+        self.status.last_error = Some(e.to_string());
+        self.status.pending_snapshot = true;
+        self.retry_at = Some(Instant::now() + delay);
+        self.publish();
+    }
+
+    /// A conflict: ours goes into history, the store's newer config is applied.
+    async fn resolve_conflict(&mut self, ours: String, theirs: Stored) {
+        let w = self.writer.unwrap_or_default();
+        let message = format!(
+            "running config of {}, superseded by store version {}",
+            self.id, theirs.version
+        );
+        if let Err(e) = self.stores[w].archive(&self.id, &ours, &message).await {
+            return self.write_failed(e);
+        }
+        self.pending = None;
+        self.saved = Some(ours);
+        self.adopt(theirs, "newer config in the store").await;
+    }
+
+    /// Applies a config the store has and the router does not run, after saving the
+    /// running config into history (unless it is there already).
+    async fn adopt(&mut self, theirs: Stored, why: &str) {
+        tracing::info!("{why}: applying store version {}", theirs.version);
+        let w = self.writer.unwrap_or_default();
+        match self.render() {
+            Ok(running) if self.saved.as_deref() != Some(running.as_str()) => {
+                let message = format!(
+                    "running config of {} before store version {} was applied",
+                    self.id, theirs.version
+                );
+                if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
+                    tracing::warn!("not applying store version {} yet: {e}", theirs.version);
+                    self.pending = Some(running);
+                    return self.write_failed(e);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(
+                    "not applying store version {}: reading the running config: {e}",
+                    theirs.version
+                );
+                return;
+            }
+        }
+        self.status.store_version = Some(theirs.version.clone());
+        self.expect = Some(Expect::Version(theirs.version.clone()));
+        let origin = format!("store version {}", theirs.version);
+        match self.apply_text(&origin, &theirs.text) {
+            Ok(()) => {
+                self.status.counters.store_edits += 1;
+                self.status.running_version = Some(theirs.version.clone());
+                self.status.phase = Phase::Running;
+            }
+            Err(reason) => {
+                tracing::error!(
+                    "store version {} refused, the router keeps its running config: {reason}",
+                    theirs.version
+                );
+                self.status.last_error = Some(reason.clone());
+                self.status.phase = Phase::Degraded(format!(
+                    "store version {} refused ({reason}); running {}",
+                    theirs.version,
+                    self.status
+                        .running_version
+                        .as_ref()
+                        .map_or("the boot state".to_owned(), |v| v.to_string())
+                ));
+            }
+        }
+        self.pending = None;
+        self.status.pending_snapshot = false;
+        self.saved = self.render().ok();
+        self.publish();
+    }
+
+    /// SIGHUP: save what runs, then take the store's config again.
+    async fn reload(&mut self) {
+        tracing::info!("reload: pulling the config again");
+        self.snapshot("before reload").await;
+        let Some(w) = self.writer else { return };
+        match self.stores[w].get(&self.id).await {
+            Ok(Some(s)) => {
+                let origin = format!("store version {}", s.version);
+                if self.status.store_version.as_ref() != Some(&s.version) {
+                    self.adopt(s, "reload").await;
+                } else if let Err(reason) = self.apply_text(&origin, &s.text) {
+                    tracing::error!("reload: {reason}");
+                    self.status.last_error = Some(reason);
+                    self.publish();
+                }
+            }
+            Ok(None) => tracing::warn!("reload: the store has no config for {}", self.id),
+            Err(e) => tracing::warn!("reload: {e}"),
+        }
+    }
+
+    /// The final snapshot, bounded in time.
+    async fn shutdown(&mut self) {
+        tracing::info!(
+            "stopping: final snapshot (at most {:?})",
+            self.settings.stop_timeout
+        );
+        let bound = self.settings.stop_timeout;
+        let done = tokio::time::timeout(bound, async {
+            self.snapshot("shutdown").await;
+            while self.pending.is_some() {
+                let at = self.retry_at.unwrap_or_else(Instant::now);
+                sleep_until(at).await;
+                self.retry_at = None;
+                self.flush().await;
+            }
+        })
+        .await;
+        if done.is_err() {
+            tracing::error!("the final snapshot could not be saved within {bound:?}; it is lost");
+        }
+        self.set_phase(Phase::Stopped);
+    }
+}
+
+async fn recv_watch(watch: &mut Option<Watch>) -> Option<Result<StoreEvent, StoreError>> {
+    match watch {
+        Some(w) => w.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
+}
