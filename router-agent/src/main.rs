@@ -1,13 +1,16 @@
 //! `router-agent`: check, plan, apply and show the router's config.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use router_agent::daemon::{self, persist::Persisted};
 use router_agent::firewall::{self, NftBackend};
 use router_agent::kernel::{netns, LinuxKernel};
 use router_agent::model::{self, ConfigError, ValidConfig};
 use router_agent::reconcile::{self, Kernel};
 use router_agent::router::{apply_both, LinuxRouter, Router, RouterError};
+use router_agent::store::RouterId;
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Declarative router config: TOML to kernel and back")]
@@ -41,21 +44,69 @@ enum Command {
         #[arg(long)]
         netns: Option<String>,
     },
+    /// Pull the config from the store, apply it, and snapshot every change back.
+    Daemon(DaemonCli),
+    /// Print the daemon's status line.
+    Status {
+        #[arg(long, default_value = "/run/router-agent")]
+        status_dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DaemonCli {
+    /// Store URL; repeat for fallbacks (primary first). Default: router.store= from the
+    /// kernel command line. `${id}`, `${mac}`, `${uuid}`, `${hostname}` are filled in.
+    #[arg(long = "store")]
+    stores: Vec<String>,
+    /// Router id. Default: router.id=, else the DMI UUID, else the management NIC's MAC.
+    #[arg(long)]
+    id: Option<RouterId>,
+    #[arg(long)]
+    netns: Option<String>,
+    /// File holding the bearer token for HTTP(S) stores (default: router.token=). A file,
+    /// not an argument: arguments show in `ps`.
+    #[arg(long)]
+    token_file: Option<std::path::PathBuf>,
+    /// Extra CA certificate (PEM) for the store's TLS.
+    #[arg(long)]
+    ca_cert: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "/run/router-agent")]
+    status_dir: std::path::PathBuf,
+    /// A file kept in the store: NAME=PATH (repeatable), e.g. SSH host keys.
+    #[arg(long)]
+    persist: Vec<Persisted>,
+    /// Seconds between snapshots taken without a change event (0: none).
+    #[arg(long, default_value_t = 300)]
+    snapshot_interval: u64,
+    /// Seconds between polls of stores that cannot push edits (HTTP, files).
+    #[arg(long, default_value_t = 10)]
+    poll_interval: u64,
+    /// Where the boot parameters are read from.
+    #[arg(long, default_value = "/proc/cmdline")]
+    cmdline: std::path::PathBuf,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // The daemon's decisions are its log: info by default.
+    let quiet = if matches!(cli.command, Command::Daemon(_)) {
+        1
+    } else {
+        0
+    };
+    init_logging(cli.verbose.max(quiet));
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            let code = e.downcast_ref::<Exit>().map_or(1, |x| x.0);
             let mut source = e.source();
             while let Some(s) = source {
                 eprintln!("  caused by: {s}");
                 source = s.source();
             }
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
@@ -166,8 +217,64 @@ fn load_and_read(
     })
 }
 
+fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
+    let settings = daemon::Settings {
+        periodic: (cli.snapshot_interval > 0).then(|| Duration::from_secs(cli.snapshot_interval)),
+        poll: Duration::from_secs(cli.poll_interval.max(1)),
+        ..daemon::Settings::default()
+    };
+    let token = match &cli.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--token-file {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let args = daemon::DaemonArgs {
+        stores: cli.stores,
+        id: cli.id,
+        netns: cli.netns,
+        token,
+        ca_cert: cli.ca_cert,
+        status_dir: cli.status_dir,
+        persist: cli.persist,
+        cmdline: cli.cmdline,
+        ready_timeout: Duration::from_secs(30),
+        settings,
+    };
+    daemon::run(args).map_err(|e| {
+        let code = e.exit_code();
+        Box::new(Exit(code, e.to_string())) as AnyError
+    })
+}
+
+/// An error with the exit status it calls for.
+#[derive(Debug)]
+struct Exit(u8, String);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for Exit {}
+
 fn run(command: Command) -> Result<(), AnyError> {
     match command {
+        Command::Daemon(cli) => run_daemon(cli)?,
+        Command::Status { status_dir } => {
+            let path = status_dir.join("status");
+            let line = std::fs::read_to_string(&path).map_err(|e| {
+                format!(
+                    "{}: {e} (is `router-agent daemon` running?)",
+                    path.display()
+                )
+            })?;
+            print!("{line}");
+        }
         Command::Check { file } => {
             let v = load(&file)?;
             if let Some(fw) = &v.firewall {

@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
 use super::backoff::Backoff;
+use super::persist::{self, Persisted};
 use super::status::{Phase, Status};
 use crate::model;
 use crate::router::Router;
@@ -77,6 +78,7 @@ pub struct Daemon<R: Router> {
     pending: Option<String>,
     retry: Backoff,
     retry_at: Option<Instant>,
+    files: Vec<Persisted>,
 }
 
 impl<R: Router> std::fmt::Debug for Daemon<R> {
@@ -124,8 +126,15 @@ impl<R: Router> Daemon<R> {
             pending: None,
             retry,
             retry_at: None,
+            files: Vec::new(),
         };
         (daemon, status_rx)
+    }
+
+    /// Files restored from the store at boot (uploaded when the store has none).
+    pub fn with_files(mut self, files: Vec<Persisted>) -> Self {
+        self.files = files;
+        self
     }
 
     pub fn router(&self) -> &R {
@@ -178,6 +187,11 @@ impl<R: Router> Daemon<R> {
     /// Runs until [`Event::Stop`] or until `events` closes.
     pub async fn run(mut self, mut events: mpsc::Receiver<Event>) -> Result<Self, StoppedWaiting> {
         let (from, found) = self.pull_at_boot(&mut events).await?;
+        if !self.files.is_empty() {
+            if let Err(e) = persist::sync(self.stores[from].as_ref(), &self.id, &self.files).await {
+                tracing::error!("persisted files: {}", error_chain(&e));
+            }
+        }
         self.start(from, found).await;
         let mut watch = self.open_watch().await;
         let mut watch_retry: Option<Instant> = None;

@@ -4,9 +4,16 @@ mod backoff;
 pub mod bootargs;
 mod core;
 pub mod identity;
+#[cfg(feature = "kernel")]
+mod linux;
+#[cfg(feature = "kernel")]
+mod mgmt;
+pub mod persist;
 pub mod status;
 
 pub use self::core::{error_chain, Daemon, Event, Settings, StoppedWaiting};
+#[cfg(feature = "kernel")]
+pub use linux::{run, DaemonArgs, DaemonError};
 
 #[cfg(test)]
 mod tests;

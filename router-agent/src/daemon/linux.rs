@@ -1,0 +1,276 @@
+//! `router-agent daemon` on a real machine: the boot contract, the management path, the
+//! stores, the Linux router, and the event sources (rtnetlink, `nft monitor`, signals).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::bootargs::{self, BootArgError};
+use super::identity::{self, IdentityError, Machine};
+use super::persist::Persisted;
+use super::status::{Phase, Status};
+use super::{mgmt, Daemon, Event, Settings};
+use crate::kernel::{monitor, netns};
+use crate::router::{LinuxRouter, RouterError};
+use crate::store::{self, RouterId, StoreError, StoreOptions};
+
+#[derive(Debug, Clone)]
+pub struct DaemonArgs {
+    /// Store URLs, primary first; empty: from the kernel command line.
+    pub stores: Vec<String>,
+    pub id: Option<RouterId>,
+    pub netns: Option<String>,
+    pub token: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub status_dir: PathBuf,
+    pub persist: Vec<Persisted>,
+    pub cmdline: PathBuf,
+    /// Tell systemd "ready" after this long even while the store is still awaited, so
+    /// units ordered after the agent (sshd) start anyway.
+    pub ready_timeout: Duration,
+    pub settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("malformed boot parameters:\n  {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
+    BootArgs(Vec<BootArgError>),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("no store: give --store URL or router.store= on the kernel command line")]
+    NoStore,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Netns(#[from] netns::NetnsError),
+    #[error("opening the router")]
+    Router(#[from] RouterError),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// Exit status: 2 for what a restart cannot fix (bad parameters), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::BootArgs(_) | DaemonError::Identity(_) | DaemonError::NoStore => 2,
+            DaemonError::Store(StoreError::BadUrl { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Io { what, source }
+}
+
+fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// Runs the daemon until SIGTERM. Enters `--netns` first, before any thread starts.
+pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
+    let cmdline = std::fs::read_to_string(&args.cmdline).unwrap_or_default();
+    let boot = bootargs::parse(&cmdline).map_err(DaemonError::BootArgs)?;
+    if let Some(name) = &args.netns {
+        netns::enter(name)?;
+    }
+    let mut machine = Machine {
+        dmi_uuid: read_trimmed("/sys/class/dmi/id/product_uuid"),
+        mac: None,
+        hostname: read_trimmed("/proc/sys/kernel/hostname"),
+    };
+    let nics = mgmt::ethernet_nics(Path::new("/sys/class/net"));
+    match mgmt::pick(boot.mgmt_device.as_ref(), &nics) {
+        Ok((name, mac)) => {
+            machine.mac = Some(mac);
+            if let (Some(m), None) = (&boot.mgmt, &args.netns) {
+                // The store may be reachable anyway (another NIC, DHCP from elsewhere):
+                // a failure here is reported and the daemon goes on.
+                if let Err(e) = mgmt::bring_up(&name, m) {
+                    tracing::error!("management interface {name}: {e}");
+                }
+            }
+        }
+        Err(e) if boot.mgmt.is_some() => tracing::error!("{e}"),
+        Err(_) => {}
+    }
+    let id = identity::router_id(args.id.as_ref(), boot.id.as_ref(), &machine)?;
+    let urls = if args.stores.is_empty() {
+        boot.stores.clone()
+    } else {
+        args.stores.clone()
+    };
+    if urls.is_empty() {
+        return Err(DaemonError::NoStore);
+    }
+    let options = StoreOptions {
+        token: args.token.clone().or(boot.token.clone()),
+        ca_cert: args.ca_cert.clone(),
+        ..StoreOptions::default()
+    };
+    let mut stores = Vec::new();
+    for url in &urls {
+        let url = identity::expand(url, &id, &machine)?;
+        stores.push(store::open(&url, &options)?);
+    }
+    tracing::info!("router {id}; stores: {}", urls.join(", "));
+    let router = LinuxRouter::open(args.netns.is_none())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("starting the async runtime"))?;
+    runtime.block_on(async move {
+        let (tx, rx) = mpsc::channel(64);
+        watch_kernel(tx.clone())?;
+        watch_nftables(tx.clone());
+        watch_signals(tx)?;
+        let (daemon, status) = Daemon::new(id, stores, router, args.settings);
+        let daemon = daemon.with_files(args.persist);
+        tokio::spawn(write_status(status.clone(), args.status_dir));
+        tokio::spawn(notify_ready(status, args.ready_timeout));
+        match daemon.run(rx).await {
+            Ok(_) => tracing::info!("stopped"),
+            Err(e) => tracing::info!("{e}"),
+        }
+        Ok(())
+    })
+}
+
+/// rtnetlink notifications, read on a thread of their own (the socket blocks).
+fn watch_kernel(tx: mpsc::Sender<Event>) -> Result<(), DaemonError> {
+    let mut mon =
+        monitor::Monitor::open().map_err(io_err("subscribing to rtnetlink notifications"))?;
+    std::thread::Builder::new()
+        .name("rtnetlink-monitor".into())
+        .spawn(move || loop {
+            match mon.wait() {
+                Ok(what) => {
+                    for w in what {
+                        tracing::trace!("kernel change: {w}");
+                        // A full queue already holds a change: this one adds nothing.
+                        let _ = tx.try_send(Event::Changed(w));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "rtnetlink notifications stopped: {e}; only periodic snapshots remain"
+                    );
+                    return;
+                }
+            }
+        })
+        .map_err(io_err("starting the rtnetlink monitor thread"))?;
+    Ok(())
+}
+
+/// `nft monitor`: one line per ruleset change, by anyone.
+fn watch_nftables(tx: mpsc::Sender<Event>) {
+    use tokio::io::AsyncBufReadExt;
+    tokio::spawn(async move {
+        let child = tokio::process::Command::new("nft")
+            .arg("monitor")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("`nft monitor` did not start ({e}): hand edits of the firewall are seen by periodic snapshots only");
+                return;
+            }
+        };
+        let Some(out) = child.stdout.take() else {
+            return;
+        };
+        let mut lines = tokio::io::BufReader::new(out).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::trace!("nft: {line}");
+            let _ = tx.try_send(Event::Changed("nftables"));
+        }
+        tracing::error!(
+            "`nft monitor` ended: hand edits of the firewall are seen by periodic snapshots only"
+        );
+    });
+}
+
+fn watch_signals(tx: mpsc::Sender<Event>) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(io_err("handling SIGTERM"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io_err("handling SIGINT"))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(io_err("handling SIGHUP"))?;
+    tokio::spawn(async move {
+        loop {
+            let ev = tokio::select! {
+                _ = term.recv() => Event::Stop,
+                _ = int.recv() => Event::Stop,
+                _ = hup.recv() => Event::Reload,
+            };
+            tracing::info!("signal: {ev:?}");
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Writes `status` (one line) and `metrics.prom` (node_exporter's textfile format) on
+/// every change, each through a rename so readers never see half a file.
+async fn write_status(mut status: watch::Receiver<Status>, dir: PathBuf) {
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::error!("status directory {}: {e}; no status files", dir.display());
+        return;
+    }
+    loop {
+        let s = status.borrow_and_update().clone();
+        for (name, text) in [("status", s.line() + "\n"), ("metrics.prom", s.metrics())] {
+            let path = dir.join(name);
+            let tmp = dir.join(format!(".{name}.tmp"));
+            if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+                tracing::warn!("writing {}: {e}", path.display());
+            }
+        }
+        if status.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Tells systemd (Type=notify) the agent is ready once the config is applied, or after
+/// `timeout` if the store is still awaited.
+async fn notify_ready(mut status: watch::Receiver<Status>, timeout: Duration) {
+    let applied =
+        status.wait_for(|s| !matches!(s.phase, Phase::Starting | Phase::WaitingForStore(_)));
+    if tokio::time::timeout(timeout, applied).await.is_err() {
+        tracing::warn!("still waiting for the store after {timeout:?}; telling systemd we are up");
+    }
+    sd_notify("READY=1");
+}
+
+fn sd_notify(state: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let path = path.to_string_lossy().into_owned();
+    let addr = match path.strip_prefix('@') {
+        Some(abs) => SocketAddr::from_abstract_name(abs.as_bytes()),
+        None => SocketAddr::from_pathname(&path),
+    };
+    let sent = addr.and_then(|a| UnixDatagram::unbound()?.send_to_addr(state.as_bytes(), &a));
+    if let Err(e) = sent {
+        tracing::warn!("telling systemd {state}: {e}");
+    }
+}
