@@ -325,11 +325,7 @@ impl<R: Router> Daemon<R> {
         if Some(from) == self.writer {
             self.expect = Some(Expect::Version(current.version.clone()));
         }
-        let origin = format!(
-            "{} version {}",
-            self.stores[from].describe(),
-            current.version
-        );
+        let origin = format!("{}@{}", self.id, current.version);
         match self.apply_text(&origin, &current.text) {
             Ok(()) => {
                 self.status.running_version = Some(current.version.clone());
@@ -387,7 +383,7 @@ impl<R: Router> Daemon<R> {
                     continue;
                 }
             };
-            let origin = format!("history version {}", entry.version);
+            let origin = format!("{}@{}", self.id, entry.version);
             match self.apply_text(&origin, &text) {
                 Ok(()) => {
                     self.status.running_version = Some(entry.version.clone());
@@ -563,7 +559,7 @@ impl<R: Router> Daemon<R> {
         }
         self.status.store_version = Some(theirs.version.clone());
         self.expect = Some(Expect::Version(theirs.version.clone()));
-        let origin = format!("store version {}", theirs.version);
+        let origin = format!("{}@{}", self.id, theirs.version);
         match self.apply_text(&origin, &theirs.text) {
             Ok(()) => {
                 self.status.counters.store_edits += 1;
@@ -599,7 +595,7 @@ impl<R: Router> Daemon<R> {
         let Some(w) = self.writer else { return };
         match self.stores[w].get(&self.id).await {
             Ok(Some(s)) => {
-                let origin = format!("store version {}", s.version);
+                let origin = format!("{}@{}", self.id, s.version);
                 if self.status.store_version.as_ref() != Some(&s.version) {
                     self.adopt(s, "reload").await;
                 } else if let Err(reason) = self.apply_text(&origin, &s.text) {
