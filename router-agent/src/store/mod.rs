@@ -5,7 +5,9 @@
 //! ever written stays in the store's history.
 
 pub mod contract;
+mod digest;
 mod error;
+pub mod file;
 mod memory;
 mod names;
 mod open;

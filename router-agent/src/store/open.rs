@@ -32,7 +32,8 @@ pub fn open(url: &str, options: &StoreOptions) -> Result<Box<dyn ConfigStore>, S
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
     let _ = options;
     match scheme {
-        "file" | "http" | "https" | "tftp" | "etcd" => Err(StoreError::BadUrl {
+        "file" => Ok(Box::new(super::file::FileStore::from_url(url)?)),
+        "http" | "https" | "tftp" | "etcd" => Err(StoreError::BadUrl {
             url: url.to_owned(),
             reason: format!("the {scheme} backend is not in this build"),
         }),
