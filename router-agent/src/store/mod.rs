@@ -7,6 +7,7 @@
 pub mod contract;
 mod digest;
 mod error;
+pub mod etcd;
 pub mod file;
 mod memory;
 mod names;
