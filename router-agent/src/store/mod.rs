@@ -12,6 +12,8 @@ pub mod file;
 mod memory;
 mod names;
 mod open;
+mod poll;
+pub mod tftp;
 
 use std::fmt;
 use std::time::Duration;

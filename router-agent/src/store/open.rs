@@ -36,7 +36,11 @@ pub fn open(url: &str, options: &StoreOptions) -> Result<Box<dyn ConfigStore>, S
             url,
             options.timeout,
         )?)),
-        "http" | "https" | "tftp" => Err(StoreError::BadUrl {
+        "tftp" => Ok(Box::new(super::tftp::TftpStore::from_url(
+            url,
+            options.timeout,
+        )?)),
+        "http" | "https" => Err(StoreError::BadUrl {
             url: url.to_owned(),
             reason: format!("the {scheme} backend is not in this build"),
         }),
