@@ -7,10 +7,13 @@
 pub mod contract;
 mod digest;
 mod error;
+pub mod etcd;
 pub mod file;
 mod memory;
 mod names;
 mod open;
+mod poll;
+pub mod tftp;
 
 use std::fmt;
 use std::time::Duration;

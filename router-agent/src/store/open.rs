@@ -30,10 +30,17 @@ impl Default for StoreOptions {
 /// `tftp://HOST[:PORT][/PATH]`, `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`.
 pub fn open(url: &str, options: &StoreOptions) -> Result<Box<dyn ConfigStore>, StoreError> {
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
-    let _ = options;
     match scheme {
         "file" => Ok(Box::new(super::file::FileStore::from_url(url)?)),
-        "http" | "https" | "tftp" | "etcd" => Err(StoreError::BadUrl {
+        "etcd" | "etcds" => Ok(Box::new(super::etcd::EtcdStore::from_url(
+            url,
+            options.timeout,
+        )?)),
+        "tftp" => Ok(Box::new(super::tftp::TftpStore::from_url(
+            url,
+            options.timeout,
+        )?)),
+        "http" | "https" => Err(StoreError::BadUrl {
             url: url.to_owned(),
             reason: format!("the {scheme} backend is not in this build"),
         }),

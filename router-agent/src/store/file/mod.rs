@@ -14,13 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
 
 use self::layout::Layout;
 use self::router::PutOutcome;
 use super::{
-    ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, StoreEvent, Stored, Version,
-    Watch,
+    ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, Stored, Version, Watch,
 };
 
 #[derive(Debug, Clone)]
@@ -246,42 +244,10 @@ impl ConfigStore for FileStore {
         since: Option<Version>,
         poll: Duration,
     ) -> Result<Watch, StoreError> {
-        let mut last = match since {
+        let last = match since {
             Some(v) => Some(v),
             None => self.get(id).await?.map(|s| s.version),
         };
-        let (tx, rx) = mpsc::channel(16);
-        let store = self.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            loop {
-                let event = match store.get(&id).await {
-                    Ok(Some(stored)) if last.as_ref() != Some(&stored.version) => {
-                        last = Some(stored.version.clone());
-                        Some(StoreEvent::Changed(stored))
-                    }
-                    Ok(None) if last.is_some() => {
-                        last = None;
-                        Some(StoreEvent::Deleted)
-                    }
-                    Ok(_) => None,
-                    // A pulled stick may come back: keep polling, the snapshots report it.
-                    Err(e) => {
-                        tracing::warn!(%id, error = %e, "file store watch: read failed; polling on");
-                        None
-                    }
-                };
-                if let Some(event) = event {
-                    if tx.send(Ok(event)).await.is_err() {
-                        return;
-                    }
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(poll) => {}
-                    () = tx.closed() => return,
-                }
-            }
-        });
-        Ok(rx)
+        Ok(super::poll::spawn(self.clone(), id.clone(), last, poll))
     }
 }
