@@ -319,3 +319,41 @@ fn the_text_transaction_matches_the_schema_json() {
     );
     assert_eq!(ruleset(&a), ruleset(&b));
 }
+
+#[test]
+fn a_committed_transaction_is_told_by_its_marker_without_listing() {
+    use router_agent::firewall::{Backend, NftBackend};
+    let ns = Netns::new("fw-marker");
+    let file = write(&ns, "marker", CONFIG);
+    let out = ns.agent("apply", Some(&file));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = nft(&ns, "list table inet router_agent");
+    let marker = listing
+        .split("gen=")
+        .nth(1)
+        .and_then(|t| t.get(..16))
+        .unwrap_or_else(|| panic!("no marker in the table comment:\n{listing}"))
+        .to_owned();
+    let name = ns.name.clone();
+    let (ours, other) = std::thread::spawn(move || {
+        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+        let mut nft = NftBackend::default();
+        (
+            nft.committed(&marker).expect("netlink answer"),
+            nft.committed("0123456789abcdef").expect("netlink answer"),
+        )
+    })
+    .join()
+    .expect("thread");
+    assert!(ours, "the table's marker is found");
+    assert!(!other, "another marker is not");
+    nft(&ns, "delete table inet router_agent");
+    let name = ns.name.clone();
+    let absent = std::thread::spawn(move || {
+        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+        NftBackend::default().committed("0123456789abcdef")
+    })
+    .join()
+    .expect("thread");
+    assert!(!absent.expect("an absent table is an answer, not an error"));
+}

@@ -10,6 +10,20 @@ use super::script::Script;
 use super::{Backend, Current, FirewallError, NftProblem, Transaction};
 use crate::model::firewall::{KeptTable, Name, TableFamily, TABLE};
 
+#[cfg(feature = "kernel")]
+fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
+    crate::kernel::nf_tables::table_userdata(crate::kernel::nf_tables::NFPROTO_INET, TABLE)
+}
+
+/// Without the netlink backend: the comment from nft's listing (slower: nft lists all).
+#[cfg(not(feature = "kernel"))]
+fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
+    let out = Command::new("nft")
+        .args(["-t", "list", "table", "inet", TABLE])
+        .output()?;
+    Ok(out.status.success().then_some(out.stdout))
+}
+
 #[derive(Debug)]
 pub struct NftBackend {
     program: String,
@@ -185,5 +199,13 @@ impl Backend for NftBackend {
 
     fn run(&mut self, tx: &Transaction) -> Result<(), FirewallError> {
         self.run_script(&tx.script, false)
+    }
+
+    fn committed(&mut self, marker: &str) -> Result<bool, FirewallError> {
+        let userdata = table_userdata().map_err(|e| {
+            FirewallError::read("reading the agent's table over netlink", e.to_string())
+        })?;
+        let needle = format!("gen={marker}");
+        Ok(userdata.is_some_and(|u| u.windows(needle.len()).any(|w| w == needle.as_bytes())))
     }
 }
