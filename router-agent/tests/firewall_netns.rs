@@ -357,3 +357,44 @@ fn a_committed_transaction_is_told_by_its_marker_without_listing() {
     .expect("thread");
     assert!(!absent.expect("an absent table is an answer, not an error"));
 }
+
+#[test]
+fn a_read_is_reused_until_the_ruleset_generation_moves() {
+    use router_agent::firewall::{Backend, NftBackend};
+    let ns = Netns::new("fw-gen");
+    let file = write(&ns, "gen", CONFIG);
+    let out = ns.agent("apply", Some(&file));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let name = ns.name.clone();
+    let (first, second, after_edit) = std::thread::spawn(move || {
+        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+        let mut nft = NftBackend::default();
+        let first = nft.read(&[]).expect("read");
+        let second = nft.read(&[]).expect("cached read");
+        let edit = std::process::Command::new("nft")
+            .args([
+                "add",
+                "rule",
+                "inet",
+                "router_agent",
+                "input",
+                "tcp",
+                "dport",
+                "4444",
+                "accept",
+            ])
+            .status()
+            .expect("nft");
+        assert!(edit.success());
+        (first, second, nft.read(&[]).expect("read after the edit"))
+    })
+    .join()
+    .expect("thread");
+    assert_eq!(first, second);
+    assert_ne!(
+        first, after_edit,
+        "a hand edit moves the generation and is read"
+    );
+    let text = format!("{:?}", after_edit.firewall);
+    assert!(text.contains("4444"), "{text}");
+}

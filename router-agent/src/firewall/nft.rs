@@ -24,15 +24,30 @@ fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
     Ok(out.status.success().then_some(out.stdout))
 }
 
+#[cfg(feature = "kernel")]
+fn generation() -> Option<u32> {
+    crate::kernel::nf_tables::generation().ok()
+}
+
+#[cfg(not(feature = "kernel"))]
+fn generation() -> Option<u32> {
+    None
+}
+
 #[derive(Debug)]
 pub struct NftBackend {
     program: String,
+    /// The last read, the tables it was asked to keep, and the ruleset generation it was
+    /// read at: while the generation stands, nothing changed and the read is not repeated
+    /// (a long-lived agent re-reads on every snapshot).
+    cache: Option<(u32, Vec<String>, Current)>,
 }
 
 impl Default for NftBackend {
     fn default() -> Self {
         NftBackend {
             program: "nft".into(),
+            cache: None,
         }
     }
 }
@@ -139,8 +154,8 @@ fn family(word: &str) -> Option<TableFamily> {
     serde_json::from_value(serde_json::Value::String(word.to_owned())).ok()
 }
 
-impl Backend for NftBackend {
-    fn read(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
+impl NftBackend {
+    fn read_listing(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
         let mut current = Current::default();
         // Protocols as numbers: names come from /etc/protocols, which differs between hosts.
         if let Some(json) = self.list_table(&["-s", "-p", "-j", "list", "table", "inet", TABLE])? {
@@ -190,6 +205,25 @@ impl Backend for NftBackend {
                 current.tables.insert(id.clone(), text.trim().to_owned());
             }
         }
+        Ok(current)
+    }
+}
+
+impl Backend for NftBackend {
+    fn read(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
+        let before = generation();
+        if let (Some(g), Some((at, kept, current))) = (before, &self.cache) {
+            if *at == g && kept == keep {
+                tracing::debug!("nftables generation {g} unchanged: the last read stands");
+                return Ok(current.clone());
+            }
+        }
+        let current = self.read_listing(keep)?;
+        // Cached only if nothing committed while it was being listed.
+        self.cache = match before {
+            Some(g) if generation() == Some(g) => Some((g, keep.to_vec(), current.clone())),
+            _ => None,
+        };
         Ok(current)
     }
 
