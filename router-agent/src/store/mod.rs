@@ -6,9 +6,12 @@
 
 pub mod contract;
 mod error;
+mod http;
 mod memory;
 mod names;
 mod open;
+mod polling;
+pub mod server;
 
 use std::fmt;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 pub use error::StoreError;
+pub use http::HttpStore;
 pub use memory::MemoryStore;
 pub use names::{FileName, NameError, RouterId};
 pub use open::{open, StoreOptions};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigStore, StoreError};
+use super::{ConfigStore, HttpStore, StoreError};
 
 /// How to reach a store, beyond its URL.
 #[derive(Debug, Clone)]
@@ -30,9 +30,9 @@ impl Default for StoreOptions {
 /// `tftp://HOST[:PORT][/PATH]`, `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`.
 pub fn open(url: &str, options: &StoreOptions) -> Result<Box<dyn ConfigStore>, StoreError> {
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
-    let _ = options;
     match scheme {
-        "file" | "http" | "https" | "tftp" | "etcd" => Err(StoreError::BadUrl {
+        "http" | "https" => Ok(Box::new(HttpStore::open(url, options)?)),
+        "file" | "tftp" | "etcd" => Err(StoreError::BadUrl {
             url: url.to_owned(),
             reason: format!("the {scheme} backend is not in this build"),
         }),
