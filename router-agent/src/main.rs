@@ -46,11 +46,22 @@ enum Command {
     },
     /// Pull the config from the store, apply it, and snapshot every change back.
     Daemon(DaemonCli),
+    /// The config store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Print the daemon's status line.
     Status {
         #[arg(long, default_value = "/run/router-agent")]
         status_dir: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Serve router configs over HTTP(S), every version kept in git (docs/store.md).
+    Serve(router_agent::store::server::ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,7 +101,7 @@ struct DaemonCli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The daemon's decisions are its log: info by default.
-    let quiet = if matches!(cli.command, Command::Daemon(_)) {
+    let quiet = if matches!(cli.command, Command::Daemon(_) | Command::Store { .. }) {
         1
     } else {
         0
@@ -266,6 +277,9 @@ impl std::error::Error for Exit {}
 fn run(command: Command) -> Result<(), AnyError> {
     match command {
         Command::Daemon(cli) => run_daemon(cli)?,
+        Command::Store {
+            command: StoreCommand::Serve(args),
+        } => router_agent::store::server::run(args)?,
         Command::Status { status_dir } => {
             let path = status_dir.join("status");
             let line = std::fs::read_to_string(&path).map_err(|e| {

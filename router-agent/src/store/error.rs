@@ -31,6 +31,8 @@ pub enum StoreError {
     },
     #[error("{store} is read-only; writes go to a writable store (file, http, etcd)")]
     ReadOnly { store: String },
+    #[error("{store} refused the request: {detail}")]
+    Refused { store: String, detail: String },
     #[error("{store}: unexpected answer: {detail}")]
     Protocol { store: String, detail: String },
     #[error("{store}: {what}")]

@@ -9,10 +9,13 @@ mod digest;
 mod error;
 pub mod etcd;
 pub mod file;
+mod http;
 mod memory;
 mod names;
 mod open;
 mod poll;
+mod polling;
+pub mod server;
 pub mod tftp;
 
 use std::fmt;
@@ -22,6 +25,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 pub use error::StoreError;
+pub use http::HttpStore;
 pub use memory::MemoryStore;
 pub use names::{FileName, NameError, RouterId};
 pub use open::{open, StoreOptions};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigStore, StoreError};
+use super::{ConfigStore, HttpStore, StoreError};
 
 /// How to reach a store, beyond its URL.
 #[derive(Debug, Clone)]
@@ -40,10 +40,7 @@ pub fn open(url: &str, options: &StoreOptions) -> Result<Box<dyn ConfigStore>, S
             url,
             options.timeout,
         )?)),
-        "http" | "https" => Err(StoreError::BadUrl {
-            url: url.to_owned(),
-            reason: format!("the {scheme} backend is not in this build"),
-        }),
+        "http" | "https" => Ok(Box::new(HttpStore::open(url, options)?)),
         _ => Err(StoreError::BadUrl {
             url: url.to_owned(),
             reason: "expected file://, http://, https://, tftp:// or etcd://".into(),

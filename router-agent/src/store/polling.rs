@@ -1,0 +1,61 @@
+//! Watching a store that cannot push: ask it every poll interval whether the config
+//! changed (HTTP: a conditional GET; git: the branch's tip).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{StoreError, StoreEvent, Stored, Version, Watch};
+
+/// One poll's answer.
+#[derive(Debug)]
+pub(crate) enum Polled {
+    /// Still the version asked about.
+    Unchanged,
+    /// What the store holds now (`None`: no config).
+    Now(Option<Stored>),
+}
+
+/// Polls until the receiver is dropped or a poll fails (the error is the last item).
+/// `since`: the version the caller knows (`None`: it knows there is none); a difference
+/// is reported at the first poll, which is immediate.
+pub(crate) fn spawn<F, Fut>(
+    what: String,
+    since: Option<Version>,
+    every: Duration,
+    mut poll: F,
+) -> Watch
+where
+    F: FnMut(Option<Version>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Polled, StoreError>> + Send,
+{
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut last = since;
+        loop {
+            let event = match poll(last.clone()).await {
+                Ok(Polled::Unchanged) => None,
+                Ok(Polled::Now(Some(s))) if Some(&s.version) != last.as_ref() => {
+                    tracing::debug!("{what}: now version {}", s.version);
+                    last = Some(s.version.clone());
+                    Some(Ok(StoreEvent::Changed(s)))
+                }
+                Ok(Polled::Now(Some(_))) => None,
+                Ok(Polled::Now(None)) => last.take().map(|_| Ok(StoreEvent::Deleted)),
+                Err(e) => Some(Err(e)),
+            };
+            let failed = matches!(event, Some(Err(_)));
+            if let Some(event) = event {
+                if tx.send(event).await.is_err() || failed {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = tx.closed() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+    rx
+}
