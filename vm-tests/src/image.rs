@@ -36,7 +36,10 @@ fn which(program: &str) {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false);
-    assert!(found, "{program} not found: run scripts/setup.sh (it installs qemu-system-x86)");
+    assert!(
+        found,
+        "{program} not found: run scripts/setup.sh (it installs qemu-system-x86)"
+    );
 }
 
 /// Files to add to the guest's root: (path inside the guest, content, mode); a content
@@ -84,7 +87,11 @@ pub fn with_overlay(image: &Image, files: &Files, work: &Path, out: &Path) {
         .stdout(Stdio::piped())
         .output()
         .expect("cpio (apt-get install cpio)");
-    assert!(list.status.success(), "cpio failed: {}", String::from_utf8_lossy(&list.stderr));
+    assert!(
+        list.status.success(),
+        "cpio failed: {}",
+        String::from_utf8_lossy(&list.stderr)
+    );
     use std::io::Write;
     std::fs::OpenOptions::new()
         .append(true)

@@ -8,6 +8,7 @@
 //! guest hangs on it. Every wait is bounded.
 
 pub mod image;
+pub mod state;
 pub mod store;
 pub mod vm;
 

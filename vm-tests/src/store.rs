@@ -17,7 +17,11 @@ pub struct StoreServer {
 
 pub fn agent_binary() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/router-agent");
-    assert!(p.is_file(), "{} missing: `cargo build --release`", p.display());
+    assert!(
+        p.is_file(),
+        "{} missing: `cargo build --release`",
+        p.display()
+    );
     p
 }
 
@@ -48,7 +52,11 @@ impl StoreServer {
         self.child = Some(child);
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "store server did not listen:\n{}", self.log());
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "store server did not listen:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -72,8 +80,11 @@ impl StoreServer {
 
     /// A client on the host side.
     pub fn client(&self) -> Box<dyn ConfigStore> {
-        store::open(&format!("http://127.0.0.1:{}", self.port), &StoreOptions::default())
-            .expect("open the store")
+        store::open(
+            &format!("http://127.0.0.1:{}", self.port),
+            &StoreOptions::default(),
+        )
+        .expect("open the store")
     }
 }
 

@@ -56,7 +56,9 @@ pub struct Vm {
 
 impl std::fmt::Debug for Vm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vm").field("name", &self.spec.name).finish_non_exhaustive()
+        f.debug_struct("Vm")
+            .field("name", &self.spec.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,20 +87,33 @@ impl Vm {
         let sock = dir.join("shell.sock");
         let _ = std::fs::remove_file(&sock);
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-accel", accel(), "-m", &spec.mem_mib.to_string(), "-smp", "1"])
-            .args(["-nodefaults", "-display", "none", "-no-reboot"])
-            .arg("-kernel")
-            .arg(&image.vmlinuz)
-            .arg("-initrd")
-            .arg(&initrd)
-            .arg("-append")
-            .arg(format!("rootfstype=ramfs console=ttyS0,115200n8 {}", spec.append))
-            .arg("-chardev")
-            .arg(format!("file,id=con,path={}", console_log.display()))
-            .args(["-serial", "chardev:con", "-chardev"])
-            .arg(format!("socket,id=sh,path={},server=on,wait=off", sock.display()))
-            .args(["-serial", "chardev:sh", "-nic"])
-            .arg(format!("user,model=virtio-net-pci,mac={}", spec.mgmt_mac));
+        cmd.args([
+            "-accel",
+            accel(),
+            "-m",
+            &spec.mem_mib.to_string(),
+            "-smp",
+            "1",
+        ])
+        .args(["-nodefaults", "-display", "none", "-no-reboot"])
+        .arg("-kernel")
+        .arg(&image.vmlinuz)
+        .arg("-initrd")
+        .arg(&initrd)
+        .arg("-append")
+        .arg(format!(
+            "rootfstype=ramfs console=ttyS0,115200n8 {}",
+            spec.append
+        ))
+        .arg("-chardev")
+        .arg(format!("file,id=con,path={}", console_log.display()))
+        .args(["-serial", "chardev:con", "-chardev"])
+        .arg(format!(
+            "socket,id=sh,path={},server=on,wait=off",
+            sock.display()
+        ))
+        .args(["-serial", "chardev:sh", "-nic"])
+        .arg(format!("user,model=virtio-net-pci,mac={}", spec.mgmt_mac));
         for l in &spec.links {
             let side = if l.listen { "listen" } else { "connect" };
             cmd.arg("-nic").arg(format!(
@@ -136,7 +151,9 @@ impl Vm {
                 if n == 0 {
                     return;
                 }
-                sink.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(&buf[..n]);
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&buf[..n]);
             }
         });
         let mut vm = Vm {
@@ -204,7 +221,9 @@ impl Vm {
         self.seq += 1;
         let n = self.seq;
         let start = self.text().len();
-        self.send(&format!("printf '@@%s@@\\n' b{n}\n{cmd}\nprintf '\\n@@%s@@%d@@\\n' e{n} $?\n"));
+        self.send(&format!(
+            "printf '@@%s@@\\n' b{n}\n{cmd}\nprintf '\\n@@%s@@%d@@\\n' e{n} $?\n"
+        ));
         let begin = format!("@@b{n}@@\n");
         let end = format!("@@e{n}@@");
         let t = Instant::now();
@@ -213,7 +232,9 @@ impl Vm {
             let fresh = &text[start.min(text.len())..];
             if let (Some(b), Some(e)) = (fresh.find(&begin), fresh.find(&end)) {
                 if e > b {
-                    let output = fresh[b + begin.len()..e].trim_end_matches('\n').replace('\r', "");
+                    let output = fresh[b + begin.len()..e]
+                        .trim_end_matches('\n')
+                        .replace('\r', "");
                     let rest = &fresh[e + end.len()..];
                     if let Some(rc) = rest.split("@@").next().and_then(|r| r.parse().ok()) {
                         return (rc, output);
@@ -237,7 +258,13 @@ impl Vm {
     }
 
     /// Polls `cmd` until its output matches `want`.
-    pub fn until(&mut self, what: &str, cmd: &str, limit: Duration, want: impl Fn(&str) -> bool) -> String {
+    pub fn until(
+        &mut self,
+        what: &str,
+        cmd: &str,
+        limit: Duration,
+        want: impl Fn(&str) -> bool,
+    ) -> String {
         let t = Instant::now();
         loop {
             let (_, out) = self.sh_rc(cmd, limit);
@@ -245,7 +272,9 @@ impl Vm {
                 return out;
             }
             if t.elapsed() > limit {
-                self.fail(&format!("{what}: not within {limit:?}; last output of `{cmd}`:\n{out}"));
+                self.fail(&format!(
+                    "{what}: not within {limit:?}; last output of `{cmd}`:\n{out}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(250));
         }
@@ -254,9 +283,12 @@ impl Vm {
     /// Waits for the agent to report its config applied; returns the time since qemu
     /// started.
     pub fn await_running(&mut self, limit: Duration) -> Duration {
-        self.until("router-agent running", "router-agent status 2>&1", limit, |s| {
-            s.starts_with("running") || s.starts_with("DEGRADED") || s.starts_with("FAILED")
-        });
+        self.until(
+            "router-agent running",
+            "router-agent status 2>&1",
+            limit,
+            |s| s.starts_with("running") || s.starts_with("DEGRADED") || s.starts_with("FAILED"),
+        );
         self.started.elapsed()
     }
 
