@@ -40,6 +40,8 @@ enum Command {
         #[arg(long)]
         netns: Option<String>,
     },
+    /// BGP sessions and prefix counts, from BIRD.
+    Status,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +162,7 @@ fn run(command: Command) -> Result<(), AnyError> {
             if let Some(fw) = &v.firewall {
                 check_firewall(&file, fw)?;
             }
+            let bgp_note = router_agent::bgp::cli::check(&file, v.bgp.as_ref())?;
             println!(
                 "{file}: ok ({} interfaces, {} routes, {} rules, {} firewall rules)",
                 v.state.links.len(),
@@ -167,6 +170,9 @@ fn run(command: Command) -> Result<(), AnyError> {
                 v.state.rules.len(),
                 v.firewall.as_ref().map_or(0, |f| f.rule_count())
             );
+            if !bgp_note.is_empty() {
+                println!("{bgp_note}");
+            }
         }
         Command::Plan { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
@@ -177,10 +183,13 @@ fn run(command: Command) -> Result<(), AnyError> {
             let fw = firewall::plan(desired.firewall.as_ref(), &before)?;
             print_buffered(&net)?;
             print_buffered(&fw)?;
+            print_buffered(&router_agent::bgp::cli::plan(desired.bgp.as_ref())?)?;
         }
         Command::Apply { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
+            // BGP first: BIRD checks the new config before anything else is written.
+            router_agent::bgp::cli::apply(&file, desired.bgp.as_ref())?;
             // The firewall is planned before anything is written, applied first (one atomic
             // transaction), and put back if the interfaces fail.
             let mut nft = NftBackend::default();
@@ -230,8 +239,10 @@ fn run(command: Command) -> Result<(), AnyError> {
             let mut config = model::to_config(&state);
             let fw = NftBackend::default().read(&[])?;
             config.firewall = fw.firewall.map(|f| f.to_config());
+            router_agent::bgp::cli::show(&mut config)?;
             print_buffered(&model::render_config(&config))?;
         }
+        Command::Status => print_buffered(&router_agent::bgp::cli::status()?)?,
     }
     Ok(())
 }

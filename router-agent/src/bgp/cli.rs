@@ -127,8 +127,8 @@ pub fn status() -> Result<String, AnyError> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:<6} {:<12} {:<26} {:>9} {:>9} {:>9}",
-        "session", "state", "bgp", "since", "imported", "filtered", "exported"
+        "{:<24} {:<6} {:<19} {:>9} {:>9} {:>9}  info",
+        "session", "state", "since", "imported", "filtered", "exported"
     );
     for s in sessions {
         let sum = |f: fn(&super::status::Counts) -> u64| -> u64 {
@@ -136,14 +136,14 @@ pub fn status() -> Result<String, AnyError> {
         };
         let _ = writeln!(
             out,
-            "{:<24} {:<6} {:<12} {:<26} {:>9} {:>9} {:>9}",
+            "{:<24} {:<6} {:<19} {:>9} {:>9} {:>9}  {}",
             s.name,
             s.state,
-            s.info,
             s.since,
             sum(|c| c.imported),
             sum(|c| c.filtered),
-            sum(|c| c.exported)
+            sum(|c| c.exported),
+            s.info
         );
     }
     Ok(out)

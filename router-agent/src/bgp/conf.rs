@@ -197,7 +197,10 @@ function export_ok(int peer_as) {{
 
 function export_clean() {{
   bgp_large_community.delete([({a}, 0, *), ({a}, 1, *)]);{std}
+  # RFC 7999: blackholes go no further than the clients. (Added here, after BIRD's
+  # own NO_EXPORT check, which would keep them from the clients too.)
   if ({bh}) ~ bgp_community then {{{bh4}{bh6}
+    bgp_community.add((65535,65281));
   }}{gsadd}
 }}
 ",
@@ -250,7 +253,7 @@ fn render_policy(o: &mut String, bgp: &Bgp, name: &str, p: &Policy, f: Family) {
     if p.blackhole {
         let _ = writeln!(
             o,
-            "  if bh then bgp_community.add((65535,65281));\n  if !bh && (net.len < {min} || net.len > {max}) then {{ rs_reject({}); return false; }}",
+            "  if !bh && (net.len < {min} || net.len > {max}) then {{ rs_reject({}); return false; }}",
             reason::PREFIX_LENGTH
         );
     } else {
@@ -394,6 +397,10 @@ fn render_peer(o: &mut String, bgp: &Bgp, p: &Peer) {
         if p.rs_client {
             o.push_str("    secondary;\n");
         }
+        // Routes are validated again when the ROAs change only with an import table.
+        if !bgp.policies[&p.policy].rpki.is_off() {
+            o.push_str("    import table on;\n");
+        }
         if let Some(l) = p.max_prefix(f) {
             let _ = writeln!(
                 o,
@@ -444,10 +451,14 @@ fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
         }
     }
     let _ = writeln!(o, "filter in{d}_{name} {{");
+    // An absent community attribute makes `~` void, which a bool cannot hold: hence `if`.
+    o.push_str("  bool bh = false;\n");
     if policy.blackhole {
-        let _ = writeln!(o, "  bool bh;\n  bh = ({},{}) ~ bgp_community;", bh.0, bh.1);
-    } else {
-        o.push_str("  bool bh;\n  bh = false;\n");
+        let _ = writeln!(
+            o,
+            "  if ({},{}) ~ bgp_community then bh = true;",
+            bh.0, bh.1
+        );
     }
     let _ = writeln!(
         o,

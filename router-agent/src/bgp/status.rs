@@ -46,11 +46,20 @@ pub fn parse_protocols(text: &str) -> Vec<Session> {
             in_bgp = f.get(1) == Some(&"BGP");
             channel = None;
             if in_bgp {
+                // `timeformat protocol iso long` (the agent's bird.conf) writes a date and
+                // a time; BIRD's default, one word.
+                let date = f
+                    .get(4)
+                    .is_some_and(|d| d.len() == 10 && d.as_bytes()[4] == b'-');
+                let info_at = if date { 6 } else { 5 };
                 out.push(Session {
                     name: f[0].to_owned(),
                     state: f.get(3).copied().unwrap_or_default().to_owned(),
-                    since: f.get(4).copied().unwrap_or_default().to_owned(),
-                    info: f.get(5..).map(|r| r.join(" ")).unwrap_or_default(),
+                    since: f
+                        .get(4..info_at.min(f.len()))
+                        .map(|r| r.join(" "))
+                        .unwrap_or_default(),
+                    info: f.get(info_at..).map(|r| r.join(" ")).unwrap_or_default(),
                     channels: Vec::new(),
                 });
             }
@@ -84,4 +93,47 @@ pub fn parse_protocols(text: &str) -> Vec<Session> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_birdc_v_listing() {
+        let text = "0001 BIRD 2.0.12 ready.
+2002-Name       Proto      Table      State  Since         Info
+1002-device1    Device     ---        up     2026-11-25 23:13:07  
+1006-
+1002-p_c1       BGP        ---        up     2026-11-25 23:13:07  Established   
+1006-  BGP state:          Established
+     Neighbor address: 192.0.2.1
+   Channel ipv4
+     State:          UP
+     Routes:         7 imported, 1 filtered, 4 exported, 3 preferred
+ 
+1002-p_c4       BGP        ---        down   2026-11-25 23:13:08  Automatic shutdown: Route limit exceeded
+1006-  BGP state:          Down
+0000 
+";
+        let s = parse_protocols(text);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name, "p_c1");
+        assert_eq!(s[0].info, "Established");
+        assert_eq!(s[0].since, "2026-11-25 23:13:07");
+        assert_eq!(
+            s[0].channels,
+            vec![(
+                "ipv4".to_owned(),
+                Counts {
+                    imported: 7,
+                    filtered: 1,
+                    exported: 4,
+                    preferred: 3
+                }
+            )]
+        );
+        assert_eq!(s[1].state, "down");
+        assert_eq!(s[1].info, "Automatic shutdown: Route limit exceeded");
+    }
 }
