@@ -101,7 +101,10 @@ pub fn render(bgp: &Bgp) -> String {
     o.push_str("timeformat protocol iso long;\n\n");
     o.push_str("protocol device {\n}\n\n");
     // Sorted tables let `secondary` export the best route a client's filter accepts.
-    o.push_str("ipv4 table master4 sorted;\nipv6 table master6 sorted;\n\n");
+    // (BIRD refuses them for recursive next hops: iBGP and multihop sessions.)
+    if bgp.peers.iter().any(|p| p.rs_client) {
+        o.push_str("ipv4 table master4 sorted;\nipv6 table master6 sorted;\n\n");
+    }
     render_rpki(&mut o, bgp);
     render_common(&mut o, bgp);
     for (name, p) in &bgp.policies {
@@ -184,6 +187,7 @@ function rs_rejected() {{
     );
     let gs = Community::GRACEFUL_SHUTDOWN;
     let bh = Community::BLACKHOLE;
+    let bh_pair = format!("{},{}", bh.0, bh.1);
     let _ = writeln!(
         o,
         "# What every client's export filter does: drop filtered routes, honour the export
@@ -204,7 +208,7 @@ function export_clean() {{
   }}{gsadd}
 }}
 ",
-        bh = format!("{},{}", bh.0, bh.1),
+        bh = bh_pair,
         std = if bgp.asn.is_16bit() {
             format!("\n  bgp_community.delete([(0, *), ({a}, *)]);")
         } else {
@@ -292,7 +296,7 @@ fn render_policy(o: &mut String, bgp: &Bgp, name: &str, p: &Policy, f: Family) {
     if p.first_as {
         let _ = writeln!(
             o,
-            "  if bgp_path.first != peer_as then {{ rs_reject({}); return false; }}",
+            "  if peer_as != 0 && bgp_path.first != peer_as then {{ rs_reject({}); return false; }}",
             reason::FIRST_AS
         );
     }
@@ -427,7 +431,10 @@ fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
     let a = bgp.asn.get();
     let policy = &bgp.policies[&p.policy];
     // Over a session of the other family the next hop cannot be the peer's address.
-    let nh = Family::of_addr(&p.address) == f;
+    // iBGP: the path starts empty and the next hop is any router's; 0 skips first AS.
+    let ibgp = p.asn == bgp.asn;
+    let nh = Family::of_addr(&p.address) == f && !ibgp;
+    let first_as = if ibgp { 0 } else { p.asn.get() };
     let bh = Community::BLACKHOLE;
     let allowed = p.allowed(f);
     if let Some(l) = &allowed {
@@ -463,7 +470,7 @@ fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
     let _ = writeln!(
         o,
         "  if !policy_{}_{d}({}, {}, {nh}, bh) then accept;",
-        p.policy, p.asn, p.address
+        p.policy, first_as, p.address
     );
     if allowed.is_some() {
         let _ = writeln!(

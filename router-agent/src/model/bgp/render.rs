@@ -35,11 +35,12 @@ impl Bgp {
             .filter(|(n, p)| n.as_str() != DEFAULT_POLICY || **p != Policy::default())
             .map(|(n, p)| (n.clone(), p.to_config()))
             .collect();
-        let blackhole =
-            (self.blackhole_v4.is_some() || self.blackhole_v6.is_some()).then(|| BlackholeConfig {
+        let blackhole = (self.blackhole_v4.is_some() || self.blackhole_v6.is_some()).then_some(
+            BlackholeConfig {
                 next_hop_v4: self.blackhole_v4,
                 next_hop_v6: self.blackhole_v6,
-            });
+            },
+        );
         let rpki = self.uses_rpki().then(|| RpkiConfig {
             roa: self
                 .roas
