@@ -47,7 +47,7 @@ print('[bgp.policy.default]\nbogon_prefixes = false')
 for i in range(n + (1 if extra else 0)):
     asn = 10000 + i
     a = f"10.{(i // 250) + 1}.{i % 250}.1" if i >= 250 or n > 250 else f"10.255.0.{i + 1}"
-    lists = " ".join(f"{(i % 200) + 20}.{j}.0.0/16{{16,24}}" for j in range(20))
+    lists = " ".join(f"{(i % 200) + 20}.{j}.0.0/16{{16,24}}" for j in range(64))
     print(f'[[bgp.peer]]\nname = "as{asn}"\naddress = "{a}"\nasn = {asn}\nmax_prefix_v4 = 20000')
     print(f'allowed_prefixes = "{lists}"\nallowed_origins = [{asn}]')
 PY
@@ -62,7 +62,10 @@ rs_config "$peers" >"$work/rs.toml"
 rs_config "$peers" extra >"$work/rs-plus.toml"
 t0=$(now); "$agent" check "$work/rs.toml" >/dev/null; t1=$(now)
 "$agent" apply --netns "$rs" "$work/rs.toml" >/dev/null 2>&1; t2=$(now)
+# The baseline goes the same way: from the small config to the agent's file.
 cp "$work/rs.conf" "$work/baseline.conf"
+printf 'router id 10.255.0.254;\nprotocol device {}\n' >"$work/small.conf"
+birdc -s "$work/rs.ctl" configure \"$work/small.conf\" >/dev/null
 t3=$(now); bird -p -c "$work/baseline.conf"; birdc -s "$work/rs.ctl" configure \"$work/baseline.conf\" >/dev/null; t4=$(now)
 "$agent" apply --netns "$rs" "$work/rs.toml" >/dev/null 2>&1; t5=$(now)
 "$agent" apply --netns "$rs" "$work/rs-plus.toml" >/dev/null 2>&1; t6=$(now)
@@ -71,6 +74,7 @@ echo "agent check (parse, validate, render, bird -p):  $(elapsed "$t0" "$t1") s"
 echo "agent apply (first, BIRD reconfigured):           $(elapsed "$t1" "$t2") s"
 echo "baseline bird -p + birdc configure, same file:   $(elapsed "$t3" "$t4") s"
 echo "agent apply, unchanged (no reconfigure):          $(elapsed "$t4" "$t5") s"
+echo "  (the agent's file was reloaded by the baseline; the agent's next apply finds it unchanged)"
 echo "agent apply, one peer added:                      $(elapsed "$t5" "$t6") s"
 
 echo "== convergence, $clients clients x $prefixes prefixes"
@@ -96,7 +100,7 @@ i, n = int(sys.argv[1]), int(sys.argv[2])
 print(f"router id 10.255.0.{i+1};\nprotocol device {{}}\nprotocol static s4 {{\n  ipv4;")
 base = (i % 200) + 20
 for k in range(n):
-    print(f"  route {base}.{k // 256 % 20}.{k % 256}.0/24 blackhole;")
+    print(f"  route {base}.{k // 256}.{k % 256}.0/24 blackhole;")
 print(f"}}\nprotocol bgp to_rs {{\n  local as {10000+i};\n  neighbor 10.255.0.254 as 64500;\n  ipv4 {{ import all; export where source = RTS_STATIC; }};\n}}")
 PY
     clientns[$i]=$c
