@@ -185,18 +185,24 @@ fn kernel(netns_name: Option<&str>) -> Result<LinuxKernel, AnyError> {
 struct Desired {
     state: model::NetState,
     firewall: Option<model::firewall::Firewall>,
+    bgp: Option<model::bgp::Bgp>,
 }
 
 fn desired(file: &str, netns_name: Option<&str>) -> Result<Desired, ConfigError> {
     let ValidConfig {
         mut state,
         firewall,
+        bgp,
         ..
     } = load(file)?;
     if netns_name.is_some() && state.hostname.take().is_some() {
         tracing::info!("hostname not applied: it belongs to the host, not to the namespace");
     }
-    Ok(Desired { state, firewall })
+    Ok(Desired {
+        state,
+        firewall,
+        bgp,
+    })
 }
 
 /// nft's complaints placed at their lines in the config file.
@@ -312,12 +318,17 @@ fn run(command: Command) -> Result<(), AnyError> {
                 )
             })?;
             print!("{line}");
+            let bird = router_agent::bgp::cli::backend();
+            if bird.socket.exists() {
+                print_buffered(&router_agent::bgp::cli::status()?)?;
+            }
         }
         Command::Check { file } => {
             let v = load(&file)?;
             if let Some(fw) = &v.firewall {
                 check_firewall(&file, fw)?;
             }
+            let bgp_note = router_agent::bgp::cli::check(&file, v.bgp.as_ref())?;
             println!(
                 "{file}: ok ({} interfaces, {} routes, {} rules, {} firewall rules)",
                 v.state.links.len(),
@@ -325,6 +336,9 @@ fn run(command: Command) -> Result<(), AnyError> {
                 v.state.rules.len(),
                 v.firewall.as_ref().map_or(0, |f| f.rule_count())
             );
+            if !bgp_note.is_empty() {
+                println!("{bgp_note}");
+            }
         }
         Command::Plan { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
@@ -335,6 +349,7 @@ fn run(command: Command) -> Result<(), AnyError> {
             let fw = firewall::plan(desired.firewall.as_ref(), &before)?;
             print_buffered(&net)?;
             print_buffered(&fw)?;
+            print_buffered(&router_agent::bgp::cli::plan(desired.bgp.as_ref())?)?;
         }
         Command::Confirm { status_dir } => {
             confirm::confirm(&status_dir)?;
@@ -353,6 +368,8 @@ fn run(command: Command) -> Result<(), AnyError> {
         } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
+            // BGP first: BIRD checks the new config before anything else is written.
+            router_agent::bgp::cli::apply(&file, desired.bgp.as_ref())?;
             let mut nft = NftBackend::default();
             // What runs now, to go back to if the apply is not confirmed in time.
             let rollback = match confirm_secs {

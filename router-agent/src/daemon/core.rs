@@ -647,6 +647,18 @@ impl<R: Router> Daemon<R> {
         if done.is_err() {
             tracing::error!("the final snapshot could not be saved within {bound:?}; it is lost");
         }
+        // Peers move their traffic away before the sessions drop (BGP graceful shutdown).
+        let router = &mut self.router;
+        tokio::task::block_in_place(|| {
+            if let Ok(valid) = router.running().map(|c| c.validate()) {
+                match valid {
+                    Ok(v) => router.stopping(&v),
+                    Err(_) => tracing::warn!(
+                        "the running config does not validate; nothing announced before stopping"
+                    ),
+                }
+            }
+        });
         self.set_phase(Phase::Stopped);
     }
 }
