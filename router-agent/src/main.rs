@@ -311,13 +311,10 @@ fn run(command: Command) -> Result<(), AnyError> {
         } => router_agent::store::server::run(args)?,
         Command::Status { status_dir } => {
             let path = status_dir.join("status");
-            let line = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "{}: {e} (is `router-agent daemon` running?)",
-                    path.display()
-                )
-            })?;
-            print!("{line}");
+            match std::fs::read_to_string(&path) {
+                Ok(line) => print!("daemon: {line}"),
+                Err(e) => println!("daemon: not running ({}: {e})", path.display()),
+            }
             let bird = router_agent::bgp::cli::backend();
             if bird.socket.exists() {
                 print_buffered(&router_agent::bgp::cli::status()?)?;

@@ -451,7 +451,9 @@ fn route_server_with_real_bird() {
             .birdc(&["show", "protocols", "all", "p_c4"])
             .contains("limit")
     });
-    assert!(!c3.has_route("185.4.7.0/24"));
+    wait("c4's routes to be withdrawn from c3", || {
+        !c3.has_route("185.4.7.0/24")
+    });
 
     // status lists the sessions with counts.
     let out = lab.agent("status", None);
