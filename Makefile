@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build demo test lint bench
+.PHONY: setup build demo test lint bench image image-test
 setup:
 	scripts/setup.sh
 
@@ -25,3 +25,10 @@ test: lint
 
 bench: build
 	bench/routes.sh
+
+# The RAM-only router image (image-recipe/out/) and its boot test under qemu.
+image: build
+	image-recipe/build.sh
+
+image-test: build
+	image-recipe/smoke-test.sh
