@@ -3,7 +3,8 @@
 # Rust comes from rustup where the machine has none.
 set -euo pipefail
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl)
+pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl
+      git)  # git: the store server keeps history in a bare repository
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -266,7 +266,7 @@ impl Client {
     /// The config, or [`Polled::Unchanged`] if it is still `since`.
     async fn poll(&self, id: &RouterId, since: Option<&Version>) -> Result<Polled, StoreError> {
         let mut req = self.request(Method::GET, self.url(id, &["config"]));
-        if let Some(v) = since.and_then(|v| etag_header(v)) {
+        if let Some(v) = since.and_then(etag_header) {
             req = req.header(header::IF_NONE_MATCH, v);
         }
         let resp = self.send(req).await?;
@@ -319,15 +319,14 @@ fn tls_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         if let Some(t) = err.downcast_ref::<rustls::Error>() {
             return Some(t.to_string());
         }
-        // io::Error's source() skips the error it wraps.
-        if let Some(t) = err
+        // io::Error's source() skips the error it wraps (which may be an io::Error again).
+        current = match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(t.to_string());
-        }
-        current = err.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }

@@ -66,13 +66,7 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
                 tracing::info!("{tokens:?} from {}", path.display());
                 Access::Tokens(tokens)
             }
-            None => {
-                tracing::warn!(
-                    "NO --tokens: ANYONE who reaches {} reads and writes EVERY router's config and files (SSH host keys). Only for a closed network or a demo on localhost.",
-                    args.listen
-                );
-                Access::Open
-            }
+            None => Access::Open,
         };
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
@@ -87,6 +81,12 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
             max_body: args.max_body,
         })
         .await?;
+        if args.tokens.is_none() {
+            tracing::warn!(
+                "NO --tokens: ANYONE who reaches {} reads and writes EVERY router's config and files (SSH host keys). Only for a closed network or a demo on localhost.",
+                server.url()
+            );
+        }
         // Scripts and tests wait for this line (and learn a port 0 chose).
         println!("store: listening on {}", server.url());
         stop_signal().await;
