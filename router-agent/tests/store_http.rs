@@ -24,6 +24,7 @@ impl Serve {
             .args(["store", "serve", "--listen", "127.0.0.1:0", "--dir"])
             .arg(dir)
             .args(extra)
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -193,6 +194,21 @@ async fn each_router_touches_only_its_own() {
     );
     let r2_get = "GET /v1/routers/r2/config HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer r1-token\r\nConnection: close\r\n\r\n";
     assert_eq!(raw_status(&serve.url, r2_get).await, 403);
+
+    // Versions are commit ids of one repository: r2's is not r1's to read.
+    let v2 = admin
+        .put(
+            &r2,
+            "version = 1\nhostname = \"r2\"\n",
+            &Expect::Absent,
+            "r2",
+        )
+        .await
+        .expect("admin writes r2");
+    match own.get_version(&r1, &v2).await {
+        Err(StoreError::NoSuchVersion { .. }) => {}
+        other => panic!("r2's version through r1: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -376,4 +392,65 @@ async fn kill_9_during_writes_loses_nothing() {
     }
     let fsck = git(dir.path(), &["fsck", "--strict", "--no-dangling"]);
     assert!(fsck.status.success(), "{fsck:?}");
+}
+
+/// An operator's push is a store-side edit the router's watch sees; a push that would drop
+/// history (forced, or deleting the branch) is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_edit_with_git() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let serve = Serve::start(&store_dir, &[]);
+    let client = serve.client(None, None);
+    let r1 = id("r1");
+    let v1 = client
+        .put(&r1, "version = 1\n", &Expect::Absent, "first")
+        .await
+        .expect("create");
+    let mut watch = client
+        .watch(&r1, Some(v1), Duration::from_millis(100))
+        .await
+        .expect("watch");
+
+    let clone = dir.path().join("clone");
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir.path())
+            .env("GIT_AUTHOR_NAME", "op")
+            .env("GIT_AUTHOR_EMAIL", "op@example")
+            .env("GIT_COMMITTER_NAME", "op")
+            .env("GIT_COMMITTER_EMAIL", "op@example")
+            .output()
+            .expect("sh runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = sh(&format!(
+        "git clone -q {} clone 2>/dev/null; cd clone && git checkout -q r1 && \
+         echo 'hostname = \"by-hand\"' >> config.toml && git commit -qam 'hand edit' && \
+         git push -q origin r1",
+        store_dir.join("configs.git").display()
+    ));
+    assert!(ok, "push: {err}");
+    let event = tokio::time::timeout(Duration::from_secs(10), watch.recv())
+        .await
+        .expect("the watch sees the push within 10 s")
+        .expect("watch open")
+        .expect("event");
+    match event {
+        router_agent::store::StoreEvent::Changed(s) => assert!(s.text.contains("by-hand")),
+        other => panic!("{other:?}"),
+    }
+
+    let (ok, _) = sh("cd clone && git reset -q --hard HEAD~1 && git commit -q --allow-empty -m x && git push -q -f origin r1");
+    assert!(!ok, "a forced push was taken");
+    let (ok, _) = sh("cd clone && git push -q origin :r1");
+    assert!(!ok, "deleting the branch was taken");
+    assert!(clone.exists());
+    let history = client.history(&r1).await.expect("history");
+    assert_eq!(history.len(), 2, "{history:?}");
 }

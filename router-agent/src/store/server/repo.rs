@@ -117,10 +117,17 @@ async fn init(dir: &Path, repo: &Path) -> Result<(), ServeError> {
     git.ok(&["init", "--bare", "--quiet"], None)
         .await
         .map_err(git_err("git init"))?;
-    // Objects and refs reach the disk before a write is acknowledged.
-    git.ok(&["config", "core.fsync", "committed"], None)
-        .await
-        .map_err(git_err("git config"))?;
+    for (key, value) in [
+        // Objects and refs reach the disk before a write is acknowledged.
+        ("core.fsync", "committed"),
+        // An operator's push adds to a router's history; even a forced one takes nothing.
+        ("receive.denyNonFastForwards", "true"),
+        ("receive.denyDeletes", "true"),
+    ] {
+        git.ok(&["config", key, value], None)
+            .await
+            .map_err(git_err("git config"))?;
+    }
     std::fs::rename(&temp, repo)
         .and_then(|()| File::open(dir)?.sync_all())
         .map_err(|source| ServeError::Dir {
