@@ -309,6 +309,7 @@ async fn kill_9_during_writes_loses_nothing() {
             let client = serve.client(None, None);
             let acked = acked.clone();
             let rid = id(&format!("r{r}"));
+            let key = FileName::new("ssh_host_ed25519_key").expect("name");
             writers.push(tokio::spawn(async move {
                 let mut conflicts = 0u32;
                 for n in 0.. {
@@ -322,6 +323,11 @@ async fn kill_9_during_writes_loses_nothing() {
                         Ok(None) => Expect::Absent,
                         Err(_) => break,
                     };
+                    // Files too: each one whole, all the same byte.
+                    let byte = b'a' + ((w * 7 + n) % 26) as u8;
+                    if client.put_file(&rid, &key, &[byte; 8192]).await.is_err() {
+                        break;
+                    }
                     match client
                         .put(&rid, &text, &expect, &format!("w{w} n{n}"))
                         .await
@@ -379,6 +385,14 @@ async fn kill_9_during_writes_loses_nothing() {
                 "r{r}: {v}"
             );
         }
+        let key = FileName::new("ssh_host_ed25519_key").expect("name");
+        let file = client
+            .get_file(&rid, &key)
+            .await
+            .expect("get file")
+            .expect("file present");
+        assert_eq!(file.len(), 8192, "r{r}: file torn");
+        assert!(file.iter().all(|&b| b == file[0]), "r{r}: file mixed");
         // And writing goes on (no stale lock left behind).
         client
             .put(
