@@ -8,6 +8,7 @@ mod files;
 mod git;
 mod listen;
 mod repo;
+mod setup;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -23,7 +24,8 @@ use tokio::task::JoinHandle;
 use super::ConfigStore;
 pub use error::ServeError;
 pub use git::GitError;
-pub use repo::{repository, GitStore};
+pub use repo::GitStore;
+pub use setup::repository;
 pub use tokens::{Access, Tokens, TokensError};
 
 /// Default request body limit: 64 MiB (a config of a million routes is about 30 MiB).

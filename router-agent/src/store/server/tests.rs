@@ -260,7 +260,11 @@ fn tokens_files_are_checked() {
         ),
     ] {
         let err = Tokens::parse("tokens.toml", text).expect_err(text);
-        assert!(err.to_string().contains(expect), "{text:?}: {err}");
+        let all = match std::error::Error::source(&err) {
+            Some(cause) => format!("{err}: {cause}"),
+            None => err.to_string(),
+        };
+        assert!(all.contains(expect), "{text:?}: {all}");
     }
 }
 
