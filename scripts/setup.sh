@@ -4,12 +4,32 @@
 set -euo pipefail
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl
+      etcd-server tftpd-hpa protobuf-compiler bird2
       git)  # git: the store server keeps history in a bare repository
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    # The store tests run their own etcd and in.tftpd on free loopback ports; the system
+    # services these packages start are not needed (stopped only when installed here).
+    for p in "${missing[@]}"; do
+        case "$p" in
+            etcd-server) svc=etcd ;;
+            tftpd-hpa) svc=tftpd-hpa ;;
+            *) continue ;;
+        esac
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        else
+            $sudo service "$svc" stop >/dev/null 2>&1 || true
+        fi
+    done
+fi
+# The tests run their own BIRD processes (own config and control socket); the service the
+# bird2 package starts would only hold the default socket.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    $sudo systemctl disable --now bird.service >/dev/null 2>&1 || true
 fi
 if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] || curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy

@@ -3,6 +3,8 @@
 //!
 //! `model` and `plan` are pure; `kernel` is the only module that talks to the kernel.
 
+pub mod bgp;
+pub mod confirm;
 pub mod daemon;
 pub mod firewall;
 #[cfg(feature = "kernel")]

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use router_agent::confirm;
 use router_agent::daemon::{self, persist::Persisted};
-use router_agent::firewall::{self, NftBackend};
+use router_agent::firewall::{self, Backend, NftBackend};
 use router_agent::kernel::{netns, LinuxKernel};
 use router_agent::model::{self, ConfigError, ValidConfig};
 use router_agent::reconcile::{self, Kernel};
@@ -37,7 +38,28 @@ enum Command {
     Apply {
         #[arg(long)]
         netns: Option<String>,
+        /// Undo this apply unless `router-agent confirm` runs within SECS seconds.
+        #[arg(long, value_name = "SECS")]
+        confirm: Option<u64>,
+        #[arg(long, default_value = "/run/router-agent")]
+        status_dir: std::path::PathBuf,
         file: String,
+    },
+    /// Keep the config of a pending `apply --confirm`.
+    Confirm {
+        #[arg(long, default_value = "/run/router-agent")]
+        status_dir: std::path::PathBuf,
+    },
+    /// Waits for a confirmation and undoes the apply without one (started by
+    /// `apply --confirm`).
+    #[command(hide = true)]
+    Rollback {
+        #[arg(long)]
+        netns: Option<String>,
+        #[arg(long)]
+        status_dir: std::path::PathBuf,
+        #[arg(long)]
+        token: String,
     },
     /// Print the running config as TOML, loadable by `apply`.
     Show {
@@ -134,6 +156,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -162,18 +185,24 @@ fn kernel(netns_name: Option<&str>) -> Result<LinuxKernel, AnyError> {
 struct Desired {
     state: model::NetState,
     firewall: Option<model::firewall::Firewall>,
+    bgp: Option<model::bgp::Bgp>,
 }
 
 fn desired(file: &str, netns_name: Option<&str>) -> Result<Desired, ConfigError> {
     let ValidConfig {
         mut state,
         firewall,
+        bgp,
         ..
     } = load(file)?;
     if netns_name.is_some() && state.hostname.take().is_some() {
         tracing::info!("hostname not applied: it belongs to the host, not to the namespace");
     }
-    Ok(Desired { state, firewall })
+    Ok(Desired {
+        state,
+        firewall,
+        bgp,
+    })
 }
 
 /// nft's complaints placed at their lines in the config file.
@@ -232,6 +261,7 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
     let settings = daemon::Settings {
         periodic: (cli.snapshot_interval > 0).then(|| Duration::from_secs(cli.snapshot_interval)),
         poll: Duration::from_secs(cli.poll_interval.max(1)),
+        hold: Some(confirm::pending_path(&cli.status_dir)),
         ..daemon::Settings::default()
     };
     let token = match &cli.token_file {
@@ -281,19 +311,21 @@ fn run(command: Command) -> Result<(), AnyError> {
         } => router_agent::store::server::run(args)?,
         Command::Status { status_dir } => {
             let path = status_dir.join("status");
-            let line = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "{}: {e} (is `router-agent daemon` running?)",
-                    path.display()
-                )
-            })?;
-            print!("{line}");
+            match std::fs::read_to_string(&path) {
+                Ok(line) => print!("daemon: {line}"),
+                Err(e) => println!("daemon: not running ({}: {e})", path.display()),
+            }
+            let bird = router_agent::bgp::cli::backend();
+            if bird.socket.exists() {
+                print_buffered(&router_agent::bgp::cli::status()?)?;
+            }
         }
         Command::Check { file } => {
             let v = load(&file)?;
             if let Some(fw) = &v.firewall {
                 check_firewall(&file, fw)?;
             }
+            let bgp_note = router_agent::bgp::cli::check(&file, v.bgp.as_ref())?;
             println!(
                 "{file}: ok ({} interfaces, {} routes, {} rules, {} firewall rules)",
                 v.state.links.len(),
@@ -301,6 +333,9 @@ fn run(command: Command) -> Result<(), AnyError> {
                 v.state.rules.len(),
                 v.firewall.as_ref().map_or(0, |f| f.rule_count())
             );
+            if !bgp_note.is_empty() {
+                println!("{bgp_note}");
+            }
         }
         Command::Plan { netns, file } => {
             let mut k = kernel(netns.as_deref())?;
@@ -311,11 +346,37 @@ fn run(command: Command) -> Result<(), AnyError> {
             let fw = firewall::plan(desired.firewall.as_ref(), &before)?;
             print_buffered(&net)?;
             print_buffered(&fw)?;
+            print_buffered(&router_agent::bgp::cli::plan(desired.bgp.as_ref())?)?;
         }
-        Command::Apply { netns, file } => {
+        Command::Confirm { status_dir } => {
+            confirm::confirm(&status_dir)?;
+            eprintln!("confirmed: the applied config stays");
+        }
+        Command::Rollback {
+            netns,
+            status_dir,
+            token,
+        } => roll_back_unless_confirmed(netns.as_deref(), &status_dir, &token)?,
+        Command::Apply {
+            netns,
+            confirm: confirm_secs,
+            status_dir,
+            file,
+        } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
+            // BGP first: BIRD checks the new config before anything else is written.
+            router_agent::bgp::cli::apply(&file, desired.bgp.as_ref())?;
             let mut nft = NftBackend::default();
+            // What runs now, to go back to if the apply is not confirmed in time.
+            let rollback = match confirm_secs {
+                Some(_) => {
+                    let mut running = model::to_config(&current);
+                    running.firewall = nft.read(&[])?.firewall.map(|f| f.to_config());
+                    Some(model::render_config(&running))
+                }
+                None => None,
+            };
             let mut text = String::new();
             let (report, fw_report) = apply_both(
                 &mut k,
@@ -347,6 +408,9 @@ fn run(command: Command) -> Result<(), AnyError> {
                 report.verify,
                 peak_rss_mib().map_or_else(|| "?".to_owned(), |m| m.to_string())
             );
+            if let (Some(secs), Some(rollback)) = (confirm_secs, rollback) {
+                start_rollback_waiter(netns.as_deref(), &status_dir, &rollback, secs)?;
+            }
             // The process ends here: freeing millions of routes one by one would take
             // longer than verifying them did. The kernel reclaims it all at once.
             std::mem::forget((report, desired));
@@ -360,6 +424,73 @@ fn run(command: Command) -> Result<(), AnyError> {
         }
     }
     Ok(())
+}
+
+/// Records what to go back to and starts a waiter that outlives this process and the
+/// operator's session (a new session: a hangup of the SSH connection does not reach it).
+fn start_rollback_waiter(
+    netns_name: Option<&str>,
+    status_dir: &std::path::Path,
+    rollback: &str,
+    secs: u64,
+) -> Result<(), AnyError> {
+    let pending = confirm::begin(status_dir, rollback, secs)?;
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new("setsid");
+    cmd.arg("-f").arg(exe).arg("rollback");
+    if let Some(n) = netns_name {
+        cmd.args(["--netns", n]);
+    }
+    cmd.arg("--status-dir")
+        .arg(status_dir)
+        .args(["--token", &pending.token])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let status = cmd
+        .status()
+        .map_err(|e| format!("starting the rollback waiter (setsid, from util-linux): {e}"))?;
+    if !status.success() {
+        confirm::finish(status_dir)?;
+        return Err(format!(
+            "starting the rollback waiter failed ({status}); nothing will undo this apply"
+        )
+        .into());
+    }
+    eprintln!(
+        "commit-confirm: run `router-agent confirm` within {secs} s, or this apply is undone"
+    );
+    Ok(())
+}
+
+/// The waiter: at the deadline, unless confirmed, applies the config that ran before.
+fn roll_back_unless_confirmed(
+    netns_name: Option<&str>,
+    status_dir: &std::path::Path,
+    token: &str,
+) -> Result<(), AnyError> {
+    if let Some(name) = netns_name {
+        netns::enter(name)?;
+    }
+    loop {
+        match confirm::due(status_dir, token)? {
+            confirm::Due::Gone => return Ok(()),
+            confirm::Due::Wait => std::thread::sleep(Duration::from_millis(500)),
+            confirm::Due::RollBack => break,
+        }
+    }
+    let path = confirm::rollback_path(status_dir);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = model::load(&path.display().to_string(), &text)?;
+    let result = LinuxRouter::open(netns_name.is_none())?.apply(&config);
+    confirm::finish(status_dir)?;
+    // The operator's terminal may be gone: the outcome goes to a file beside the status.
+    let outcome = match &result {
+        Ok(_) => "not confirmed in time: the config before the apply is back".to_owned(),
+        Err(e) => format!("not confirmed in time, and rolling back FAILED: {e}"),
+    };
+    let _ = std::fs::write(confirm::result_path(status_dir), format!("{outcome}\n"));
+    result.map(|_| ()).map_err(|e| e.into())
 }
 
 /// The process's peak resident set size, from /proc/self/status (VmHWM, in kB).

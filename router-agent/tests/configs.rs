@@ -140,3 +140,34 @@ fn large_prefix_lists_render_compactly() {
         "render wrote a table per route:\n{text}"
     );
 }
+
+#[test]
+fn every_bgp_section_survives_render_and_reload() {
+    let mut peers = 0;
+    for path in configs() {
+        let Some(first) = load(&path).bgp else {
+            continue;
+        };
+        peers += first.peers.len();
+        // As `show` prints it: the model read back from the bird.conf the agent wrote.
+        let file = router_agent::bgp::render_file(&first);
+        let back = match router_agent::bgp::parse_file("bird.conf", &file) {
+            Ok(router_agent::bgp::Read::Agent(b)) => b,
+            other => panic!("{}: read back: {other:?}", path.display()),
+        };
+        assert_eq!(first, back, "{}: bgp read back", path.display());
+        let config = model::Config {
+            bgp: Some(back.to_config()),
+            ..model::to_config(&load(&path).state)
+        };
+        let text = model::render_config(&config);
+        let again = model::load("render", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(
+            Some(first),
+            again.bgp,
+            "{}: [bgp] render round trip",
+            path.display()
+        );
+    }
+    assert!(peers >= 20, "the examples have only {peers} BGP peers");
+}

@@ -319,3 +319,82 @@ fn the_text_transaction_matches_the_schema_json() {
     );
     assert_eq!(ruleset(&a), ruleset(&b));
 }
+
+#[test]
+fn a_committed_transaction_is_told_by_its_marker_without_listing() {
+    use router_agent::firewall::{Backend, NftBackend};
+    let ns = Netns::new("fw-marker");
+    let file = write(&ns, "marker", CONFIG);
+    let out = ns.agent("apply", Some(&file));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = nft(&ns, "list table inet router_agent");
+    let marker = listing
+        .split("gen=")
+        .nth(1)
+        .and_then(|t| t.get(..16))
+        .unwrap_or_else(|| panic!("no marker in the table comment:\n{listing}"))
+        .to_owned();
+    let name = ns.name.clone();
+    let (ours, other) = std::thread::spawn(move || {
+        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+        let mut nft = NftBackend::default();
+        (
+            nft.committed(&marker).expect("netlink answer"),
+            nft.committed("0123456789abcdef").expect("netlink answer"),
+        )
+    })
+    .join()
+    .expect("thread");
+    assert!(ours, "the table's marker is found");
+    assert!(!other, "another marker is not");
+    nft(&ns, "delete table inet router_agent");
+    let name = ns.name.clone();
+    let absent = std::thread::spawn(move || {
+        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+        NftBackend::default().committed("0123456789abcdef")
+    })
+    .join()
+    .expect("thread");
+    assert!(!absent.expect("an absent table is an answer, not an error"));
+}
+
+#[test]
+fn a_read_is_reused_until_the_ruleset_generation_moves() {
+    use router_agent::firewall::{Backend, NftBackend};
+    let ns = Netns::new("fw-gen");
+    let file = write(&ns, "gen", CONFIG);
+    let out = ns.agent("apply", Some(&file));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let name = ns.name.clone();
+    let (first, second, after_edit) = std::thread::spawn(move || {
+        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+        let mut nft = NftBackend::default();
+        let first = nft.read(&[]).expect("read");
+        let second = nft.read(&[]).expect("cached read");
+        let edit = std::process::Command::new("nft")
+            .args([
+                "add",
+                "rule",
+                "inet",
+                "router_agent",
+                "input",
+                "tcp",
+                "dport",
+                "4444",
+                "accept",
+            ])
+            .status()
+            .expect("nft");
+        assert!(edit.success());
+        (first, second, nft.read(&[]).expect("read after the edit"))
+    })
+    .join()
+    .expect("thread");
+    assert_eq!(first, second);
+    assert_ne!(
+        first, after_edit,
+        "a hand edit moves the generation and is read"
+    );
+    let text = format!("{:?}", after_edit.firewall);
+    assert!(text.contains("4444"), "{text}");
+}

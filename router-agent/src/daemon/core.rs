@@ -40,6 +40,9 @@ pub struct Settings {
     pub stop_timeout: Duration,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// While this file exists (a commit-confirm is pending) snapshots wait: an unconfirmed
+    /// config must not reach the store.
+    pub hold: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             stop_timeout: Duration::from_secs(20),
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
+            hold: None,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct Daemon<R: Router> {
     retry: Backoff,
     retry_at: Option<Instant>,
     files: Vec<Persisted>,
+    /// A snapshot waits for a pending commit-confirm.
+    held: bool,
 }
 
 impl<R: Router> std::fmt::Debug for Daemon<R> {
@@ -127,6 +133,7 @@ impl<R: Router> Daemon<R> {
             retry,
             retry_at: None,
             files: Vec::new(),
+            held: false,
         };
         (daemon, status_rx)
     }
@@ -245,7 +252,11 @@ impl<R: Router> Daemon<R> {
                 }
                 () = sleep_until(self.retry_at.unwrap_or_else(far_future)), if self.retry_at.is_some() => {
                     self.retry_at = None;
-                    self.flush().await;
+                    if self.held {
+                        self.snapshot("after a held snapshot").await;
+                    } else {
+                        self.flush().await;
+                    }
                 }
                 () = sleep_until(watch_retry.unwrap_or_else(far_future)), if watch_retry.is_some() => {
                     watch_retry = None;
@@ -325,11 +336,7 @@ impl<R: Router> Daemon<R> {
         if Some(from) == self.writer {
             self.expect = Some(Expect::Version(current.version.clone()));
         }
-        let origin = format!(
-            "{} version {}",
-            self.stores[from].describe(),
-            current.version
-        );
+        let origin = format!("{}@{}", self.id, current.version);
         match self.apply_text(&origin, &current.text) {
             Ok(()) => {
                 self.status.running_version = Some(current.version.clone());
@@ -387,7 +394,7 @@ impl<R: Router> Daemon<R> {
                     continue;
                 }
             };
-            let origin = format!("history version {}", entry.version);
+            let origin = format!("{}@{}", self.id, entry.version);
             match self.apply_text(&origin, &text) {
                 Ok(()) => {
                     self.status.running_version = Some(entry.version.clone());
@@ -425,6 +432,13 @@ impl<R: Router> Daemon<R> {
             tracing::warn!("no writable store: snapshot ({why}) not saved");
             return;
         }
+        if self.settings.hold.as_ref().is_some_and(|h| h.exists()) {
+            tracing::info!("snapshot ({why}) held: a commit-confirm is pending");
+            self.held = true;
+            self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+            return;
+        }
+        self.held = false;
         let text = match self.render() {
             Ok(t) => t,
             Err(e) => {
@@ -563,7 +577,7 @@ impl<R: Router> Daemon<R> {
         }
         self.status.store_version = Some(theirs.version.clone());
         self.expect = Some(Expect::Version(theirs.version.clone()));
-        let origin = format!("store version {}", theirs.version);
+        let origin = format!("{}@{}", self.id, theirs.version);
         match self.apply_text(&origin, &theirs.text) {
             Ok(()) => {
                 self.status.counters.store_edits += 1;
@@ -599,7 +613,7 @@ impl<R: Router> Daemon<R> {
         let Some(w) = self.writer else { return };
         match self.stores[w].get(&self.id).await {
             Ok(Some(s)) => {
-                let origin = format!("store version {}", s.version);
+                let origin = format!("{}@{}", self.id, s.version);
                 if self.status.store_version.as_ref() != Some(&s.version) {
                     self.adopt(s, "reload").await;
                 } else if let Err(reason) = self.apply_text(&origin, &s.text) {
@@ -633,6 +647,18 @@ impl<R: Router> Daemon<R> {
         if done.is_err() {
             tracing::error!("the final snapshot could not be saved within {bound:?}; it is lost");
         }
+        // Peers move their traffic away before the sessions drop (BGP graceful shutdown).
+        let router = &mut self.router;
+        tokio::task::block_in_place(|| {
+            if let Ok(valid) = router.running().map(|c| c.validate()) {
+                match valid {
+                    Ok(v) => router.stopping(&v),
+                    Err(_) => tracing::warn!(
+                        "the running config does not validate; nothing announced before stopping"
+                    ),
+                }
+            }
+        });
         self.set_phase(Phase::Stopped);
     }
 }

@@ -67,6 +67,7 @@ fn settings() -> Settings {
         stop_timeout: Duration::from_millis(1500),
         retry_initial: Duration::from_millis(20),
         retry_max: Duration::from_millis(200),
+        hold: None,
     }
 }
 
@@ -82,6 +83,10 @@ fn id() -> RouterId {
     RouterId::new("r1").expect("valid id")
 }
 
+fn hold_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ra-hold-{}", std::process::id()))
+}
+
 struct Harness {
     store: Arc<MemoryStore>,
     router: FakeRouter,
@@ -92,11 +97,15 @@ struct Harness {
 
 impl Harness {
     fn start(store: Arc<MemoryStore>, router: FakeRouter) -> Harness {
+        Harness::with(store, router, settings())
+    }
+
+    fn with(store: Arc<MemoryStore>, router: FakeRouter, settings: Settings) -> Harness {
         let (daemon, status) = Daemon::new(
             id(),
             vec![Box::new(Shared(store.clone()))],
             router.clone(),
-            settings(),
+            settings,
         );
         let (events, rx) = mpsc::channel(16);
         let task = tokio::spawn(daemon.run(rx));
@@ -430,5 +439,38 @@ async fn reload_saves_then_pulls_again() {
     h.until("saved", |s| s.counters.snapshots == 1).await;
     assert_eq!(h.router.state().config.hostname.as_deref(), Some("drift"));
     assert!(h.current().await.expect("present").text.contains("drift"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_wait_while_a_commit_confirm_is_pending() {
+    let hold = hold_file();
+    let mut h = Harness::with(
+        seeded("a").await,
+        FakeRouter::default(),
+        Settings {
+            hold: Some(hold.clone()),
+            ..settings()
+        },
+    );
+    h.until("running", |s| s.phase == Phase::Running).await;
+    std::fs::write(&hold, "pending").expect("hold");
+    h.hand_edit("unconfirmed").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        h.current().await.expect("present").text.contains("\"a\""),
+        "held"
+    );
+    std::fs::remove_file(&hold).expect("confirmed");
+    h.until("saved after the confirmation", |s| {
+        s.counters.snapshots == 1
+    })
+    .await;
+    assert!(h
+        .current()
+        .await
+        .expect("present")
+        .text
+        .contains("unconfirmed"));
     h.stop().await;
 }

@@ -37,8 +37,10 @@ pub struct Compiled {
     pub items: Vec<Item>,
     /// Where each item came from in the config (parallel to `items`).
     pub origins: Vec<Option<Vec<Seg>>>,
-    /// The table's comment: which other tables the config keeps.
-    pub comment: Option<String>,
+    /// The table's comment: raw objects, kept tables, and the content's marker.
+    pub comment: String,
+    /// The content's marker (also in the comment).
+    pub marker: String,
 }
 
 impl Compiled {
@@ -61,19 +63,18 @@ impl Compiled {
 }
 
 /// The table's comment records what a listing cannot tell: which objects the config wrote
-/// as raw text (they would otherwise read back as model) and which other tables it keeps.
-/// `router-agent raw=mark_te,m keeps=inet fail2ban,ip x`
+/// as raw text (they would otherwise read back as model) and which other tables it keeps;
+/// and a marker of the table's content, which tells that a transaction committed without
+/// listing the table back (listing 100k set elements costs as much as loading them).
+/// `router-agent gen=0123456789abcdef raw=mark_te,m keeps=inet fail2ban,ip x`
 pub const COMMENT_PREFIX: &str = "router-agent";
 /// nft stores at most this many bytes of a table comment.
 pub const COMMENT_MAX: usize = 128;
 
-pub fn table_comment(fw: &Firewall) -> Option<String> {
+pub fn table_comment(fw: &Firewall, marker: &str) -> String {
     let raw = fw.raw_names();
     let ids: Vec<String> = fw.tables.iter().map(KeptTable::id).collect();
-    if raw.is_empty() && ids.is_empty() {
-        return None;
-    }
-    let mut c = COMMENT_PREFIX.to_owned();
+    let mut c = format!("{COMMENT_PREFIX} gen={marker}");
     if !raw.is_empty() {
         c.push_str(&format!(
             " raw={}",
@@ -83,7 +84,21 @@ pub fn table_comment(fw: &Firewall) -> Option<String> {
     if !ids.is_empty() {
         c.push_str(&format!(" keeps={}", ids.join(",")));
     }
-    Some(c)
+    c
+}
+
+/// The marker in a table comment, if any.
+pub fn comment_marker(comment: &str) -> Option<&str> {
+    let rest = comment.strip_prefix(COMMENT_PREFIX)?;
+    let tail = &rest[rest.find(" gen=")? + 5..];
+    Some(tail.split(' ').next().unwrap_or_default())
+}
+
+/// 16 hex digits of the SHA-256 of the compiled items: the same config, the same marker.
+fn marker_of(items: &[Item]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{items:?}").as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// (raw object names, kept table ids) from a table comment.
@@ -97,9 +112,10 @@ pub fn parse_comment(comment: Option<&str>) -> (Vec<String>, Vec<String>) {
             None => return Vec::new(),
         };
         let tail = &rest[start..];
-        let end = tail
-            .find(" raw=")
-            .or_else(|| tail.find(" keeps="))
+        let end = [" raw=", " keeps=", " gen="]
+            .iter()
+            .filter_map(|k| tail.find(k))
+            .min()
             .unwrap_or(tail.len());
         tail[..end]
             .split(',')
@@ -122,7 +138,8 @@ pub fn compile(fw: &Firewall) -> Compiled {
     let mut out = Compiled {
         items: Vec::new(),
         origins: Vec::new(),
-        comment: table_comment(fw),
+        comment: String::new(),
+        marker: String::new(),
     };
     let mut push = |item: Item, origin: Option<Vec<Seg>>| {
         out.items.push(item);
@@ -189,6 +206,8 @@ pub fn compile(fw: &Firewall) -> Compiled {
             push(item, origin);
         }
     }
+    out.marker = marker_of(&out.items);
+    out.comment = table_comment(fw, &out.marker);
     out
 }
 

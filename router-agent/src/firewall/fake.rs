@@ -11,6 +11,8 @@ pub struct FakeBackend {
     pub drift: Option<Current>,
     /// Transactions run (checks not counted).
     pub runs: usize,
+    /// The marker of the agent's table after the last transaction.
+    pub marker: Option<String>,
 }
 
 impl FakeBackend {
@@ -41,12 +43,23 @@ impl Backend for FakeBackend {
         self.refuse()?;
         self.runs += 1;
         self.current = match self.drift.take() {
-            Some(d) => d,
-            None => Current {
-                firewall: tx.result.clone(),
-                tables: tx.tables.clone(),
-            },
+            // Drift: the kernel shows something else, the marker is not there.
+            Some(d) => {
+                self.marker = None;
+                d
+            }
+            None => {
+                self.marker = tx.marker.clone();
+                Current {
+                    firewall: tx.result.clone(),
+                    tables: tx.tables.clone(),
+                }
+            }
         };
         Ok(())
+    }
+
+    fn committed(&mut self, marker: &str) -> Result<bool, FirewallError> {
+        Ok(self.marker.as_deref() == Some(marker))
     }
 }

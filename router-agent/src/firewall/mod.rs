@@ -39,12 +39,18 @@ pub trait Backend {
     fn check(&mut self, tx: &Transaction) -> Result<(), FirewallError>;
     /// Applies a transaction atomically: all of it or nothing.
     fn run(&mut self, tx: &Transaction) -> Result<(), FirewallError>;
+    /// Whether the agent's table carries `marker` in its comment: then the transaction
+    /// that wrote it committed whole (nft transactions are atomic).
+    fn committed(&mut self, marker: &str) -> Result<bool, FirewallError>;
 }
 
 /// One nft transaction, and the firewall it leaves (what the fake backend keeps).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
     pub script: Script,
+    /// The marker the agent's table carries after the transaction (None: no agent table,
+    /// or the transaction leaves it as it was).
+    pub marker: Option<String>,
     pub result: Option<Firewall>,
     /// Kept tables' text after the transaction.
     pub tables: BTreeMap<String, String>,
@@ -147,7 +153,9 @@ pub fn check(backend: &mut dyn Backend, plan: &FirewallPlan) -> Result<(), Firew
     }
 }
 
-/// Applies the plan (already checked), verifies by reading back, and reverts on a mismatch.
+/// Applies the plan, verifies, and reverts on a mismatch. A transaction that rewrote the
+/// agent's table is verified by its marker in the table's comment (nft commits all of a
+/// transaction or none); otherwise by reading back and comparing.
 pub fn apply(
     backend: &mut dyn Backend,
     desired: Option<&Firewall>,
@@ -166,6 +174,19 @@ pub fn apply(
         "applying the firewall in one nft transaction"
     );
     backend.run(tx)?;
+    if let Some(marker) = &tx.marker {
+        if backend.committed(marker)? {
+            tracing::debug!("the agent's table carries marker {marker}: the transaction committed");
+            let state = Current {
+                firewall: tx.result.clone(),
+                tables: tx.tables.clone(),
+            };
+            return Ok(Report { plan, state });
+        }
+        tracing::warn!(
+            "the agent's table lacks marker {marker} after the transaction; reading it back"
+        );
+    }
     let after = read_for(backend, desired)?;
     let same = match (desired, &after.firewall) {
         (None, None) => true,

@@ -10,15 +10,44 @@ use super::script::Script;
 use super::{Backend, Current, FirewallError, NftProblem, Transaction};
 use crate::model::firewall::{KeptTable, Name, TableFamily, TABLE};
 
+#[cfg(feature = "kernel")]
+fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
+    crate::kernel::nf_tables::table_userdata(crate::kernel::nf_tables::NFPROTO_INET, TABLE)
+}
+
+/// Without the netlink backend: the comment from nft's listing (slower: nft lists all).
+#[cfg(not(feature = "kernel"))]
+fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
+    let out = Command::new("nft")
+        .args(["-t", "list", "table", "inet", TABLE])
+        .output()?;
+    Ok(out.status.success().then_some(out.stdout))
+}
+
+#[cfg(feature = "kernel")]
+fn generation() -> Option<u32> {
+    crate::kernel::nf_tables::generation().ok()
+}
+
+#[cfg(not(feature = "kernel"))]
+fn generation() -> Option<u32> {
+    None
+}
+
 #[derive(Debug)]
 pub struct NftBackend {
     program: String,
+    /// The last read, the tables it was asked to keep, and the ruleset generation it was
+    /// read at: while the generation stands, nothing changed and the read is not repeated
+    /// (a long-lived agent re-reads on every snapshot).
+    cache: Option<(u32, Vec<String>, Current)>,
 }
 
 impl Default for NftBackend {
     fn default() -> Self {
         NftBackend {
             program: "nft".into(),
+            cache: None,
         }
     }
 }
@@ -125,8 +154,8 @@ fn family(word: &str) -> Option<TableFamily> {
     serde_json::from_value(serde_json::Value::String(word.to_owned())).ok()
 }
 
-impl Backend for NftBackend {
-    fn read(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
+impl NftBackend {
+    fn read_listing(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
         let mut current = Current::default();
         // Protocols as numbers: names come from /etc/protocols, which differs between hosts.
         if let Some(json) = self.list_table(&["-s", "-p", "-j", "list", "table", "inet", TABLE])? {
@@ -178,6 +207,25 @@ impl Backend for NftBackend {
         }
         Ok(current)
     }
+}
+
+impl Backend for NftBackend {
+    fn read(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
+        let before = generation();
+        if let (Some(g), Some((at, kept, current))) = (before, &self.cache) {
+            if *at == g && kept == keep {
+                tracing::debug!("nftables generation {g} unchanged: the last read stands");
+                return Ok(current.clone());
+            }
+        }
+        let current = self.read_listing(keep)?;
+        // Cached only if nothing committed while it was being listed.
+        self.cache = match before {
+            Some(g) if generation() == Some(g) => Some((g, keep.to_vec(), current.clone())),
+            _ => None,
+        };
+        Ok(current)
+    }
 
     fn check(&mut self, tx: &Transaction) -> Result<(), FirewallError> {
         self.run_script(&tx.script, true)
@@ -185,5 +233,13 @@ impl Backend for NftBackend {
 
     fn run(&mut self, tx: &Transaction) -> Result<(), FirewallError> {
         self.run_script(&tx.script, false)
+    }
+
+    fn committed(&mut self, marker: &str) -> Result<bool, FirewallError> {
+        let userdata = table_userdata().map_err(|e| {
+            FirewallError::read("reading the agent's table over netlink", e.to_string())
+        })?;
+        let needle = format!("gen={marker}");
+        Ok(userdata.is_some_and(|u| u.windows(needle.len()).any(|w| w == needle.as_bytes())))
     }
 }

@@ -157,11 +157,13 @@ pub fn plan(desired: Option<&Firewall>, current: &Current) -> Result<FirewallPla
         changes,
         apply: Some(Transaction {
             script: apply_script,
+            marker: compiled.map(|c| c.marker),
             result: desired.cloned(),
             tables: tables_after,
         }),
         revert: Some(Transaction {
             script: revert_script,
+            marker: before.map(|c| c.marker),
             result: current.firewall.clone(),
             tables: current.tables.clone(),
         }),

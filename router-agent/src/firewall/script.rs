@@ -87,13 +87,10 @@ fn write_compiled(sc: &mut Script, c: &Compiled) -> Result<(), Unsupported> {
     for (item, origin) in c.items.iter().zip(&c.origins) {
         let origin = origin.as_ref();
         match item {
-            Item::Object(NfListObject::Table(_)) => match &c.comment {
-                Some(comment) => sc.line(
-                    &format!("add table {table} {{ comment \"{comment}\"; }}"),
-                    None,
-                ),
-                None => sc.line(&format!("add table {table}"), None),
-            },
+            Item::Object(NfListObject::Table(_)) => sc.line(
+                &format!("add table {table} {{ comment \"{}\"; }}", c.comment),
+                None,
+            ),
             Item::Object(NfListObject::Set(set)) => sc.line(&set_text(set)?, origin),
             Item::Object(NfListObject::Chain(ch)) => {
                 let mut l = format!("add chain {table} {}", ch.name);

@@ -9,6 +9,7 @@ pub mod monitor;
 pub mod netlink;
 pub mod netns;
 mod nexthop_codec;
+pub mod nf_tables;
 pub mod route_codec;
 mod rule_codec;
 

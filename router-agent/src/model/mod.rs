@@ -1,6 +1,7 @@
 //! The router config: TOML in, a validated [`NetState`] out, and back to TOML.
 //! Nothing here touches the kernel, the network or the clock.
 
+pub mod bgp;
 mod error;
 pub mod firewall;
 mod interface;
@@ -45,6 +46,8 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<firewall::FirewallConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<bgp::BgpConfig>,
 }
 
 /// The schema version. Only 1 exists.

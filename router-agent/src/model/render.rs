@@ -34,6 +34,7 @@ pub fn to_config(state: &NetState) -> Config {
         routes: render_routes(state, &table),
         rules: state.rules.iter().map(|r| render_rule(r, &table)).collect(),
         firewall: None,
+        bgp: None,
     }
 }
 

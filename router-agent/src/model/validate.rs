@@ -23,6 +23,8 @@ pub struct ValidConfig {
     pub state: NetState,
     /// None when the config has no `[firewall]`: then the agent's table must not exist.
     pub firewall: Option<super::firewall::Firewall>,
+    /// None when the config has no `[bgp]`: then the agent leaves BIRD alone.
+    pub bgp: Option<super::bgp::Bgp>,
 }
 
 /// Collects problems with the path of the value being checked.
@@ -72,6 +74,11 @@ impl Config {
                 }
             },
         };
+        let bgp = self.bgp.as_ref().and_then(|b| {
+            b.validate(&[key("bgp")])
+                .map_err(|p| ck.problems.extend(p))
+                .ok()
+        });
         if !ck.problems.is_empty() {
             return Err(ck.problems);
         }
@@ -87,6 +94,7 @@ impl Config {
             config: self,
             state,
             firewall,
+            bgp,
         })
     }
 

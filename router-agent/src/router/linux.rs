@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Applied, Router, RouterError};
+use crate::bgp::{self, BgpPlan, Bird, BirdCli};
 use crate::firewall::{self, Backend, NftBackend};
 use crate::kernel::LinuxKernel;
 use crate::model::firewall::Firewall;
@@ -15,6 +16,7 @@ use crate::reconcile::{self, Kernel};
 pub struct LinuxRouter {
     kernel: LinuxKernel,
     nft: NftBackend,
+    bird: BirdCli,
     /// False inside a network namespace: the hostname is the host's.
     manage_hostname: bool,
 }
@@ -25,6 +27,7 @@ impl LinuxRouter {
         Ok(LinuxRouter {
             kernel: LinuxKernel::open(manage_hostname).map_err(RouterError::Read)?,
             nft: NftBackend::default(),
+            bird: bgp::cli::backend(),
             manage_hostname,
         })
     }
@@ -60,23 +63,59 @@ pub fn apply_both(
     }
 }
 
+impl LinuxRouter {
+    /// bird.conf as it was, loaded again.
+    fn revert_bgp(&mut self, plan: &BgpPlan) -> Result<(), bgp::BgpError> {
+        self.bird.write_conf(plan.before.as_deref())?;
+        if self.bird.running() {
+            self.bird.configure(None)?;
+        }
+        Ok(())
+    }
+}
+
 impl Router for LinuxRouter {
     fn apply(&mut self, config: &ValidConfig) -> Result<Applied, RouterError> {
         let mut state = config.state.clone();
         if !self.manage_hostname {
             state.hostname = None;
         }
+        // BGP first: BIRD checks its new config before anything else is written.
+        let bgp_plan = match &config.bgp {
+            Some(b) => {
+                let plan = BgpPlan::new(&mut self.bird, b).map_err(RouterError::Bgp)?;
+                bgp::apply(&mut self.bird, &plan, None).map_err(RouterError::Bgp)?;
+                Some(plan)
+            }
+            None => None,
+        };
         let t = Instant::now();
-        let current = self.kernel.read(&[]).map_err(RouterError::Read)?;
-        let (net, fw) = apply_both(
-            &mut self.kernel,
-            &mut self.nft,
-            &state,
-            config.firewall.as_ref(),
-            current,
-            t.elapsed(),
-            |_| {},
-        )?;
+        let both = self
+            .kernel
+            .read(&[])
+            .map_err(RouterError::Read)
+            .and_then(|current| {
+                apply_both(
+                    &mut self.kernel,
+                    &mut self.nft,
+                    &state,
+                    config.firewall.as_ref(),
+                    current,
+                    t.elapsed(),
+                    |_| {},
+                )
+            });
+        let (net, fw) = match both {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(plan) = bgp_plan.filter(|p| !p.is_empty()) {
+                    if let Err(re) = self.revert_bgp(&plan) {
+                        tracing::error!("putting BIRD's config back failed too: {re}");
+                    }
+                }
+                return Err(e);
+            }
+        };
         let (a, c, d) = net.plan.counts();
         Ok(Applied {
             net_ops: a + c + d,
@@ -89,6 +128,27 @@ impl Router for LinuxRouter {
         let mut config = model::to_config(&state);
         let fw = self.nft.read(&[]).map_err(RouterError::ReadFirewall)?;
         config.firewall = fw.firewall.map(|f| f.to_config());
+        if let Some(text) = self.bird.read_conf().map_err(RouterError::Bgp)? {
+            let origin = self.bird.conf.display().to_string();
+            match bgp::parse_file(&origin, &text).map_err(RouterError::Bgp)? {
+                bgp::Read::Agent(b) => config.bgp = Some(b.to_config()),
+                bgp::Read::Foreign => {
+                    tracing::warn!(
+                        "{origin} was not written by router-agent; it is not part of the config"
+                    )
+                }
+            }
+        }
         Ok(config)
+    }
+
+    fn stopping(&mut self, config: &ValidConfig) {
+        if let Some(b) = &config.bgp {
+            match bgp::announce_shutdown(&mut self.bird, b) {
+                Ok(true) => tracing::info!("BGP: GRACEFUL_SHUTDOWN announced before stopping"),
+                Ok(false) => {}
+                Err(e) => tracing::error!("BGP: announcing GRACEFUL_SHUTDOWN: {e}"),
+            }
+        }
     }
 }

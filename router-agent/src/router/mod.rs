@@ -39,6 +39,8 @@ pub enum RouterError {
     Firewall(#[source] FirewallError),
     #[error("applying interfaces, addresses, routes and rules (the firewall was put back)")]
     Net(#[source] ApplyError),
+    #[error("BGP (BIRD left with the config it had)")]
+    Bgp(#[source] crate::bgp::BgpError),
     #[error("{0}")]
     Refused(String),
 }
@@ -50,4 +52,7 @@ pub trait Router: Send {
 
     /// The running config, as `show` prints it.
     fn running(&mut self) -> Result<Config, RouterError>;
+
+    /// The router is about to stop running `config` (BGP announces GRACEFUL_SHUTDOWN).
+    fn stopping(&mut self, _config: &ValidConfig) {}
 }

@@ -5,13 +5,18 @@
 //! ever written stays in the store's history.
 
 pub mod contract;
+mod digest;
 mod error;
+pub mod etcd;
+pub mod file;
 mod http;
 mod memory;
 mod names;
 mod open;
+mod poll;
 mod polling;
 pub mod server;
+pub mod tftp;
 
 use std::fmt;
 use std::time::Duration;

@@ -31,11 +31,16 @@ impl Default for StoreOptions {
 pub fn open(url: &str, options: &StoreOptions) -> Result<Box<dyn ConfigStore>, StoreError> {
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
     match scheme {
+        "file" => Ok(Box::new(super::file::FileStore::from_url(url)?)),
+        "etcd" | "etcds" => Ok(Box::new(super::etcd::EtcdStore::from_url(
+            url,
+            options.timeout,
+        )?)),
+        "tftp" => Ok(Box::new(super::tftp::TftpStore::from_url(
+            url,
+            options.timeout,
+        )?)),
         "http" | "https" => Ok(Box::new(HttpStore::open(url, options)?)),
-        "file" | "tftp" | "etcd" => Err(StoreError::BadUrl {
-            url: url.to_owned(),
-            reason: format!("the {scheme} backend is not in this build"),
-        }),
         _ => Err(StoreError::BadUrl {
             url: url.to_owned(),
             reason: "expected file://, http://, https://, tftp:// or etcd://".into(),

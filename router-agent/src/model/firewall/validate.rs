@@ -45,7 +45,8 @@ impl FirewallConfig {
             fw.raw = Some(r.to_owned());
             fw.origins.raw = Some(at(base, "raw"));
         }
-        // The table's comment lists raw names and kept tables; nft caps comments.
+        // The table's comment lists raw names and kept tables beside the prefix and the
+        // transaction's marker (about 50 bytes); nft caps comments at 128.
         let names: usize = raw_sets
             .iter()
             .chain(&raw_chains)
@@ -56,7 +57,7 @@ impl FirewallConfig {
                 .iter()
                 .map(|t| t.name.as_str().len() + 8)
                 .sum::<usize>();
-        if names + 30 > 128 {
+        if names + 52 > 128 {
             ck.report(
                 base,
                 "too many objects in firewall.raw and [[firewall.table]] together: their names must fit in 128 bytes (the agent's table comment); merge them or shorten the names",

@@ -1,0 +1,139 @@
+//! Sessions and prefix counts from `birdc -v show protocols all`.
+
+/// One BGP session as BIRD reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Session {
+    pub name: String,
+    /// BIRD's protocol state: up, start, down, ...
+    pub state: String,
+    /// The BGP state: Established, Active, Connect, Idle, ...
+    pub info: String,
+    pub since: String,
+    /// Per channel (ipv4, ipv6): imported, filtered, exported, preferred.
+    pub channels: Vec<(String, Counts)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub imported: u64,
+    pub filtered: u64,
+    pub exported: u64,
+    pub preferred: u64,
+}
+
+/// Strips birdc's `-v` reply code: `1002-text`, `1006-text` or a continuation ` text`.
+fn strip_code(line: &str) -> &str {
+    let b = line.as_bytes();
+    if b.len() >= 5 && b[..4].iter().all(u8::is_ascii_digit) && matches!(b[4], b'-' | b' ') {
+        &line[5..]
+    } else {
+        line.strip_prefix(' ').unwrap_or(line)
+    }
+}
+
+/// The BGP sessions in a `show protocols all` listing (other protocols left out).
+pub fn parse_protocols(text: &str) -> Vec<Session> {
+    let mut out: Vec<Session> = Vec::new();
+    let mut in_bgp = false;
+    let mut channel: Option<String> = None;
+    for raw in text.lines() {
+        let line = strip_code(raw);
+        if line.is_empty() || line.starts_with("BIRD ") || line.starts_with("Name ") {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            in_bgp = f.get(1) == Some(&"BGP");
+            channel = None;
+            if in_bgp {
+                // `timeformat protocol iso long` (the agent's bird.conf) writes a date and
+                // a time; BIRD's default, one word.
+                let date = f
+                    .get(4)
+                    .is_some_and(|d| d.len() == 10 && d.as_bytes()[4] == b'-');
+                let info_at = if date { 6 } else { 5 };
+                out.push(Session {
+                    name: f[0].to_owned(),
+                    state: f.get(3).copied().unwrap_or_default().to_owned(),
+                    since: f
+                        .get(4..info_at.min(f.len()))
+                        .map(|r| r.join(" "))
+                        .unwrap_or_default(),
+                    info: f.get(info_at..).map(|r| r.join(" ")).unwrap_or_default(),
+                    channels: Vec::new(),
+                });
+            }
+            continue;
+        }
+        if !in_bgp {
+            continue;
+        }
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix("Channel ") {
+            channel = Some(c.trim().to_owned());
+        } else if let (Some(rest), Some(ch)) = (t.strip_prefix("Routes:"), &channel) {
+            let mut counts = Counts::default();
+            for part in rest.split(',') {
+                let mut w = part.split_whitespace();
+                let (Some(n), Some(what)) = (w.next(), w.next()) else {
+                    continue;
+                };
+                let n = n.parse().unwrap_or(0);
+                match what {
+                    "imported" => counts.imported = n,
+                    "filtered" => counts.filtered = n,
+                    "exported" => counts.exported = n,
+                    "preferred" => counts.preferred = n,
+                    _ => {}
+                }
+            }
+            if let Some(s) = out.last_mut() {
+                s.channels.push((ch.clone(), counts));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_birdc_v_listing() {
+        let text = "0001 BIRD 2.0.12 ready.
+2002-Name       Proto      Table      State  Since         Info
+1002-device1    Device     ---        up     2026-11-25 23:13:07  
+1006-
+1002-p_c1       BGP        ---        up     2026-11-25 23:13:07  Established   
+1006-  BGP state:          Established
+     Neighbor address: 192.0.2.1
+   Channel ipv4
+     State:          UP
+     Routes:         7 imported, 1 filtered, 4 exported, 3 preferred
+ 
+1002-p_c4       BGP        ---        down   2026-11-25 23:13:08  Automatic shutdown: Route limit exceeded
+1006-  BGP state:          Down
+0000 
+";
+        let s = parse_protocols(text);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name, "p_c1");
+        assert_eq!(s[0].info, "Established");
+        assert_eq!(s[0].since, "2026-11-25 23:13:07");
+        assert_eq!(
+            s[0].channels,
+            vec![(
+                "ipv4".to_owned(),
+                Counts {
+                    imported: 7,
+                    filtered: 1,
+                    exported: 4,
+                    preferred: 3
+                }
+            )]
+        );
+        assert_eq!(s[1].state, "down");
+        assert_eq!(s[1].info, "Automatic shutdown: Route limit exceeded");
+    }
+}

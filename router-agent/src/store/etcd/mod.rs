@@ -1,0 +1,427 @@
+//! `etcd://HOST:PORT[,HOST:PORT...]/PREFIX`: configs in an etcd cluster, for fleets.
+//!
+//! A put is one transaction: it compares the config key's mod_revision with the version
+//! the writer saw (or its absence), and writes the config, its history entry and the head
+//! pointer together. The version is the config key's mod_revision. A config written with
+//! `etcdctl` is recorded in the history when this store first sees it. Watching is an etcd
+//! watch, resumed from the last revision seen after a member dies.
+
+mod conn;
+mod keys;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use etcd_client::{
+    Compare, CompareOp, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse, TxnResponse,
+};
+
+use self::conn::{backoff, Conn};
+use self::keys::{entry_name, unix_time, EtcdUrl, Head, LogEntry, RouterKeys};
+use super::{
+    ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, Stored, Version, Watch,
+};
+
+/// The message of a history entry for a config someone wrote straight into etcd.
+const FOUND_MESSAGE: &str = "written into etcd directly (not by router-agent)";
+
+#[derive(Debug, Clone)]
+pub struct EtcdStore {
+    conn: Arc<Conn>,
+}
+
+impl EtcdStore {
+    /// From an `etcd://` URL; connects on first use. `timeout` bounds each request.
+    pub fn from_url(url: &str, timeout: Duration) -> Result<EtcdStore, StoreError> {
+        Ok(EtcdStore {
+            conn: Arc::new(Conn::new(EtcdUrl::parse(url)?, timeout)),
+        })
+    }
+
+    fn keys(&self, id: &RouterId) -> RouterKeys {
+        self.conn.url.router(id)
+    }
+
+    fn protocol(&self, detail: String) -> StoreError {
+        StoreError::Protocol {
+            store: self.describe(),
+            detail,
+        }
+    }
+
+    fn text(&self, kv: &KeyValue) -> Result<String, StoreError> {
+        String::from_utf8(kv.value().to_vec()).map_err(|_| {
+            self.protocol(format!(
+                "{} is not UTF-8 text; a config is TOML",
+                String::from_utf8_lossy(kv.key())
+            ))
+        })
+    }
+
+    /// Runs a transaction that creates history entry `n` when it succeeds. A transport
+    /// failure leaves it unknown whether it committed: the entry says, and an uncommitted
+    /// transaction is sent again (its compare on the entry keeps it from applying twice).
+    async fn commit(
+        &self,
+        keys: &RouterKeys,
+        n: &str,
+        txn: Txn,
+    ) -> Result<Result<Version, TxnResponse>, StoreError> {
+        let mut attempt = 1;
+        loop {
+            let sent = txn.clone();
+            match self
+                .conn
+                .call("writing", |mut c| async move { c.txn(sent).await })
+                .await
+            {
+                Ok(response) if response.succeeded() => {
+                    let revision = response.header().map(|h| h.revision()).unwrap_or_default();
+                    return Ok(Ok(Version(revision.to_string())));
+                }
+                Ok(response) => return Ok(Err(response)),
+                Err(e) if e.is_transient() && attempt < self.conn.attempts() => {
+                    tracing::info!(error = %e, attempt, "etcd write failed; checking whether it committed");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    let log = keys.log(n);
+                    let found = self
+                        .conn
+                        .read("checking a write", |mut c| {
+                            let log = log.clone();
+                            async move { c.get(log, None).await }
+                        })
+                        .await?;
+                    if let Some(kv) = found.kvs().first() {
+                        return Ok(Ok(Version(kv.create_revision().to_string())));
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Puts the history entry `n` for `text` (and its log line) into `ops`.
+    fn entry_ops(keys: &RouterKeys, n: &str, text: &str, log: &LogEntry) -> Vec<TxnOp> {
+        let log = serde_json::to_string(log).unwrap_or_default();
+        vec![
+            TxnOp::put(keys.history(n), text, None),
+            TxnOp::put(keys.log(n), log, None),
+        ]
+    }
+
+    /// Records a config that is current but in no history entry (written with `etcdctl`).
+    /// Losing the race to another writer is fine: the next reader records theirs.
+    async fn record_found(&self, keys: &RouterKeys, text: &str, revision: i64) {
+        let n = entry_name();
+        let log = LogEntry {
+            unix_time: unix_time(),
+            message: FOUND_MESSAGE.into(),
+            revision: Some(revision),
+        };
+        let head = Head {
+            entry: n.clone(),
+            revision: Some(revision),
+        };
+        let mut ops = Self::entry_ops(keys, &n, text, &log);
+        ops.push(TxnOp::put(
+            keys.head(),
+            serde_json::to_string(&head).unwrap_or_default(),
+            None,
+        ));
+        let txn = Txn::new()
+            .when([
+                Compare::mod_revision(keys.config(), CompareOp::Equal, revision),
+                Compare::create_revision(keys.history(&n), CompareOp::Equal, 0),
+            ])
+            .and_then(ops);
+        match self.commit(keys, &n, txn).await {
+            Ok(Ok(_)) => tracing::info!(
+                key = keys.config(),
+                revision,
+                "recorded a config written into etcd directly in the history"
+            ),
+            Ok(Err(_)) => tracing::debug!(
+                key = keys.config(),
+                revision,
+                "config changed before it was recorded"
+            ),
+            Err(e) => {
+                tracing::warn!(key = keys.config(), revision, error = %e, "could not record a config written into etcd directly; will try again")
+            }
+        }
+    }
+
+    /// Whether `head` says the config at `revision` has its history entry.
+    fn recorded(head: Option<&KeyValue>, revision: i64) -> bool {
+        let Some(kv) = head else { return false };
+        match serde_json::from_slice::<Head>(kv.value()) {
+            Ok(Head {
+                revision: Some(r), ..
+            }) => r == revision,
+            Ok(Head { revision: None, .. }) => kv.mod_revision() == revision,
+            Err(_) => false,
+        }
+    }
+
+    /// Records the config if needed, after a watch event.
+    async fn ensure_recorded(&self, keys: &RouterKeys, text: &str, revision: i64) {
+        let head = keys.head();
+        let got = self
+            .conn
+            .read("reading the head", |mut c| {
+                let head = head.clone();
+                async move { c.get(head, None).await }
+            })
+            .await;
+        match got {
+            Ok(got) if Self::recorded(got.kvs().first(), revision) => {}
+            Ok(_) => self.record_found(keys, text, revision).await,
+            Err(e) => tracing::warn!(error = %e, "could not check the history of a watched change"),
+        }
+    }
+
+    async fn log_entries(
+        &self,
+        keys: &RouterKeys,
+    ) -> Result<Vec<(String, HistoryEntry)>, StoreError> {
+        let prefix = keys.log_prefix();
+        let got = self
+            .conn
+            .read("listing the history", |mut c| {
+                let prefix = prefix.clone();
+                async move { c.get(prefix, Some(GetOptions::new().with_prefix())).await }
+            })
+            .await?;
+        let mut entries: Vec<(String, HistoryEntry)> = got
+            .kvs()
+            .iter()
+            .map(|kv| {
+                let key = String::from_utf8_lossy(kv.key());
+                let n = key.strip_prefix(&prefix).unwrap_or(&key).to_owned();
+                let (unix_time, message, revision) = match serde_json::from_slice::<LogEntry>(kv.value()) {
+                    Ok(log) => (Some(log.unix_time), log.message, log.revision),
+                    Err(e) => {
+                        tracing::warn!(%key, error = %e, "unreadable history log entry; listing it without a message");
+                        (None, String::new(), None)
+                    }
+                };
+                let revision = revision.unwrap_or(kv.create_revision());
+                let entry = HistoryEntry {
+                    version: Version(revision.to_string()),
+                    unix_time,
+                    message,
+                };
+                (n, entry)
+            })
+            .collect();
+        entries.sort_by_key(|(_, e)| {
+            std::cmp::Reverse(e.version.0.parse::<i64>().unwrap_or_default())
+        });
+        Ok(entries)
+    }
+}
+
+fn gets(response: &TxnResponse) -> Vec<Option<KeyValue>> {
+    response
+        .op_responses()
+        .into_iter()
+        .filter_map(|r| match r {
+            TxnOpResponse::Get(get) => Some(get.kvs().first().cloned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[async_trait]
+impl ConfigStore for EtcdStore {
+    fn describe(&self) -> String {
+        self.conn.url.describe()
+    }
+
+    async fn get(&self, id: &RouterId) -> Result<Option<Stored>, StoreError> {
+        let keys = self.keys(id);
+        // One transaction, so config and head come from the same revision.
+        let txn = Txn::new().and_then([
+            TxnOp::get(keys.config(), None),
+            TxnOp::get(keys.head(), None),
+        ]);
+        let response = self
+            .conn
+            .read("reading the config", |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
+        let got = gets(&response);
+        let (Some(Some(config)), head) = (got.first(), got.get(1)) else {
+            return Ok(None);
+        };
+        let text = self.text(config)?;
+        let revision = config.mod_revision();
+        if !Self::recorded(head.and_then(Option::as_ref), revision) {
+            self.record_found(&keys, &text, revision).await;
+        }
+        Ok(Some(Stored {
+            text,
+            version: Version(revision.to_string()),
+        }))
+    }
+
+    async fn put(
+        &self,
+        id: &RouterId,
+        text: &str,
+        expect: &Expect,
+        message: &str,
+    ) -> Result<Version, StoreError> {
+        let keys = self.keys(id);
+        let expected = match expect {
+            Expect::Absent => Compare::create_revision(keys.config(), CompareOp::Equal, 0),
+            Expect::Version(v) => match v.0.parse::<i64>() {
+                Ok(revision) => Compare::mod_revision(keys.config(), CompareOp::Equal, revision),
+                // Not a version of this store: whatever is current is not it.
+                Err(_) => {
+                    return Err(StoreError::Conflict {
+                        store: self.describe(),
+                        id: id.to_string(),
+                        current: self.get(id).await?.map(|s| s.version),
+                    })
+                }
+            },
+        };
+        let n = entry_name();
+        let log = LogEntry {
+            unix_time: unix_time(),
+            message: message.to_owned(),
+            revision: None,
+        };
+        let head = Head {
+            entry: n.clone(),
+            revision: None,
+        };
+        let mut ops = vec![TxnOp::put(keys.config(), text, None)];
+        ops.extend(Self::entry_ops(&keys, &n, text, &log));
+        ops.push(TxnOp::put(
+            keys.head(),
+            serde_json::to_string(&head).unwrap_or_default(),
+            None,
+        ));
+        let txn = Txn::new()
+            .when([
+                expected,
+                Compare::create_revision(keys.history(&n), CompareOp::Equal, 0),
+            ])
+            .and_then(ops)
+            .or_else([TxnOp::get(keys.config(), None)]);
+        match self.commit(&keys, &n, txn).await? {
+            Ok(version) => {
+                tracing::debug!(%id, %version, "config written");
+                Ok(version)
+            }
+            Err(failed) => Err(StoreError::Conflict {
+                store: self.describe(),
+                id: id.to_string(),
+                current: gets(&failed)
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .map(|kv| Version(kv.mod_revision().to_string())),
+            }),
+        }
+    }
+
+    async fn archive(&self, id: &RouterId, text: &str, message: &str) -> Result<(), StoreError> {
+        let keys = self.keys(id);
+        let n = entry_name();
+        let log = LogEntry {
+            unix_time: unix_time(),
+            message: message.to_owned(),
+            revision: None,
+        };
+        let txn = Txn::new()
+            .when([Compare::create_revision(
+                keys.history(&n),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(Self::entry_ops(&keys, &n, text, &log));
+        match self.commit(&keys, &n, txn).await? {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.protocol(format!("history entry {n} already exists"))),
+        }
+    }
+
+    async fn history(&self, id: &RouterId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let entries = self.log_entries(&self.keys(id)).await?;
+        Ok(entries.into_iter().map(|(_, e)| e).collect())
+    }
+
+    async fn get_version(&self, id: &RouterId, version: &Version) -> Result<String, StoreError> {
+        let keys = self.keys(id);
+        let entries = self.log_entries(&keys).await?;
+        let no_such = || StoreError::NoSuchVersion {
+            store: self.describe(),
+            id: id.to_string(),
+            version: version.clone(),
+        };
+        let (n, _) = entries
+            .iter()
+            .find(|(_, e)| &e.version == version)
+            .ok_or_else(no_such)?;
+        let key = keys.history(n);
+        let got = self
+            .conn
+            .read("reading a version", |mut c| {
+                let key = key.clone();
+                async move { c.get(key, None).await }
+            })
+            .await?;
+        let kv = got.kvs().first().ok_or_else(no_such)?;
+        self.text(kv)
+    }
+
+    async fn get_file(
+        &self,
+        id: &RouterId,
+        name: &FileName,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.keys(id).file(name);
+        let got = self
+            .conn
+            .read("reading a file", |mut c| {
+                let key = key.clone();
+                async move { c.get(key, None).await }
+            })
+            .await?;
+        Ok(got.kvs().first().map(|kv| kv.value().to_vec()))
+    }
+
+    async fn put_file(
+        &self,
+        id: &RouterId,
+        name: &FileName,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let key = self.keys(id).file(name);
+        // Last writer wins, so repeating it is harmless.
+        self.conn
+            .read("writing a file", |mut c| {
+                let (key, bytes) = (key.clone(), bytes.to_vec());
+                async move { c.put(key, bytes, None).await }
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn watch(
+        &self,
+        id: &RouterId,
+        since: Option<Version>,
+        _poll: Duration,
+    ) -> Result<Watch, StoreError> {
+        watch::start(self.clone(), id.clone(), since).await
+    }
+}

@@ -1,0 +1,516 @@
+//! Real BIRD processes in network namespaces: a route server configured by
+//! `router-agent apply --netns` and four clients with hand-written BIRD configs, all on one
+//! peering LAN (a bridge in a namespace of its own). Each BIRD runs in the foreground with
+//! its own config file and control socket under a temporary directory (never the system
+//! service), and is killed when the test ends.
+//!
+//! ```text
+//!   c1 192.0.2.1 AS10001 ─┐
+//!   c2 192.0.2.2 AS10002 ─┤
+//!   c3 192.0.2.3 AS10003 ─┼─ br0 ─ 192.0.2.254 rs AS64500
+//!   c4 192.0.2.4 AS10004 ─┘
+//! ```
+//!
+//! Timeouts only bound waits for BGP to converge; nothing asserts on elapsed time.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{run, stderr, stdout, Netns};
+
+const RS_IP: &str = "192.0.2.254";
+
+/// A BIRD in a namespace, killed on drop.
+struct Bird {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Bird {
+    fn start(ns: &Netns, conf: &Path, socket: &Path) -> Bird {
+        let out = Command::new("bird")
+            .args(["-p", "-c"])
+            .arg(conf)
+            .output()
+            .expect("bird is installed (scripts/setup.sh installs bird2)");
+        assert!(
+            out.status.success(),
+            "bird -p {}: {}",
+            conf.display(),
+            stderr(&out)
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "bird", "-f", "-c"])
+            .arg(conf)
+            .arg("-s")
+            .arg(socket)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(socket.with_extension("log")).expect("log file"))
+            .spawn()
+            .expect("start bird");
+        let b = Bird {
+            child,
+            socket: socket.to_owned(),
+        };
+        wait("the BIRD control socket", || {
+            b.try_birdc(&["show", "status"]).is_some()
+        });
+        b
+    }
+
+    fn try_birdc(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("birdc")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status.success().then(|| stdout(&out))
+    }
+
+    fn birdc(&self, args: &[&str]) -> String {
+        self.try_birdc(args)
+            .unwrap_or_else(|| panic!("birdc {args:?} failed"))
+    }
+
+    /// `show route for PREFIX all`; birdc exits 1 for "Network not found", which is an answer.
+    fn route(&self, prefix: &str) -> String {
+        self.route_from(prefix, &[])
+    }
+
+    /// What a client learned from the route server.
+    fn learned(&self, prefix: &str) -> String {
+        self.route_from(prefix, &["protocol", "to_rs"])
+    }
+
+    fn route_from(&self, prefix: &str, more: &[&str]) -> String {
+        let out = Command::new("birdc")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(["show", "route", "for", prefix, "all"])
+            .args(more)
+            .output()
+            .expect("run birdc");
+        stdout(&out)
+    }
+
+    /// A route learned from the route server for exactly this prefix (not a covering one).
+    fn has_route(&self, prefix: &str) -> bool {
+        self.try_birdc(&["show", "route", prefix, "protocol", "to_rs"])
+            .is_some_and(|t| t.lines().any(|l| l.starts_with(prefix)))
+    }
+}
+
+impl Drop for Bird {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait(what: &str, ok: impl FnMut() -> bool) {
+    wait_or(what, String::new, ok)
+}
+
+/// Waits for `ok`; on a timeout, fails with what `diag` says about the state.
+fn wait_or(what: &str, diag: impl Fn() -> String, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}\n{}",
+            diag()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Lab {
+    _lan: Netns,
+    rs: Netns,
+    clients: Vec<Netns>,
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new(n: usize) -> Lab {
+        let lan = Netns::new("bgplan");
+        lan.sh("link add br0 type bridge");
+        lan.sh("link set br0 up");
+        let dir = std::env::temp_dir().join(format!("ra-bgp-{}-{}", std::process::id(), lan.name));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let attach = |ns: &Netns, ifname: &str, idx: usize| {
+            let peer = format!("lan{idx}");
+            run(
+                "ip",
+                &[
+                    "-n", &lan.name, "link", "add", &peer, "type", "veth", "peer", "name", ifname,
+                    "netns", &ns.name,
+                ],
+            );
+            lan.ip(&["link", "set", &peer, "master", "br0", "up"]);
+        };
+        let rs = Netns::new("bgprs");
+        attach(&rs, "ixp0", 0);
+        let clients: Vec<Netns> = (1..=n)
+            .map(|i| {
+                let c = Netns::new(&format!("bgpc{i}"));
+                attach(&c, "ixp0", i);
+                c.ip(&["addr", "add", &format!("192.0.2.{i}/24"), "dev", "ixp0"]);
+                c.ip(&["link", "set", "ixp0", "up"]);
+                c
+            })
+            .collect();
+        Lab {
+            _lan: lan,
+            rs,
+            clients,
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Runs the agent against the route server's namespace and BIRD.
+    fn agent(&self, sub: &str, file: Option<&Path>) -> std::process::Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_router-agent"));
+        cmd.arg(sub);
+        if sub != "status" && sub != "check" {
+            cmd.args(["--netns", &self.rs.name]);
+        }
+        if let Some(f) = file {
+            cmd.arg(f);
+        }
+        cmd.env("ROUTER_AGENT_BIRD_CONF", self.path("rs.conf"))
+            .env("ROUTER_AGENT_BIRD_CTL", self.path("rs.ctl"))
+            .output()
+            .expect("run router-agent")
+    }
+
+    fn start_rs(&self) -> Bird {
+        let conf = self.path("rs.conf");
+        std::fs::write(&conf, format!("router id {RS_IP};\nprotocol device {{}}\n"))
+            .expect("write");
+        Bird::start(&self.rs, &conf, &self.path("rs.ctl"))
+    }
+
+    fn start_client(&self, i: usize, asn: u32, statics: &str, export: &str) -> Bird {
+        let conf = self.path(&format!("c{i}.conf"));
+        let text = format!(
+            "router id 192.0.2.{i};
+protocol device {{}}
+protocol static s4 {{
+  ipv4;
+{statics}}}
+protocol bgp to_rs {{
+  local as {asn};
+  neighbor {RS_IP} as 64500;
+  ipv4 {{
+    import all;
+    export filter {{
+      if source != RTS_STATIC then reject;
+{export}      accept;
+    }};
+  }};
+}}
+"
+        );
+        std::fs::write(&conf, text).expect("write");
+        Bird::start(
+            &self.clients[i - 1],
+            &conf,
+            &self.path(&format!("c{i}.ctl")),
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rs_config(extra_peer: bool, raw: Option<&str>) -> String {
+    let mut c = format!(
+        r#"version = 1
+
+[[interface]]
+name = "ixp0"
+kind = "physical"
+addresses = ["{RS_IP}/24"]
+
+[bgp]
+asn = 64500
+router_id = "{RS_IP}"
+route_server = true
+
+[bgp.blackhole]
+next_hop_v4 = "192.0.2.66"
+
+[bgp.rpki]
+roa = [{{ prefix = "185.3.0.0/16", asn = 10003 }}]
+
+[bgp.policy.default]
+max_as_path = 5
+rpki = "reject-invalid"
+blackhole = true
+
+[[bgp.peer]]
+name = "c1"
+address = "192.0.2.1"
+asn = 10001
+allowed_prefixes = "185.1.0.0/16+ 185.9.0.0/24 10.0.0.0/8+ 185.3.0.0/16+"
+
+[[bgp.peer]]
+name = "c2"
+address = "192.0.2.2"
+asn = 10002
+allowed_prefixes = "185.2.0.0/16{{16,24}} 185.9.0.0/24"
+
+[[bgp.peer]]
+name = "c3"
+address = "192.0.2.3"
+asn = 10003
+
+[[bgp.peer]]
+name = "c4"
+address = "192.0.2.4"
+asn = 10004
+max_prefix_v4 = 5
+"#
+    );
+    if extra_peer {
+        c.push_str("\n[[bgp.peer]]\nname = \"c9\"\naddress = \"192.0.2.9\"\nasn = 10009\n");
+    }
+    if let Some(r) = raw {
+        c = c.replacen(
+            "route_server = true\n",
+            &format!("route_server = true\nraw = \"\"\"\n{r}\n\"\"\"\n"),
+            1,
+        );
+    }
+    c
+}
+
+fn established(rs: &Bird, peers: &[&str]) -> bool {
+    let out = rs.birdc(&["show", "protocols"]);
+    peers.iter().all(|p| {
+        out.lines()
+            .any(|l| l.starts_with(&format!("p_{p} ")) && l.contains("Established"))
+    })
+}
+
+#[test]
+fn route_server_with_real_bird() {
+    let lab = Lab::new(4);
+    let rs_bird = lab.start_rs();
+    let file = lab.path("rs.toml");
+    // BIRD's log goes to rs.log (shown when a wait times out); raw text round-trips too.
+    std::fs::write(&file, rs_config(false, Some("log stderr all;"))).expect("write");
+
+    let out = lab.agent("check", Some(&file));
+    assert!(out.status.success(), "check: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("accepted by `bird -p`"),
+        "{}",
+        stdout(&out)
+    );
+    let out = lab.agent("apply", Some(&file));
+    assert!(
+        out.status.success(),
+        "apply: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("BIRD reconfigured"),
+        "{}",
+        stderr(&out)
+    );
+
+    // c1: a good route, two with export control, a bogon, a wrong next hop, an RPKI
+    // invalid one, and one with GRACEFUL_SHUTDOWN that c2 also announces.
+    let c1 = lab.start_client(
+        1,
+        10001,
+        "  route 185.1.0.0/24 blackhole;
+  route 185.1.1.0/24 blackhole { bgp_large_community.add((64500, 0, 10003)); };
+  route 185.1.2.0/24 blackhole { bgp_large_community.add((64500, 0, 0)); bgp_large_community.add((64500, 1, 10002)); };
+  route 10.0.0.0/24 blackhole;
+  route 185.1.7.0/24 blackhole;
+  route 185.3.1.0/24 blackhole;
+  route 185.9.0.0/24 blackhole { bgp_community.add((65535, 0)); };
+",
+        "      if net = 185.1.7.0/24 then bgp_next_hop = 192.0.2.3;\n",
+    );
+    // c2: a blackhole /32, an over-long AS_PATH, a prefix outside its list, and the
+    // GRACEFUL_SHUTDOWN alternative with a longer path.
+    let c2 = lab.start_client(
+        2,
+        10002,
+        "  route 185.2.0.0/24 blackhole;
+  route 185.2.0.1/32 blackhole { bgp_community.add((65535, 666)); };
+  route 185.2.9.0/24 blackhole;
+  route 185.8.0.0/24 blackhole;
+  route 185.9.0.0/24 blackhole;
+",
+        "      if net = 185.2.9.0/24 then {
+        bgp_path.prepend(10002); bgp_path.prepend(10002); bgp_path.prepend(10002);
+        bgp_path.prepend(10002); bgp_path.prepend(10002);
+      }
+      if net = 185.9.0.0/24 then bgp_path.prepend(10002);\n",
+    );
+    let c3 = lab.start_client(3, 10003, "  route 185.3.0.0/16 blackhole;\n", "");
+    // c4 sends more than its limit of 5.
+    let many: String = (0..8)
+        .map(|i| format!("  route 185.4.{i}.0/24 blackhole;\n"))
+        .collect();
+    let _c4 = lab.start_client(4, 10004, &many, "");
+
+    wait("sessions c1..c3 established", || {
+        established(&rs_bird, &["c1", "c2", "c3"])
+    });
+    let diag = || {
+        format!(
+            "rs:\n{}\nc1:\n{}\nc2:\n{}\nc3:\n{}\nrs log:\n{}",
+            rs_bird.birdc(&["show", "route", "all"]),
+            c1.birdc(&["show", "route"]),
+            c2.birdc(&["show", "route"]),
+            c3.birdc(&["show", "route"]),
+            std::fs::read_to_string(lab.path("rs.log")).unwrap_or_default()
+        )
+    };
+    wait_or("c3 to learn c1's and c2's routes", diag, || {
+        c3.has_route("185.1.0.0/24") && c3.has_route("185.2.0.0/24") && c3.has_route("185.9.0.0/24")
+    });
+    wait_or(
+        "c2 to learn the blackhole and export-controlled routes",
+        diag,
+        || {
+            c2.has_route("185.1.2.0/24")
+                && c2.has_route("185.1.1.0/24")
+                && c1.has_route("185.2.0.1/32")
+        },
+    );
+
+    // Route-server semantics: the RS's ASN not prepended, the next hop kept.
+    let r = c3.learned("185.1.0.0/24");
+    assert!(r.contains("BGP.as_path: 10001\n"), "c3 sees:\n{r}");
+    assert!(r.contains("BGP.next_hop: 192.0.2.1"), "c3 sees:\n{r}");
+
+    // Filtered on the route server, each with its reason, and sent to nobody.
+    for (prefix, why) in [
+        ("10.0.0.0/24", 2),
+        ("185.1.7.0/24", 7),
+        ("185.2.9.0/24", 4),
+        ("185.3.1.0/24", 13),
+        ("185.8.0.0/24", 8),
+    ] {
+        let r = rs_bird.route(prefix);
+        assert!(
+            r.contains(&format!("(64500, 1101, {why})")),
+            "{prefix} on the route server, expected reason {why}:\n{r}"
+        );
+        for c in [&c1, &c2, &c3] {
+            assert!(!c.has_route(prefix), "{prefix} was sent on");
+        }
+    }
+    // The RPKI-valid route passes and is tagged valid.
+    let r = rs_bird.route("185.3.0.0/16");
+    assert!(r.contains("(64500, 1000, 1)"), "{r}");
+
+    // Export control: not to AS10003; only to AS10002. The control communities are stripped.
+    assert!(!c3.has_route("185.1.1.0/24"));
+    assert!(!c3.has_route("185.1.2.0/24"));
+    let r = c2.learned("185.1.2.0/24");
+    assert!(
+        !r.contains("(64500, 1,") && !r.contains("(64500, 0,"),
+        "{r}"
+    );
+
+    // BLACKHOLE: the /32 goes on, to the blackhole next hop, with NO_EXPORT.
+    let r = c1.learned("185.2.0.1/32");
+    assert!(r.contains("BGP.next_hop: 192.0.2.66"), "{r}");
+    assert!(r.contains("(65535,65281)"), "{r}");
+
+    // GRACEFUL_SHUTDOWN: c1's shorter path loses to c2's longer one.
+    let r = c3.learned("185.9.0.0/24");
+    assert!(
+        r.contains("BGP.as_path: 10002 10002\n"),
+        "c3 should prefer c2's route:\n{r}"
+    );
+
+    // Max-prefix: c4's session is shut down.
+    wait("c4's session to trip its limit", || {
+        rs_bird
+            .birdc(&["show", "protocols", "all", "p_c4"])
+            .contains("limit")
+    });
+    wait("c4's routes to be withdrawn from c3", || {
+        !c3.has_route("185.4.7.0/24")
+    });
+
+    // status lists the sessions with counts.
+    let out = lab.agent("status", None);
+    assert!(out.status.success(), "status: {}", stderr(&out));
+    let text = stdout(&out);
+    let c1_line = text
+        .lines()
+        .find(|l| l.starts_with("p_c1 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(c1_line.contains("Established"), "{text}");
+    assert!(
+        c1_line.split_whitespace().nth(4) == Some("7"),
+        "c1 imported 7 routes:\n{text}"
+    );
+
+    // show reads [bgp] back; applied again it changes nothing.
+    let out = lab.agent("show", None);
+    assert!(out.status.success(), "show: {}", stderr(&out));
+    let shown = stdout(&out);
+    let want = router_agent::model::load("rs.toml", &std::fs::read_to_string(&file).expect("read"))
+        .expect("valid")
+        .bgp;
+    let got = router_agent::model::load("show", &shown)
+        .expect("show output loads")
+        .bgp;
+    assert_eq!(want, got, "show:\n{shown}");
+
+    // An unrelated change (a new peer) resets no established session.
+    let since = |b: &Bird| -> Vec<String> {
+        b.birdc(&["show", "protocols"])
+            .lines()
+            .filter(|l| l.starts_with("p_c1 ") || l.starts_with("p_c2 ") || l.starts_with("p_c3 "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = since(&rs_bird);
+    std::fs::write(&file, rs_config(true, None)).expect("write");
+    let out = lab.agent("apply", Some(&file));
+    assert!(out.status.success(), "apply: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("+protocol bgp p_c9"),
+        "{}",
+        stdout(&out)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(before, since(&rs_bird), "sessions were reset");
+
+    // Text BIRD rejects: a clear error at the config's line, bird.conf and BIRD untouched.
+    let conf_before = std::fs::read_to_string(lab.path("rs.conf")).expect("read");
+    std::fs::write(&file, rs_config(true, Some("protocol nonsense x {}"))).expect("write");
+    let out = lab.agent("apply", Some(&file));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("rs.toml:") && err.contains("bgp.raw"), "{err}");
+    assert_eq!(
+        conf_before,
+        std::fs::read_to_string(lab.path("rs.conf")).expect("read")
+    );
+    assert!(established(&rs_bird, &["c1", "c2", "c3"]));
+}
