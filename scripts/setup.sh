@@ -4,7 +4,8 @@
 set -euo pipefail
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl
-      etcd-server tftpd-hpa protobuf-compiler bird2)
+      etcd-server tftpd-hpa protobuf-compiler bird2
+      git)  # git: the store server keeps history in a bare repository
 # The image (image-recipe/): root filesystem, kernel modules, archive, ISO, UKI, qemu.
 pkgs+=(mmdebstrap kmod cpio zstd xz-utils xorriso grub-common grub-pc-bin grub-efi-amd64-bin
     mtools dosfstools systemd-boot-efi qemu-system-x86 ovmf)

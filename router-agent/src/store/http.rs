@@ -3,6 +3,7 @@
 //! reqwest over rustls with the ring provider: no OpenSSL in the router image, and ring
 //! builds with nothing but a C compiler (aws-lc-rs, rustls' default, also wants cmake).
 
+mod tls;
 pub(crate) mod wire;
 
 use std::fmt;
@@ -87,39 +88,19 @@ impl HttpStore {
             ));
         }
         let shown = base.as_str().trim_end_matches('/').to_owned();
-        // ring, unless the process chose a provider already (then that one is used).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
+        let tls = tls::client_config(options.ca_cert.as_deref(), base.scheme() == "https")
+            .map_err(|e| StoreError::Io {
+                store: shown.clone(),
+                what: chain(&e),
+                source: std::io::Error::other(e),
+            })?;
+        let builder = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .user_agent(concat!("router-agent/", env!("CARGO_PKG_VERSION")))
             // The bearer token goes to this store and nowhere it may redirect to.
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &options.ca_cert {
-            let io = |what: String, source| StoreError::Io {
-                store: shown.clone(),
-                what,
-                source,
-            };
-            let what = format!("CA certificate {}", path.display());
-            let pem = std::fs::read(path).map_err(|e| io(format!("reading the {what}"), e))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                io(
-                    format!("the {what}"),
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            })?;
-            if certs.is_empty() {
-                return Err(io(
-                    format!("the {what}"),
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "no PEM certificate in it",
-                    ),
-                ));
-            }
-            builder = builder.tls_certs_merge(certs);
-        }
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_backend_preconfigured(tls);
         let http = builder
             .build()
             .map_err(|e| bad(&format!("cannot build an HTTP client: {}", chain(&e))))?;
@@ -266,7 +247,7 @@ impl Client {
     /// The config, or [`Polled::Unchanged`] if it is still `since`.
     async fn poll(&self, id: &RouterId, since: Option<&Version>) -> Result<Polled, StoreError> {
         let mut req = self.request(Method::GET, self.url(id, &["config"]));
-        if let Some(v) = since.and_then(|v| etag_header(v)) {
+        if let Some(v) = since.and_then(etag_header) {
             req = req.header(header::IF_NONE_MATCH, v);
         }
         let resp = self.send(req).await?;
@@ -319,15 +300,14 @@ fn tls_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         if let Some(t) = err.downcast_ref::<rustls::Error>() {
             return Some(t.to_string());
         }
-        // io::Error's source() skips the error it wraps.
-        if let Some(t) = err
+        // io::Error's source() skips the error it wraps (which may be an io::Error again).
+        current = match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(t.to_string());
-        }
-        current = err.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }

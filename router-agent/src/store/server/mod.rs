@@ -8,6 +8,7 @@ mod files;
 mod git;
 mod listen;
 mod repo;
+mod setup;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -23,7 +24,8 @@ use tokio::task::JoinHandle;
 use super::ConfigStore;
 pub use error::ServeError;
 pub use git::GitError;
-pub use repo::{repository, GitStore};
+pub use repo::GitStore;
+pub use setup::repository;
 pub use tokens::{Access, Tokens, TokensError};
 
 /// Default request body limit: 64 MiB (a config of a million routes is about 30 MiB).
@@ -66,13 +68,7 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
                 tracing::info!("{tokens:?} from {}", path.display());
                 Access::Tokens(tokens)
             }
-            None => {
-                tracing::warn!(
-                    "NO --tokens: ANYONE who reaches {} reads and writes EVERY router's config and files (SSH host keys). Only for a closed network or a demo on localhost.",
-                    args.listen
-                );
-                Access::Open
-            }
+            None => Access::Open,
         };
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
@@ -87,6 +83,12 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
             max_body: args.max_body,
         })
         .await?;
+        if args.tokens.is_none() {
+            tracing::warn!(
+                "NO --tokens: ANYONE who reaches {} reads and writes EVERY router's config and files (SSH host keys). Only for a closed network or a demo on localhost.",
+                server.url()
+            );
+        }
         // Scripts and tests wait for this line (and learn a port 0 chose).
         println!("store: listening on {}", server.url());
         stop_signal().await;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fs::{DirBuilder, File};
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use super::error::ServeError;
 use super::files::FileDir;
 use super::git::{is_oid, Git, GitError};
+use super::setup::{clear_stale_locks, init, lock, repository};
 use crate::store::polling::{self, Polled};
 use crate::store::{
     ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, Stored, Version, Watch,
@@ -84,67 +85,6 @@ impl GitStore {
             }),
         })
     }
-}
-
-/// One server per directory: two would each think their lock on a router is the only one.
-fn lock(dir: &Path) -> Result<File, ServeError> {
-    let path = dir.join("lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| ServeError::Dir {
-            what: format!("opening {}", path.display()),
-            source,
-        })?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-        |e| ServeError::Locked {
-            dir: dir.to_owned(),
-            source: e.into(),
-        },
-    )?;
-    Ok(file)
-}
-
-/// A new bare repository, made beside and renamed into place: a kill during `git init`
-/// leaves no half-made repository.
-async fn init(dir: &Path, repo: &Path) -> Result<(), ServeError> {
-    let temp = dir.join(format!("configs.git.tmp-{}", std::process::id()));
-    let git_err = |what: &'static str| move |source| ServeError::Git { what, source };
-    let _ = std::fs::remove_dir_all(&temp);
-    let git = Git::new(&temp);
-    git.ok(&["init", "--bare", "--quiet"], None)
-        .await
-        .map_err(git_err("git init"))?;
-    // Objects and refs reach the disk before a write is acknowledged.
-    git.ok(&["config", "core.fsync", "committed"], None)
-        .await
-        .map_err(git_err("git config"))?;
-    std::fs::rename(&temp, repo)
-        .and_then(|()| File::open(dir)?.sync_all())
-        .map_err(|source| ServeError::Dir {
-            what: format!("moving the new repository to {}", repo.display()),
-            source,
-        })?;
-    tracing::info!("made a new bare repository {}", repo.display());
-    Ok(())
-}
-
-/// Ref lock files a killed git left behind; we hold the directory's lock, so no git of
-/// ours runs. (A concurrent operator's `git push` would only fail and be retried.)
-fn clear_stale_locks(dir: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            clear_stale_locks(&path)?;
-        } else if path.extension().is_some_and(|e| e == "lock") {
-            tracing::warn!("removing {}, left by an interrupted git", path.display());
-            std::fs::remove_file(&path)?;
-        }
-    }
-    Ok(())
 }
 
 /// What a client sent as a message, made fit for a commit (no NUL, bounded, one final
@@ -562,9 +502,4 @@ async fn run_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-}
-
-/// The bare repository of a store directory.
-pub fn repository(dir: &Path) -> PathBuf {
-    dir.join("configs.git")
 }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::tokens::Caller;
 use super::*;
 use crate::store::{contract, Expect, HttpStore, MemoryStore, RouterId, StoreError, StoreOptions};
 
@@ -259,6 +260,33 @@ fn tokens_files_are_checked() {
         ),
     ] {
         let err = Tokens::parse("tokens.toml", text).expect_err(text);
-        assert!(err.to_string().contains(expect), "{text:?}: {err}");
+        let all = match std::error::Error::source(&err) {
+            Some(cause) => format!("{err}: {cause}"),
+            None => err.to_string(),
+        };
+        assert!(all.contains(expect), "{text:?}: {all}");
     }
+}
+
+#[test]
+fn the_documented_tokens_file_parses() {
+    let doc = include_str!("../../../../docs/store.md");
+    let section = doc
+        .split("### Tokens file")
+        .nth(1)
+        .expect("docs/store.md has a tokens section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a toml block");
+    let access = Access::Tokens(Tokens::parse("docs", example).expect("parses"));
+    assert_eq!(
+        access.caller(Some(b"Bearer edge-01-secret")),
+        Ok(Caller::Router(id("edge-01")))
+    );
+    assert_eq!(
+        access.caller(Some(b"Bearer admin-secret")),
+        Ok(Caller::Admin)
+    );
 }

@@ -18,7 +18,7 @@ pub enum TokensError {
         #[source]
         source: std::io::Error,
     },
-    #[error("tokens file {path}: {source}")]
+    #[error("tokens file {path}: expected [[token]] tables of sha256 and router")]
     Parse {
         path: String,
         #[source]
