@@ -80,6 +80,13 @@ pub fn with_overlay(image: &Image, files: &Files, work: &Path, out: &Path) {
         }
     }
     std::fs::copy(&image.initrd, out).expect("copy the initrd");
+    // An uncompressed archive after a compressed one must start 4-byte aligned.
+    let len = std::fs::metadata(out).expect("initrd size").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(out)
+        .and_then(|f| f.set_len(len.next_multiple_of(4)))
+        .expect("pad the initrd");
     let list = Command::new("sh")
         .arg("-c")
         .arg("find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0")

@@ -305,12 +305,16 @@ impl<R: Router> Daemon<R> {
             let what = format!("{}; retrying in {delay:.1?}", failures.join("; "));
             tracing::warn!("waiting for the store: {what}");
             self.set_phase(Phase::WaitingForStore(what));
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                ev = events.recv() => {
-                    if matches!(ev, None | Some(Event::Stop)) {
-                        self.set_phase(Phase::Stopped);
-                        return Err(StoppedWaiting);
+            // Changes (links coming up) do not cut the wait short; a stop does.
+            let until = Instant::now() + delay;
+            loop {
+                tokio::select! {
+                    () = sleep_until(until) => break,
+                    ev = events.recv() => {
+                        if matches!(ev, None | Some(Event::Stop)) {
+                            self.set_phase(Phase::Stopped);
+                            return Err(StoppedWaiting);
+                        }
                     }
                 }
             }

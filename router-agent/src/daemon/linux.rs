@@ -89,8 +89,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         mac: None,
         hostname: read_trimmed("/proc/sys/kernel/hostname"),
     };
-    let nics = mgmt::ethernet_nics(Path::new("/sys/class/net"));
-    match mgmt::pick(boot.mgmt_device.as_ref(), &nics) {
+    match wait_for_nic(&boot) {
         Ok((name, mac)) => {
             machine.mac = Some(mac);
             if let (Some(m), None) = (&boot.mgmt, &args.netns) {
@@ -144,6 +143,27 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         }
         Ok(())
     })
+}
+
+/// The management NIC: at boot its driver may still be probing, so it is waited for (60 s
+/// at most) when `router.mgmt` asks for one.
+fn wait_for_nic(boot: &bootargs::BootArgs) -> Result<(String, String), mgmt::MgmtError> {
+    let t = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        let nics = mgmt::ethernet_nics(Path::new("/sys/class/net"));
+        match mgmt::pick(boot.mgmt_device.as_ref(), &nics) {
+            Ok(found) => return Ok(found),
+            Err(e) if boot.mgmt.is_none() || t.elapsed() > Duration::from_secs(60) => return Err(e),
+            Err(e) => {
+                if !said {
+                    tracing::warn!("waiting for the management NIC: {e}");
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }
 
 /// rtnetlink notifications, read on a thread of their own (the socket blocks).
