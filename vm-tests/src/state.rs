@@ -77,19 +77,24 @@ pub fn snapshot(vm: &mut Vm) -> Value {
             {
                 continue;
             }
-            routes.push(pick(
+            let mut r = pick(
                 x,
                 &[
                     "dst", "gateway", "dev", "protocol", "table", "metric", "type", "nexthops",
                     "prefsrc",
                 ],
-            ));
+            );
+            owned_protocol(&mut r);
+            routes.push(r);
         }
     }
     let mut rules = Vec::new();
     for fam in ["-4", "-6"] {
         let r = json(vm, &format!("ip -j {fam} rule show"));
-        rules.extend(r.as_array().into_iter().flatten().cloned());
+        for mut rule in r.as_array().into_iter().flatten().cloned() {
+            owned_protocol(&mut rule);
+            rules.push(rule);
+        }
     }
     let mut nft = json(vm, "nft -j list ruleset");
     strip(&mut nft);
@@ -97,6 +102,16 @@ pub fn snapshot(vm: &mut Vm) -> Value {
         "links": sorted(links), "addresses": sorted(addresses), "routes": sorted(routes),
         "rules": sorted(rules), "nft": nft,
     })
+}
+
+/// Config routes and rules read back with the protocol they were written with: by hand
+/// (`static`, `boot`) or by the agent (196). Either is the same config.
+fn owned_protocol(v: &mut Value) {
+    if let Some(p) = v.get_mut("protocol") {
+        if matches!(p.as_str(), Some("static" | "boot" | "196")) {
+            *p = Value::from("config");
+        }
+    }
 }
 
 fn strip(v: &mut Value) {

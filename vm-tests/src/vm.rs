@@ -62,6 +62,11 @@ impl std::fmt::Debug for Vm {
     }
 }
 
+fn escapes() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"\x1b\[[0-9;?]*[a-zA-Z]").expect("a valid regex"))
+}
+
 /// KVM only where its module is loaded: elsewhere /dev/kvm may exist and hang a guest.
 fn accel() -> &'static str {
     let loaded = ["kvm_intel", "kvm_amd"]
@@ -185,8 +190,11 @@ impl Vm {
         )
     }
 
+    /// What the shell printed, without the tty's carriage returns and terminal escapes.
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+        let raw = String::from_utf8_lossy(&self.out.lock().unwrap_or_else(|p| p.into_inner()))
+            .replace('\r', "");
+        escapes().replace_all(&raw, "").into_owned()
     }
 
     fn send(&mut self, line: &str) {
@@ -199,7 +207,7 @@ impl Vm {
     fn await_shell(&mut self, limit: Duration) {
         let t = Instant::now();
         loop {
-            self.send("\nstty -echo; export PS1= PS2=; printf '@@%s@@\\n' ready\n");
+            self.send("\nstty -echo; bind 'set enable-bracketed-paste off' 2>/dev/null; export PS1= PS2=; printf '@@%s@@\\n' ready\n");
             let until = Instant::now() + Duration::from_secs(2);
             while Instant::now() < until {
                 if self.text().contains("@@ready@@") {
@@ -287,7 +295,11 @@ impl Vm {
             "router-agent running",
             "router-agent status 2>&1",
             limit,
-            |s| s.starts_with("running") || s.starts_with("DEGRADED") || s.starts_with("FAILED"),
+            |s| {
+                ["daemon: running", "daemon: DEGRADED", "daemon: FAILED"]
+                    .iter()
+                    .any(|p| s.contains(p))
+            },
         );
         self.started.elapsed()
     }

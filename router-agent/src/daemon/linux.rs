@@ -154,7 +154,9 @@ fn wait_for_nic(boot: &bootargs::BootArgs) -> Result<(String, String), mgmt::Mgm
         let nics = mgmt::ethernet_nics(Path::new("/sys/class/net"));
         match mgmt::pick(boot.mgmt_device.as_ref(), &nics) {
             Ok(found) => return Ok(found),
-            Err(e) if boot.mgmt.is_none() || t.elapsed() > Duration::from_secs(60) => return Err(e),
+            Err(e) if boot.mgmt.is_none() || t.elapsed() > Duration::from_secs(60) => {
+                return Err(e)
+            }
             Err(e) => {
                 if !said {
                     tracing::warn!("waiting for the management NIC: {e}");
