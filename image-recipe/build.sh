@@ -40,7 +40,7 @@ step() { echo "== $* ($(( SECONDS ))s)" >&2; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap builds the root in a chroot)"
 for tool in mmdebstrap dpkg-deb apt-get depmod modprobe cpio zstd xz xorriso grub-mkrescue \
-    mformat objcopy strip sha256sum; do
+    mformat objcopy strip sha256sum python3; do
     command -v "$tool" >/dev/null || die "$tool not found: run scripts/setup.sh"
 done
 stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
@@ -178,7 +178,8 @@ rm -rf "$root"/var/lib/dpkg "$root"/etc/dpkg "$root"/var/cache/debconf "$root"/v
     "$root"/usr/lib/udev/hwdb.d "$root"/usr/lib/udev/hwdb.bin "$root"/etc/udev/hwdb.bin \
     "$root"/usr/lib/x86_64-linux-gnu/gconv \
     "$root"/var/lib/systemd/catalog/database \
-    "$root"/etc/ssh/ssh_host_*
+    "$root"/etc/ssh/ssh_host_* \
+    "$root"/etc/bird/bird.conf
 find "$root" -xdev -depth -type d -empty -path "$root/usr/share/*" -delete
 for must in usr/sbin/router-agent usr/lib/systemd/systemd usr/sbin/sshd usr/bin/ssh-keygen \
     usr/sbin/nft usr/sbin/bird usr/sbin/birdc usr/bin/ip usr/bin/tcpdump usr/sbin/ethtool \
@@ -234,6 +235,23 @@ objcopy \
     --add-section .linux="$out/vmlinuz" --change-section-vma .linux=0x2000000 \
     --add-section .initrd="$out/initrd.img" --change-section-vma .initrd=0x3000000 \
     "$stub" "$out/router.efi"
+# objcopy stamps the PE header with the time of the build: put SOURCE_DATE_EPOCH there and
+# recompute the PE checksum, so that the UKI is reproducible too.
+python3 - "$out/router.efi" "$SOURCE_DATE_EPOCH" <<'PY'
+import struct, sys
+path, epoch = sys.argv[1], int(sys.argv[2])
+data = bytearray(open(path, "rb").read())
+pe = struct.unpack_from("<I", data, 0x3C)[0]
+struct.pack_into("<I", data, pe + 8, epoch & 0xFFFFFFFF)  # COFF TimeDateStamp
+csum_at = pe + 24 + 64                                     # optional header CheckSum
+struct.pack_into("<I", data, csum_at, 0)
+total = 0
+for (word,) in struct.iter_unpack("<H", data + b"\0" * (len(data) % 2)):
+    total += word
+    total = (total & 0xFFFF) + (total >> 16)
+struct.pack_into("<I", data, csum_at, total + len(data))
+open(path, "wb").write(data)
+PY
 
 step "sizes"
 initrd_bytes=$(stat -c %s "$out/initrd.img")
