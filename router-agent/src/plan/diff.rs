@@ -240,7 +240,14 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
                 name: d.name.clone(),
             });
         }
-        let link = as_created(d);
+        let mut link = as_created(d);
+        // The kernel refuses a VLAN or macvlan created up on a parent that is down (the
+        // parent may be down just for its rename): such a child comes up in the up phase.
+        if d.parent()
+            .is_some_and(|p| links.get(p).is_some_and(|l| l.state == AdminState::Down))
+        {
+            link.state = AdminState::Down;
+        }
         let peer = veth_peer(d)
             .and_then(|p| desired.links.get(p))
             .map(as_created);
@@ -276,7 +283,10 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             });
         }
     }
-    for d in desired.links.values() {
+    // Parents before children: a child cannot come up on a parent that is down.
+    let mut ups: Vec<&Link> = desired.links.values().collect();
+    ups.sort_by_key(|d| (depth(&desired.links, &d.name), &d.name));
+    for d in ups {
         if d.state == AdminState::Up && links[&d.name].state == AdminState::Down {
             let change = LinkChange {
                 state: Some((AdminState::Down, AdminState::Up)),
