@@ -1,27 +1,37 @@
-# Quick start: `make demo` (a router in network namespaces) and `make test` (everything CI
-# runs). Both install what they need; both need root for network namespaces.
+# Quick start: `make demo` (the RAM-only router image booted in qemu against the store
+# server on this machine) and `make test` (everything CI runs). Both install what they
+# need; both need root (network namespaces, the image's chroot).
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup build demo test lint bench image image-test
+.PHONY: setup build demo demo-netns test lint bench image image-test vm-test
 setup:
 	scripts/setup.sh
 
 build: setup
 	cargo build --release --locked
 
-demo: build
+# The image, the store server with configs/vm-demo.toml, the router booted in qemu.
+demo: image
+	scripts/demo-vm.sh
+
+# The agent alone, against a router in network namespaces on this machine.
+demo-netns: build
 	scripts/demo-netns.sh
 
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --locked --all-targets -- -D warnings
 
-# Unit, golden, property and namespace tests (root), then the demo as a smoke test.
+# Unit, golden, property and namespace tests (root), the namespace demo as a smoke test,
+# then the image: built, booted every way (kernel, ISO BIOS/UEFI, UKI), and the VM tests.
 test: lint
-	cargo test --locked
+	cargo test --locked --workspace --exclude vm-tests
 	cargo build --release --locked
 	scripts/demo-netns.sh > /dev/null
+	image-recipe/build.sh
+	image-recipe/smoke-test.sh
+	cargo test --locked -p vm-tests -- --test-threads 1
 
 bench: build
 	bench/routes.sh
@@ -30,5 +40,8 @@ bench: build
 image: build
 	image-recipe/build.sh
 
-image-test: build
+image-test: image
 	image-recipe/smoke-test.sh
+
+vm-test: image
+	cargo test --locked -p vm-tests -- --test-threads 1

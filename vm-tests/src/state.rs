@@ -92,12 +92,17 @@ pub fn snapshot(vm: &mut Vm) -> Value {
     for fam in ["-4", "-6"] {
         let r = json(vm, &format!("ip -j {fam} rule show"));
         for mut rule in r.as_array().into_iter().flatten().cloned() {
+            // `ip rule add` writes protocol 0, which `ip -j` leaves out.
+            if let Some(m) = rule.as_object_mut() {
+                m.entry("protocol").or_insert_with(|| Value::from("static"));
+            }
             owned_protocol(&mut rule);
             rules.push(rule);
         }
     }
     let mut nft = json(vm, "nft -j list ruleset");
     strip(&mut nft);
+    let nft = by_object(&nft);
     serde_json::json!({
         "links": sorted(links), "addresses": sorted(addresses), "routes": sorted(routes),
         "rules": sorted(rules), "nft": nft,
@@ -128,6 +133,38 @@ fn strip(v: &mut Value) {
     }
 }
 
+/// The ruleset as objects by kind, in a stable order: tables, chains, sets and maps sorted;
+/// rules in their order within each chain (the order that matters).
+fn by_object(nft: &Value) -> Value {
+    let mut kinds: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    let mut rules: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for item in nft
+        .get("nftables")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some((kind, body)) = item.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        if kind == "rule" {
+            let chain = format!("{} {} {}", body["family"], body["table"], body["chain"]);
+            rules.entry(chain).or_default().push(body.clone());
+        } else {
+            kinds.entry(kind.clone()).or_default().push(body.clone());
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (k, v) in kinds {
+        out.insert(k, sorted(v));
+    }
+    out.insert(
+        "rules".into(),
+        serde_json::to_value(rules).unwrap_or_default(),
+    );
+    Value::Object(out)
+}
+
 /// Panics with the lines that differ.
 pub fn assert_same(a: &Value, b: &Value, what: &str) {
     if a == b {
@@ -139,5 +176,22 @@ pub fn assert_same(a: &Value, b: &Value, what: &str) {
     let lb: std::collections::BTreeSet<&str> = pb.lines().collect();
     let only_a: Vec<&&str> = la.difference(&lb).collect();
     let only_b: Vec<&&str> = lb.difference(&la).collect();
-    panic!("{what}: states differ\nonly before: {only_a:#?}\nonly after: {only_b:#?}");
+    // Same lines in another order: show where the two first part.
+    let first = pa
+        .lines()
+        .zip(pb.lines())
+        .position(|(x, y)| x != y)
+        .unwrap_or(0);
+    let around = |t: &str| {
+        t.lines()
+            .skip(first.saturating_sub(5))
+            .take(12)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    panic!(
+        "{what}: states differ\nonly before: {only_a:#?}\nonly after: {only_b:#?}\nbefore, from line {first}:\n{}\nafter:\n{}",
+        around(&pa),
+        around(&pb)
+    );
 }

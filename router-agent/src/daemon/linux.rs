@@ -132,6 +132,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         let (tx, rx) = mpsc::channel(64);
         watch_kernel(tx.clone())?;
         watch_nftables(tx.clone());
+        watch_bird_conf(tx.clone());
         watch_signals(tx)?;
         let (daemon, status) = Daemon::new(id, stores, router, args.settings);
         let daemon = daemon.with_files(args.persist);
@@ -223,6 +224,25 @@ fn watch_nftables(tx: mpsc::Sender<Event>) {
         tracing::error!(
             "`nft monitor` ended: hand edits of the firewall are seen by periodic snapshots only"
         );
+    });
+}
+
+/// bird.conf edited by hand (then `birdc configure`): its modification time, every 2 s.
+fn watch_bird_conf(tx: mpsc::Sender<Event>) {
+    let conf = crate::bgp::cli::backend().conf;
+    tokio::spawn(async move {
+        let stamp = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut last = stamp(&conf);
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let now = stamp(&conf);
+            if now != last {
+                last = now;
+                if tx.send(Event::Changed("bird.conf")).await.is_err() {
+                    return;
+                }
+            }
+        }
     });
 }
 
