@@ -24,12 +24,12 @@ lint: setup
 	cargo clippy --locked --all-targets -- -D warnings
 
 # Unit, golden, property and namespace tests (root), the namespace demo as a smoke test,
-# then the image: built, booted every way (kernel, ISO BIOS/UEFI, UKI), and the VM tests.
+# then the image: built and booted every way (kernel, ISO BIOS/UEFI, UKI: smoke-test.sh
+# builds it first), and the VM tests.
 test: lint
 	cargo test --locked --workspace --exclude vm-tests
 	cargo build --release --locked
 	scripts/demo-netns.sh > /dev/null
-	image-recipe/build.sh
 	image-recipe/smoke-test.sh
 	cargo test --locked -p vm-tests -- --test-threads 1
 
