@@ -7,6 +7,7 @@ use std::io;
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
 
+use super::netlink::messages;
 use super::OWNED_PROTOCOLS;
 
 // rtnetlink multicast groups (linux/rtnetlink.h, enum rtnetlink_groups).
@@ -20,7 +21,6 @@ const GROUPS: [u32; 7] = [
     19, // RTNLGRP_IPV6_RULE
 ];
 
-const NLMSG_HDR: usize = 16;
 const NLMSG_OVERRUN: u16 = 4;
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
@@ -49,22 +49,13 @@ pub fn classify(msg_type: u16, payload: &[u8]) -> Option<&'static str> {
 /// The notifications in one datagram that matter; an overrun (the kernel dropped
 /// notifications) matters too: something changed that was not seen.
 pub fn relevant(datagram: &[u8]) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    let mut rest = datagram;
-    while rest.len() >= NLMSG_HDR {
-        let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-        if len < NLMSG_HDR || len > rest.len() {
-            break;
-        }
-        if kind == NLMSG_OVERRUN {
-            out.push("overrun");
-        } else if let Some(what) = classify(kind, &rest[NLMSG_HDR..len]) {
-            out.push(what);
-        }
-        rest = &rest[((len + 3) & !3).min(rest.len())..];
-    }
-    out
+    messages(datagram)
+        .map_while(Result::ok)
+        .filter_map(|(kind, _, _, payload)| match kind {
+            NLMSG_OVERRUN => Some("overrun"),
+            _ => classify(kind, payload),
+        })
+        .collect()
 }
 
 /// Subscribes to the groups above in the current network namespace.
@@ -100,10 +91,11 @@ impl Monitor {
 
 #[cfg(test)]
 mod tests {
+    use super::super::netlink::NLMSG_HDRLEN;
     use super::*;
 
     fn msg(kind: u16, payload: &[u8]) -> Vec<u8> {
-        let len = (NLMSG_HDR + payload.len()) as u32;
+        let len = (NLMSG_HDRLEN + payload.len()) as u32;
         let mut m = len.to_ne_bytes().to_vec();
         m.extend(kind.to_ne_bytes());
         m.extend([0u8; 10]);

@@ -11,11 +11,11 @@ use std::io;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 pub const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
+pub(super) const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 pub const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_MULTI: u16 = 0x2;
-const NLM_F_ACK: u16 = 0x4;
+pub(super) const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 pub const NLM_F_DUMP: u16 = 0x300;
 pub const NLM_F_REPLACE: u16 = 0x100;
@@ -137,7 +137,7 @@ pub struct Netlink {
     buf: Vec<u8>,
 }
 
-fn put_header(out: &mut Vec<u8>, len: usize, kind: u16, flags: u16, seq: u32) {
+pub(super) fn put_header(out: &mut Vec<u8>, len: usize, kind: u16, flags: u16, seq: u32) {
     let len = u32::try_from(len).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_ne_bytes());
     out.extend_from_slice(&kind.to_ne_bytes());
@@ -155,7 +155,9 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 /// The netlink messages in one datagram: (type, flags, seq, payload).
-fn messages(mut b: &[u8]) -> impl Iterator<Item = Result<(u16, u16, u32, &[u8]), NetlinkError>> {
+pub(super) fn messages(
+    mut b: &[u8],
+) -> impl Iterator<Item = Result<(u16, u16, u32, &[u8]), NetlinkError>> {
     std::iter::from_fn(move || {
         if b.len() < NLMSG_HDRLEN {
             return None;
@@ -179,7 +181,7 @@ fn messages(mut b: &[u8]) -> impl Iterator<Item = Result<(u16, u16, u32, &[u8]),
 }
 
 /// The error code and extended-ack message of an NLMSG_ERROR payload.
-fn parse_error(flags: u16, p: &[u8]) -> Result<Option<NlError>, NetlinkError> {
+pub(super) fn parse_error(flags: u16, p: &[u8]) -> Result<Option<NlError>, NetlinkError> {
     if p.len() < 4 {
         return Err(NetlinkError::Malformed("short error message".into()));
     }

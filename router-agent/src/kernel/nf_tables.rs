@@ -8,6 +8,11 @@ use std::io;
 use netlink_sys::protocols::NETLINK_NETFILTER;
 use netlink_sys::{Socket, SocketAddr};
 
+use super::netlink::{
+    attrs, messages, parse_error, put_attr, put_header, NetlinkError, NLMSG_ERROR, NLMSG_HDRLEN,
+    NLM_F_ACK, NLM_F_REQUEST,
+};
+
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_GETTABLE: u16 = 1;
@@ -16,78 +21,61 @@ const NFT_MSG_GETGEN: u16 = 16;
 const NFTA_GEN_ID: u16 = 1;
 const NFTA_TABLE_NAME: u16 = 1;
 const NFTA_TABLE_USERDATA: u16 = 6;
-const NLMSG_ERROR: u16 = 2;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
-const NLMSG_HDR: usize = 16;
+/// struct nfgenmsg: family, version, resource id.
 const NFGENMSG: usize = 4;
 
 /// nftables families as the kernel numbers them (NFPROTO_*).
 pub const NFPROTO_INET: u8 = 1;
 
 fn request(msg: u16, family: u8, table: Option<&str>) -> Vec<u8> {
-    let name = table.map(|t| [t.as_bytes(), &[0]].concat());
-    let attr_len = name.as_ref().map_or(0, |n| 4 + n.len());
-    let len = NLMSG_HDR + NFGENMSG + attr_len.next_multiple_of(4);
-    let mut m = Vec::with_capacity(len);
-    m.extend((len as u32).to_ne_bytes());
-    m.extend(((NFNL_SUBSYS_NFTABLES << 8) | msg).to_ne_bytes());
-    m.extend((NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-    m.extend(1u32.to_ne_bytes());
-    m.extend(0u32.to_ne_bytes());
-    m.extend([family, 0, 0, 0]);
-    if let Some(name) = name {
-        m.extend((attr_len as u16).to_ne_bytes());
-        m.extend(NFTA_TABLE_NAME.to_ne_bytes());
-        m.extend(name);
+    let mut payload = vec![family, 0, 0, 0];
+    if let Some(t) = table {
+        put_attr(
+            &mut payload,
+            NFTA_TABLE_NAME,
+            &[t.as_bytes(), &[0]].concat(),
+        );
     }
-    m.resize(len, 0);
+    let mut m = Vec::with_capacity(NLMSG_HDRLEN + payload.len());
+    let kind = (NFNL_SUBSYS_NFTABLES << 8) | msg;
+    put_header(
+        &mut m,
+        NLMSG_HDRLEN + payload.len(),
+        kind,
+        NLM_F_REQUEST | NLM_F_ACK,
+        1,
+    );
+    m.extend_from_slice(&payload);
     m
 }
 
-/// One message's attributes: (type, payload).
+fn malformed(e: NetlinkError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+/// One message's attributes: (type, value).
 type Attrs = Vec<(u16, Vec<u8>)>;
 
-/// The attributes of each message of type `kind` in the answer, until the ACK; `Ok(None)`
+/// The attributes of each message of type `kind` in the answer, up to its ACK; `Ok(None)`
 /// when the kernel answers ENOENT.
-fn parse_answer(mut b: &[u8], kind_wanted: u16) -> io::Result<Option<Vec<Attrs>>> {
+fn parse_answer(answer: &[u8], kind: u16) -> io::Result<Option<Vec<Attrs>>> {
     let mut found = Vec::new();
-    while b.len() >= NLMSG_HDR {
-        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        let kind = u16::from_ne_bytes([b[4], b[5]]);
-        if len < NLMSG_HDR || len > b.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "truncated netlink message",
-            ));
-        }
-        let body = &b[NLMSG_HDR..len];
-        if kind == NLMSG_ERROR {
-            let code = body
-                .get(..4)
-                .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                .unwrap_or(-libc::EBADMSG);
-            return match -code {
-                0 => Ok(Some(found)),
-                libc::ENOENT => Ok(None),
-                errno => Err(io::Error::from_raw_os_error(errno)),
+    for m in messages(answer) {
+        let (k, flags, _, payload) = m.map_err(malformed)?;
+        if k == NLMSG_ERROR {
+            return match parse_error(flags, payload).map_err(malformed)? {
+                None => Ok(Some(found)),
+                Some(e) if e.errno == libc::ENOENT => Ok(None),
+                Some(e) => Err(io::Error::from_raw_os_error(e.errno)),
             };
         }
-        if kind == (NFNL_SUBSYS_NFTABLES << 8) | kind_wanted && body.len() >= NFGENMSG {
-            let mut attrs = &body[NFGENMSG..];
-            let mut out = Vec::new();
-            while attrs.len() >= 4 {
-                let alen = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
-                let akind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
-                if alen < 4 || alen > attrs.len() {
-                    break;
-                }
-                out.push((akind, attrs[4..alen].to_vec()));
-                attrs = &attrs[alen.next_multiple_of(4).min(attrs.len())..];
-            }
-            found.push(out);
+        if k == (NFNL_SUBSYS_NFTABLES << 8) | kind && payload.len() >= NFGENMSG {
+            found.push(
+                attrs(&payload[NFGENMSG..])
+                    .map(|(t, v)| (t, v.to_vec()))
+                    .collect(),
+            );
         }
-        b = &b[len.next_multiple_of(4).min(b.len())..];
     }
     Err(io::Error::new(
         io::ErrorKind::UnexpectedEof,
@@ -121,7 +109,7 @@ pub fn generation() -> io::Result<u32> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no generation in the answer"))
 }
 
-/// Sends one request and collects the answer up to its ACK.
+/// Sends one request and collects the answer up to its ACK (an error message).
 fn exchange(req: &[u8]) -> io::Result<Vec<u8>> {
     let mut sock = Socket::new(NETLINK_NETFILTER)?;
     sock.bind_auto()?;
@@ -134,19 +122,11 @@ fn exchange(req: &[u8]) -> io::Result<Vec<u8>> {
         if n == 0 {
             return Ok(answer);
         }
-        let start = answer.len();
+        // Each datagram holds whole messages.
+        let acked = messages(&buf[..n]).any(|m| matches!(m, Ok((NLMSG_ERROR, ..))));
         answer.extend_from_slice(&buf[..n]);
-        // Each datagram holds whole messages; the ACK (an error message) ends the answer.
-        let mut b = &answer[start..];
-        while b.len() >= NLMSG_HDR {
-            let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
-            if u16::from_ne_bytes([b[4], b[5]]) == NLMSG_ERROR {
-                return Ok(answer);
-            }
-            if len < NLMSG_HDR || len > b.len() {
-                break;
-            }
-            b = &b[len.next_multiple_of(4).min(b.len())..];
+        if acked {
+            return Ok(answer);
         }
     }
 }
