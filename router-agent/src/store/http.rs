@@ -460,11 +460,7 @@ impl ConfigStore for HttpStore {
         since: Option<Version>,
         poll: Duration,
     ) -> Result<Watch, StoreError> {
-        // Without a version to start from, the current one is it.
-        let since = match since {
-            Some(v) => Some(v),
-            None => self.client.get(id).await?.map(|s| s.version),
-        };
+        let since = polling::start_version(since, || self.client.get(id)).await?;
         let client = self.client.clone();
         let id = id.clone();
         let what = format!("{} {id}", client.shown);

@@ -13,7 +13,6 @@ mod http;
 mod memory;
 mod names;
 mod open;
-mod poll;
 mod polling;
 pub mod server;
 pub mod tftp;

@@ -1,12 +1,13 @@
 //! Watching a store that cannot push: ask it every poll interval whether the config
-//! changed (HTTP: a conditional GET; git: the branch's tip).
+//! changed (HTTP: a conditional GET; git: the branch's tip; files and TFTP: a whole read).
+//! A failed poll ends the watch with the error; the daemon opens it again later.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{StoreError, StoreEvent, Stored, Version, Watch};
+use super::{ConfigStore, RouterId, StoreError, StoreEvent, Stored, Version, Watch};
 
 /// One poll's answer.
 #[derive(Debug)]
@@ -58,4 +59,38 @@ where
         }
     });
     rx
+}
+
+/// The version a watch starts from: the caller's, else the store's current one.
+pub(crate) async fn start_version<Fut>(
+    since: Option<Version>,
+    current: impl FnOnce() -> Fut,
+) -> Result<Option<Version>, StoreError>
+where
+    Fut: Future<Output = Result<Option<Stored>, StoreError>>,
+{
+    match since {
+        Some(v) => Ok(Some(v)),
+        None => Ok(current().await?.map(|s| s.version)),
+    }
+}
+
+/// A watch that reads the whole config at each poll, for stores that cannot be asked
+/// "changed since?" more cheaply (files, TFTP).
+pub(crate) async fn watch_by_reading<S>(
+    store: &S,
+    id: &RouterId,
+    since: Option<Version>,
+    every: Duration,
+) -> Result<Watch, StoreError>
+where
+    S: ConfigStore + Clone + 'static,
+{
+    let since = start_version(since, || store.get(id)).await?;
+    let (store, id) = (store.clone(), id.clone());
+    let what = format!("{} {id}", store.describe());
+    Ok(spawn(what, since, every, move |_| {
+        let (store, id) = (store.clone(), id.clone());
+        async move { Ok(Polled::Now(store.get(&id).await?)) }
+    }))
 }

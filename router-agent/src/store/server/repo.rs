@@ -481,10 +481,7 @@ impl ConfigStore for GitStore {
         since: Option<Version>,
         poll: Duration,
     ) -> Result<Watch, StoreError> {
-        let since = match since {
-            Some(v) => Some(v),
-            None => self.inner.get(id).await?.map(|s| s.version),
-        };
+        let since = polling::start_version(since, || self.inner.get(id)).await?;
         let inner = self.inner.clone();
         let id = id.clone();
         let what = format!("{} {id}", inner.shown);

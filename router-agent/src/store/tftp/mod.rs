@@ -226,11 +226,7 @@ impl ConfigStore for TftpStore {
         since: Option<Version>,
         poll: Duration,
     ) -> Result<Watch, StoreError> {
-        let last = match since {
-            Some(v) => Some(v),
-            None => self.get(id).await?.map(|s| s.version),
-        };
-        Ok(super::poll::spawn(self.clone(), id.clone(), last, poll))
+        super::polling::watch_by_reading(self, id, since, poll).await
     }
 }
 
