@@ -33,6 +33,19 @@ macro_rules! string_serde {
 }
 pub(crate) use string_serde;
 
+/// A name nft and BIRD both take as an identifier: a letter, then letters, digits or '_',
+/// at most `max` bytes.
+pub(crate) fn check_identifier(s: &str, max: usize) -> Result<(), String> {
+    let ok_start = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if ok_start && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a valid name; use a letter, then letters, digits or '_' (at most {max} bytes)"
+        ))
+    }
+}
+
 /// A Linux interface name: 1..=15 bytes, no '/', ':', whitespace, not "." or "..".
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IfName(std::sync::Arc<str>);

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::types::string_serde;
+use crate::model::types::{check_identifier, string_serde};
 
 /// An autonomous system number, written as a TOML integer (`64500`) or a string
 /// (`"AS64500"`, `"64500"`).
@@ -104,17 +104,7 @@ impl BgpName {
 impl FromStr for BgpName {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let ok_start = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-        if !ok_start
-            || s.len() > Self::MAX_LEN
-            || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(format!(
-                "{s:?} is not a valid name; use a letter, then letters, digits or '_' (at most {} bytes)",
-                Self::MAX_LEN
-            ));
-        }
-        Ok(BgpName(s.to_owned()))
+        check_identifier(s, Self::MAX_LEN).map(|()| BgpName(s.to_owned()))
     }
 }
 

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::types::string_serde;
+use crate::model::types::{check_identifier, string_serde};
 use crate::model::Family;
 
 /// A name of a zone, set or chain: what nft accepts unquoted.
@@ -22,18 +22,7 @@ impl Name {
 impl FromStr for Name {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let mut chars = s.chars();
-        let ok_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-        if !ok_start
-            || s.len() > Self::MAX_LEN
-            || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(format!(
-                "{s:?} is not a valid name; use a letter, then letters, digits or '_' (at most {} bytes)",
-                Self::MAX_LEN
-            ));
-        }
-        Ok(Name(s.to_owned()))
+        check_identifier(s, Self::MAX_LEN).map(|()| Name(s.to_owned()))
     }
 }
 
