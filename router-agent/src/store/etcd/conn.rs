@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions};
+use etcd_client::{Client, ConnectOptions, GetResponse};
 use tokio::sync::Mutex;
 
 use super::keys::EtcdUrl;
@@ -144,6 +144,12 @@ impl Conn {
                 result => return result,
             }
         }
+    }
+
+    /// One key, read with retries.
+    pub async fn get(&self, what: &str, key: &str) -> Result<GetResponse, StoreError> {
+        self.read(what, |mut c| async move { c.get(key, None).await })
+            .await
     }
 
     pub fn error(&self, what: &str, e: etcd_client::Error) -> StoreError {

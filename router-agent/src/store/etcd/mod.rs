@@ -86,13 +86,7 @@ impl EtcdStore {
                     tracing::info!(error = %e, attempt, "etcd write failed; checking whether it committed");
                     tokio::time::sleep(backoff(attempt)).await;
                     let log = keys.log(n);
-                    let found = self
-                        .conn
-                        .read("checking a write", |mut c| {
-                            let log = log.clone();
-                            async move { c.get(log, None).await }
-                        })
-                        .await?;
+                    let found = self.conn.get("checking a write", &log).await?;
                     if let Some(kv) = found.kvs().first() {
                         return Ok(Ok(Version(kv.create_revision().to_string())));
                     }
@@ -169,13 +163,7 @@ impl EtcdStore {
     /// Records the config if needed, after a watch event.
     async fn ensure_recorded(&self, keys: &RouterKeys, text: &str, revision: i64) {
         let head = keys.head();
-        let got = self
-            .conn
-            .read("reading the head", |mut c| {
-                let head = head.clone();
-                async move { c.get(head, None).await }
-            })
-            .await;
+        let got = self.conn.get("reading the head", &head).await;
         match got {
             Ok(got) if Self::recorded(got.kvs().first(), revision) => {}
             Ok(_) => self.record_found(keys, text, revision).await,
@@ -372,13 +360,7 @@ impl ConfigStore for EtcdStore {
             .find(|(_, e)| &e.version == version)
             .ok_or_else(no_such)?;
         let key = keys.history(n);
-        let got = self
-            .conn
-            .read("reading a version", |mut c| {
-                let key = key.clone();
-                async move { c.get(key, None).await }
-            })
-            .await?;
+        let got = self.conn.get("reading a version", &key).await?;
         let kv = got.kvs().first().ok_or_else(no_such)?;
         self.text(kv)
     }
@@ -389,13 +371,7 @@ impl ConfigStore for EtcdStore {
         name: &FileName,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let key = self.keys(id).file(name);
-        let got = self
-            .conn
-            .read("reading a file", |mut c| {
-                let key = key.clone();
-                async move { c.get(key, None).await }
-            })
-            .await?;
+        let got = self.conn.get("reading a file", &key).await?;
         Ok(got.kvs().first().map(|kv| kv.value().to_vec()))
     }
 
