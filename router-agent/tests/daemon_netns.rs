@@ -110,12 +110,6 @@ fn stored(store: &Path) -> String {
     std::fs::read_to_string(store.join("r1/config.toml")).unwrap_or_default()
 }
 
-fn nft(ns: &Netns, args: &[&str]) -> String {
-    let mut full = vec!["netns", "exec", &ns.name, "nft"];
-    full.extend_from_slice(args);
-    String::from_utf8_lossy(&run("ip", &full).stdout).into_owned()
-}
-
 #[test]
 fn boot_change_by_hand_stop_and_boot_elsewhere() {
     let work = std::env::temp_dir().join(format!("ra-daemon-{}", std::process::id()));
@@ -131,26 +125,13 @@ fn boot_change_by_hand_stop_and_boot_elsewhere() {
     });
     let addrs = a.json(&["addr", "show", "dev", "up0"]).to_string();
     assert!(addrs.contains("192.0.2.1"), "{addrs}");
-    assert!(nft(&a, &["list", "ruleset"]).contains("tcp dport 22 accept"));
+    assert!(a.nft("list ruleset").contains("tcp dport 22 accept"));
 
     a.sh("addr add 203.0.113.5/32 dev up1");
     until("an address added with ip is snapshotted", &d, || {
         stored(&store).contains("203.0.113.5/32")
     });
-    nft(
-        &a,
-        &[
-            "add",
-            "rule",
-            "inet",
-            "router_agent",
-            "input",
-            "tcp",
-            "dport",
-            "2222",
-            "accept",
-        ],
-    );
+    a.nft("add rule inet router_agent input tcp dport 2222 accept");
     until("a rule added with nft is snapshotted", &d, || {
         stored(&store).contains("2222")
     });
@@ -181,29 +162,11 @@ fn boot_change_by_hand_stop_and_boot_elsewhere() {
         || without_link_local(b.snapshot()),
         "namespace booted from the snapshot",
     );
-    let ruleset = |ns: &Netns| {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&nft(ns, &["-j", "list", "table", "inet", "router_agent"]))
-                .expect("nft json");
-        strip_handles(&mut v);
-        v
-    };
     assert_same(
-        &ruleset(&a),
-        &ruleset(&b),
+        &a.ruleset(),
+        &b.ruleset(),
         "firewall booted from the snapshot",
     );
     assert!(d.stop().success());
     let _ = std::fs::remove_dir_all(&work);
-}
-
-fn strip_handles(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => {
-            m.remove("handle");
-            m.values_mut().for_each(strip_handles);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_handles),
-        _ => {}
-    }
 }

@@ -2,35 +2,7 @@
 
 mod support;
 
-use serde_json::Value;
 use support::{run, stderr, stdout, Netns};
-
-fn nft(ns: &Netns, line: &str) -> String {
-    let mut args = vec!["netns", "exec", &ns.name, "nft"];
-    args.extend(line.split_whitespace());
-    stdout(&run("ip", &args))
-}
-
-/// `nft -s -j list ruleset` without handles: what two namespaces must agree on.
-fn ruleset(ns: &Netns) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.remove("handle");
-                m.remove("metainfo");
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => {
-                a.retain(|x| x.get("metainfo").is_none());
-                a.iter_mut().for_each(strip);
-            }
-            _ => {}
-        }
-    }
-    let mut v: Value = serde_json::from_str(&nft(ns, "-s -j list ruleset")).expect("nft JSON");
-    strip(&mut v);
-    v
-}
 
 fn write(ns: &Netns, tag: &str, text: &str) -> String {
     let path = std::env::temp_dir().join(format!("{}-{tag}.toml", ns.name));
@@ -170,7 +142,7 @@ fn show_then_apply_elsewhere_gives_the_same_ruleset_hand_edits_included() {
         "add element inet router_agent m { 192.0.2.1 : drop }",
         "add rule inet keepme c udp dport 2 drop",
     ] {
-        nft(&a, line);
+        a.nft(line);
     }
     let shown = a.agent("show", None);
     assert!(shown.status.success(), "{}", stderr(&shown));
@@ -186,8 +158,8 @@ fn show_then_apply_elsewhere_gives_the_same_ruleset_hand_edits_included() {
     let out = b.agent("apply", Some(&shown_file));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
-        ruleset(&a),
-        ruleset(&b),
+        a.ruleset(),
+        b.ruleset(),
         "ruleset differs after show in A, apply in B"
     );
     let again = b.agent("show", None);
@@ -201,12 +173,12 @@ fn an_unchanged_firewall_runs_no_transaction() {
     let out = ns.agent("apply", Some(&file));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("firewall:"), "{}", stderr(&out));
-    let before = nft(&ns, "-a list ruleset");
+    let before = ns.nft("-a list ruleset");
     let out = ns.agent("apply", Some(&file));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("firewall:"), "{}", stderr(&out));
     // A replaced table would have new handles.
-    assert_eq!(nft(&ns, "-a list ruleset"), before);
+    assert_eq!(ns.nft("-a list ruleset"), before);
 }
 
 #[test]
@@ -215,7 +187,7 @@ fn bad_input_points_at_the_line_and_leaves_the_ruleset_alone() {
     let file = write(&ns, "good", CONFIG);
     let out = ns.agent("apply", Some(&file));
     assert!(out.status.success(), "{}", stderr(&out));
-    let before = nft(&ns, "-a list ruleset");
+    let before = ns.nft("-a list ruleset");
     let cases = [
         (
             CONFIG.replace("meta mark 0x00000001 counter accept", "meta mark 0x1 acept"),
@@ -245,7 +217,7 @@ fn bad_input_points_at_the_line_and_leaves_the_ruleset_alone() {
             "case {i} names no line: {err}"
         );
         assert_eq!(
-            nft(&ns, "-a list ruleset"),
+            ns.nft("-a list ruleset"),
             before,
             "case {i} changed the ruleset"
         );
@@ -257,18 +229,15 @@ fn bad_input_points_at_the_line_and_leaves_the_ruleset_alone() {
 #[test]
 fn without_a_firewall_section_only_the_agents_table_goes() {
     let ns = Netns::new("fwdel");
-    nft(&ns, "add table ip theirs");
-    nft(
-        &ns,
-        "add chain ip theirs c { type filter hook input priority 10; }",
-    );
+    ns.nft("add table ip theirs");
+    ns.nft("add chain ip theirs c { type filter hook input priority 10; }");
     let file = write(&ns, "cfg", CONFIG);
     let out = ns.agent("apply", Some(&file));
     assert!(out.status.success(), "{}", stderr(&out));
     let none = write(&ns, "none", "version = 1\n");
     let out = ns.agent("apply", Some(&none));
     assert!(out.status.success(), "{}", stderr(&out));
-    let tables = nft(&ns, "list tables");
+    let tables = ns.nft("list tables");
     assert!(!tables.contains("router_agent"), "{tables}");
     assert!(tables.contains("table ip theirs"), "{tables}");
     assert!(
@@ -317,7 +286,7 @@ fn the_text_transaction_matches_the_schema_json() {
             &tb.to_string_lossy(),
         ],
     );
-    assert_eq!(ruleset(&a), ruleset(&b));
+    assert_eq!(a.ruleset(), b.ruleset());
 }
 
 #[test]
@@ -327,34 +296,24 @@ fn a_committed_transaction_is_told_by_its_marker_without_listing() {
     let file = write(&ns, "marker", CONFIG);
     let out = ns.agent("apply", Some(&file));
     assert!(out.status.success(), "{}", stderr(&out));
-    let listing = nft(&ns, "list table inet router_agent");
+    let listing = ns.nft("list table inet router_agent");
     let marker = listing
         .split("gen=")
         .nth(1)
         .and_then(|t| t.get(..16))
         .unwrap_or_else(|| panic!("no marker in the table comment:\n{listing}"))
         .to_owned();
-    let name = ns.name.clone();
-    let (ours, other) = std::thread::spawn(move || {
-        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+    let (ours, other) = ns.inside(move || {
         let mut nft = NftBackend::default();
         (
             nft.committed(&marker).expect("netlink answer"),
             nft.committed("0123456789abcdef").expect("netlink answer"),
         )
-    })
-    .join()
-    .expect("thread");
+    });
     assert!(ours, "the table's marker is found");
     assert!(!other, "another marker is not");
-    nft(&ns, "delete table inet router_agent");
-    let name = ns.name.clone();
-    let absent = std::thread::spawn(move || {
-        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
-        NftBackend::default().committed("0123456789abcdef")
-    })
-    .join()
-    .expect("thread");
+    ns.nft("delete table inet router_agent");
+    let absent = ns.inside(|| NftBackend::default().committed("0123456789abcdef"));
     assert!(!absent.expect("an absent table is an answer, not an error"));
 }
 
@@ -365,9 +324,7 @@ fn a_read_is_reused_until_the_ruleset_generation_moves() {
     let file = write(&ns, "gen", CONFIG);
     let out = ns.agent("apply", Some(&file));
     assert!(out.status.success(), "{}", stderr(&out));
-    let name = ns.name.clone();
-    let (first, second, after_edit) = std::thread::spawn(move || {
-        router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+    let (first, second, after_edit) = ns.inside(|| {
         let mut nft = NftBackend::default();
         let first = nft.read(&[]).expect("read");
         let second = nft.read(&[]).expect("cached read");
@@ -387,9 +344,7 @@ fn a_read_is_reused_until_the_ruleset_generation_moves() {
             .expect("nft");
         assert!(edit.success());
         (first, second, nft.read(&[]).expect("read after the edit"))
-    })
-    .join()
-    .expect("thread");
+    });
     assert_eq!(first, second);
     assert_ne!(
         first, after_edit,

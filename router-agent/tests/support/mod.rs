@@ -88,6 +88,45 @@ impl Netns {
         serde_json::json!({ "links": links, "addresses": addrs, "routes": routes, "rules": rules })
     }
 
+    /// `nft LINE` inside the namespace, which must succeed; its stdout.
+    pub fn nft(&self, line: &str) -> String {
+        let mut args = vec!["netns", "exec", &self.name, "nft"];
+        args.extend(line.split_whitespace());
+        stdout(&run("ip", &args))
+    }
+
+    /// `nft -s -j list ruleset` without handles: what two namespaces must agree on.
+    pub fn ruleset(&self) -> Value {
+        fn strip(v: &mut Value) {
+            match v {
+                Value::Object(m) => {
+                    m.remove("handle");
+                    m.remove("metainfo");
+                    m.values_mut().for_each(strip);
+                }
+                Value::Array(a) => {
+                    a.retain(|x| x.get("metainfo").is_none());
+                    a.iter_mut().for_each(strip);
+                }
+                _ => {}
+            }
+        }
+        let mut v: Value = serde_json::from_str(&self.nft("-s -j list ruleset")).expect("nft JSON");
+        strip(&mut v);
+        v
+    }
+
+    /// Runs `f` on a thread inside the namespace (a thread: entering moves only it).
+    pub fn inside<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let name = self.name.clone();
+        std::thread::spawn(move || {
+            router_agent::kernel::netns::enter(&name).expect("enter the namespace");
+            f()
+        })
+        .join()
+        .expect("thread inside the namespace")
+    }
+
     /// Runs `router-agent ARGS --netns NAME` (the namespace goes last, after the subcommand).
     pub fn agent(&self, sub: &str, file: Option<&str>) -> Output {
         let mut args = vec![sub, "--netns", &self.name];
