@@ -109,6 +109,10 @@ struct DaemonCli {
     /// A file kept in the store: NAME=PATH (repeatable), e.g. SSH host keys.
     #[arg(long)]
     persist: Vec<Persisted>,
+    /// Shell command run when a --persist file was restored from the store, e.g.
+    /// `systemctl --no-block try-restart ssh.service`.
+    #[arg(long)]
+    on_restore: Option<String>,
     /// Seconds between snapshots taken without a change event (0: none).
     #[arg(long, default_value_t = 300)]
     snapshot_interval: u64,
@@ -262,6 +266,7 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         periodic: (cli.snapshot_interval > 0).then(|| Duration::from_secs(cli.snapshot_interval)),
         poll: Duration::from_secs(cli.poll_interval.max(1)),
         hold: Some(confirm::pending_path(&cli.status_dir)),
+        on_restore: cli.on_restore.clone(),
         ..daemon::Settings::default()
     };
     let token = match &cli.token_file {

@@ -3,6 +3,8 @@
 mod backoff;
 pub mod bootargs;
 mod core;
+#[cfg(feature = "kernel")]
+mod drivers;
 pub mod identity;
 #[cfg(feature = "kernel")]
 mod linux;

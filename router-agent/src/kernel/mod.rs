@@ -5,6 +5,7 @@ mod address_codec;
 mod execute;
 mod link_codec;
 mod linux;
+pub mod mgmt_path;
 pub mod monitor;
 pub mod netlink;
 pub mod netns;
