@@ -156,18 +156,23 @@ fn spec(name: &str, n: u8, store: &StoreServer, lan: &Lan, lan_mac: &str) -> VmS
     s
 }
 
-/// Boots the guests at once (each is one qemu process; TCG boots overlap well).
+/// Boots the guests, as many at a time as the host has cores: each is one TCG thread, and
+/// more at once only slows every boot past the harness's bound for the shell.
 fn boot_all(specs: Vec<VmSpec>, image: &Image, work: &std::path::Path) -> Vec<Vm> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = specs
-            .into_iter()
-            .map(|spec| s.spawn(move || Vm::boot(spec, image, work)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut vms = Vec::new();
+    for wave in specs.chunks(cores) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = wave
+                .iter()
+                .map(|spec| s.spawn(move || Vm::boot(spec.clone(), image, work)))
+                .collect();
+            for h in handles {
+                vms.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+        });
+    }
+    vms
 }
 
 /// The route server's sessions from `router-agent status`, without their start times:
