@@ -236,12 +236,7 @@ fn learns(vm: &mut Vm, prefixes: &[&str]) {
 
 async fn current(store: &dyn ConfigStore, id: &str) -> String {
     let id = RouterId::new(id).expect("id");
-    store
-        .get(&id)
-        .await
-        .expect("store")
-        .expect("a config")
-        .text
+    store.get(&id).await.expect("store").expect("a config").text
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -259,7 +254,12 @@ async fn route_server_with_three_members_across_a_reboot() {
     ];
     for (id, text) in &seeds {
         client
-            .put(&RouterId::new(id).expect("id"), text, &Expect::Absent, "seed")
+            .put(
+                &RouterId::new(id).expect("id"),
+                text,
+                &Expect::Absent,
+                "seed",
+            )
             .await
             .expect("seed the store");
     }
@@ -291,7 +291,10 @@ async fn route_server_with_three_members_across_a_reboot() {
 
     // 1. Sessions up, every member's routes at the others.
     all_established(&mut rs);
-    eprintln!("sessions established at {:.0} s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "sessions established at {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
     learns(&mut c1, &["185.2.0.0/24", "185.3.0.0/24"]);
     learns(&mut c2, &["185.1.0.0/24", "185.3.0.0/24"]);
     learns(&mut c3, &["185.1.0.0/24", "185.2.0.0/24"]);
@@ -340,6 +343,17 @@ async fn route_server_with_three_members_across_a_reboot() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // What the store holds is the BGP section c1 applied, nothing lost or added.
+    let bgp = |origin: &str, text: &str| {
+        router_agent::model::load(origin, text)
+            .unwrap_or_else(|e| panic!("{origin}: {e}"))
+            .bgp
+    };
+    assert_eq!(
+        bgp("store", &current(client.as_ref(), "c1").await),
+        bgp("c1.toml", &member(1, &[BY_HAND])),
+        "c1's [bgp] in the store"
+    );
     learns(&mut c2, &[BY_HAND]);
     learns(&mut c3, &[BY_HAND]);
 
