@@ -216,10 +216,15 @@ fn route(vm: &mut Vm, prefix: &str) -> String {
     .1
 }
 
-fn has(vm: &mut Vm, prefix: &str) -> bool {
-    route(vm, prefix)
+/// Whether a `birdc show route` listing has `prefix` learned from the route server.
+fn from_rs(listing: &str, prefix: &str) -> bool {
+    listing
         .lines()
         .any(|l| l.starts_with(prefix) && l.contains("[p_rs "))
+}
+
+fn has(vm: &mut Vm, prefix: &str) -> bool {
+    from_rs(&route(vm, prefix), prefix)
 }
 
 /// Waits until `vm` learned each of `prefixes` from the route server.
@@ -229,7 +234,7 @@ fn learns(vm: &mut Vm, prefixes: &[&str]) {
         let cmd = format!("birdc show route {p} all");
         let left = Duration::from_secs(90).saturating_sub(t.elapsed());
         vm.until(&format!("{p} from the route server"), &cmd, left, |o| {
-            o.lines().any(|l| l.starts_with(p) && l.contains("[p_rs "))
+            from_rs(o, p)
         });
     }
 }
