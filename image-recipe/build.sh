@@ -98,8 +98,9 @@ kver=$(ls "$kdir/lib/modules")
 cp "$kdir/boot/vmlinuz-$kver" "$work/vmlinuz"
 depmod -b "$kdir" "$kver"  # the package ships no modules.dep (its postinst makes it)
 # Resolve modules.list (globs on module names) against the kernel's own module list, then
-# take each module's dependencies too. Modules are stored xz-compressed (kmod reads them):
-# the unpacked root is what the RAM pays for.
+# take each module's dependencies too. Modules are stored zstd-compressed (kmod reads them):
+# the unpacked root is what the RAM pays for, and kmod unpacks zstd several times faster
+# than Debian's xz, which counts under TCG for the modules every boot loads.
 mapfile -t all_modules < <(find "$kdir/lib/modules/$kver/kernel" -name '*.ko' -printf '%f\n' | sed 's/\.ko$//' | tr - _ | sort -u)
 wanted=()
 while read -r pattern; do
@@ -119,7 +120,7 @@ mapfile -t files < <(
 for f in "${files[@]}"; do
     rel=${f#"$kdir"/}
     mkdir -p "$root/$(dirname "$rel")"
-    xz --check=crc32 -T1 -c "$f" > "$root/$rel.xz"
+    zstd -q -19 -c "$f" > "$root/$rel.zst"
 done
 cp "$kdir/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/"
 depmod -b "$root" "$kver"

@@ -112,9 +112,12 @@ pub fn bring_up(name: &str, mgmt: &Mgmt, scratch: &Path) -> Result<(), MgmtError
                     .unwrap_or_default()
             );
             mgmt_path::bring_up(name, address, *gateway)?;
+            await_carrier(name);
             Ok(())
         }
         Mgmt::Dhcp if which("udhcpc") => {
+            set_up(name)?;
+            await_carrier(name);
             let script = scratch.join("udhcpc.script");
             write_script(&script)?;
             let script = script.to_string_lossy();
@@ -140,6 +143,29 @@ pub fn bring_up(name: &str, mgmt: &Mgmt, scratch: &Path) -> Result<(), MgmtError
             Err(MgmtError::NoDhcpClient)
         }
     }
+}
+
+/// Waits (at most [`CARRIER_WAIT`]) for the link's carrier: until then the kernel drops
+/// what the link sends (its qdisc is a no-op), and the first ARP or DHCP discover lost
+/// costs a retry a second or two later.
+fn await_carrier(name: &str) {
+    let file = Path::new("/sys/class/net").join(name).join("carrier");
+    let t = std::time::Instant::now();
+    while t.elapsed() < CARRIER_WAIT {
+        if std::fs::read_to_string(&file).is_ok_and(|c| c.trim() == "1") {
+            tracing::debug!("{name}: carrier after {:?}", t.elapsed());
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::warn!("{name}: no carrier after {CARRIER_WAIT:?}; going on");
+}
+
+const CARRIER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn set_up(name: &str) -> Result<(), MgmtError> {
+    mgmt_path::set_up(name)?;
+    Ok(())
 }
 
 fn write_script(path: &Path) -> Result<(), MgmtError> {

@@ -29,6 +29,14 @@ pub enum MgmtPathError {
     Refused { what: String, error: NlError },
 }
 
+fn up(name: &IfName, index: u32) -> (String, Request) {
+    let up = link_codec::Set {
+        state: Some(AdminState::Up),
+        ..Default::default()
+    };
+    (format!("setting {name} up"), link_codec::set(index, &up))
+}
+
 /// Link up, `address` replaced on it, and a default route via `gateway` (if any),
 /// replacing the one there. In that order, for the link with index `index`.
 pub fn requests(
@@ -37,14 +45,10 @@ pub fn requests(
     address: &IpNet,
     gateway: Option<IpAddr>,
 ) -> Vec<(String, Request)> {
-    let up = link_codec::Set {
-        state: Some(AdminState::Up),
-        ..Default::default()
-    };
     let mut addr = address_codec::new_address(address, index);
     addr.flags = NLM_F_CREATE | NLM_F_REPLACE;
     let mut out = vec![
-        (format!("setting {name} up"), link_codec::set(index, &up)),
+        up(name, index),
         (format!("adding {address} to {name}"), addr),
     ];
     if let Some(gw) = gateway {
@@ -75,6 +79,17 @@ pub fn requests(
 
 /// Writes [`requests`] for the link called `name`.
 pub fn bring_up(name: &str, address: &IpNet, gateway: Option<IpAddr>) -> Result<(), MgmtPathError> {
+    let (ifname, index) = link(name)?;
+    send(requests(&ifname, index, address, gateway))
+}
+
+/// Sets the link called `name` up (before a DHCP client runs on it).
+pub fn set_up(name: &str) -> Result<(), MgmtPathError> {
+    let (ifname, index) = link(name)?;
+    send(vec![up(&ifname, index)])
+}
+
+fn link(name: &str) -> Result<(IfName, u32), MgmtPathError> {
     let ifname: IfName = name
         .parse()
         .map_err(|_| MgmtPathError::BadName(name.to_owned()))?;
@@ -88,9 +103,11 @@ pub fn bring_up(name: &str, address: &IpNet, gateway: Option<IpAddr>) -> Result<
             name: name.to_owned(),
             source,
         })?;
-    let (what, reqs): (Vec<String>, Vec<Request>) = requests(&ifname, index, address, gateway)
-        .into_iter()
-        .unzip();
+    Ok((ifname, index))
+}
+
+fn send(requests: Vec<(String, Request)>) -> Result<(), MgmtPathError> {
+    let (what, reqs): (Vec<String>, Vec<Request>) = requests.into_iter().unzip();
     let mut nl = Netlink::open().map_err(NetlinkError::Io)?;
     for (what, result) in what.into_iter().zip(nl.batch(&reqs)?) {
         result.map_err(|error| MgmtPathError::Refused { what, error })?;
