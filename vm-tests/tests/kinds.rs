@@ -148,29 +148,58 @@ allowed_ips = {peer_ips}
 fn spec(n: u8, store: &StoreServer, ports: &[u16; 3]) -> VmSpec {
     let name = format!("k{n}");
     let mut s = VmSpec::new(&name, 0x10 + n);
+    // No default route: a ping that misses its route fails here instead of leaving
+    // through qemu's user network. The store is on the management subnet.
     s.append = format!(
-        "router.store={} router.id={name} router.mgmt=10.0.2.15/24,gw=10.0.2.2,mac={}",
+        "router.store={} router.id={name} router.mgmt=10.0.2.15/24,mac={}",
         store.guest_url(),
         s.mgmt_mac
     );
+    // B listens: qemu takes a new connection on a listening socket after the peer went
+    // away, so A (the one rebooted) connects again; a connecting side never reconnects.
     s.links = ports
         .iter()
         .zip(1..)
         .map(|(port, i)| Link {
             port: *port,
-            listen: n == 1,
+            listen: n == 2,
             mac: format!("52:54:00:00:0{n}:0{i}"),
         })
         .collect();
     s
 }
 
-/// Boots the routers at once (each boot waits for its shell), then waits for their agents.
+/// Whether something listens on TCP `port` (from /proc/net/tcp: a probe connection
+/// would be taken by qemu as its peer).
+fn listening(port: u16) -> bool {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let local = format!(":{port:04X}");
+    tcp.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1].ends_with(&local) && f[3] == "0A"
+    })
+}
+
+/// Boots the routers at once (each boot waits for its shell), a router whose links
+/// connect only once their listeners are up; then waits for their agents.
 fn boot_all(specs: Vec<VmSpec>, image: &Image, work: &std::path::Path) -> Vec<Vm> {
     let mut vms: Vec<Vm> = std::thread::scope(|s| {
         let handles: Vec<_> = specs
             .into_iter()
-            .map(|spec| s.spawn(move || Vm::boot(spec, image, work)))
+            .map(|spec| {
+                s.spawn(move || {
+                    let t = Instant::now();
+                    while !spec.links.iter().all(|l| l.listen || listening(l.port)) {
+                        assert!(
+                            t.elapsed() < Duration::from_secs(60),
+                            "{}: nothing listens on its links' ports",
+                            spec.name
+                        );
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Vm::boot(spec, image, work)
+                })
+            })
             .collect();
         handles
             .into_iter()

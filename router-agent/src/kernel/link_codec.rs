@@ -222,13 +222,17 @@ pub fn model_kind(raw: &RawKind, related: Option<crate::model::IfName>) -> Optio
         } => LinkKind::Bond {
             mode: BondMode::from_kernel(*mode)?,
             miimon: *miimon,
-            lacp_rate: lacp_rate.map(|r| {
-                if r == 1 {
-                    LacpRate::Fast
-                } else {
-                    LacpRate::Slow
-                }
-            }),
+            // The kernel reports a LACP rate in every mode but takes one only in 802.3ad:
+            // read back elsewhere, it would make the config refused at the next boot.
+            lacp_rate: lacp_rate
+                .filter(|_| BondMode::from_kernel(*mode) == Some(BondMode::Lacp))
+                .map(|r| {
+                    if r == 1 {
+                        LacpRate::Fast
+                    } else {
+                        LacpRate::Slow
+                    }
+                }),
             xmit_hash_policy: xmit_hash_policy.and_then(XmitHashPolicy::from_kernel),
         },
         RawKind::Dummy => LinkKind::Dummy,

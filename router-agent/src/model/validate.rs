@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::error::{Problem, Seg};
-use super::interface::{InterfaceConfig, InterfaceKind};
+use super::interface::{BondMode, InterfaceConfig, InterfaceKind};
 use super::route::{Family, RouteConfig, RouteType, RuleAction, RuleConfig};
 use super::state::{
     default_metric, default_mtu, FastHash, Link, LinkKind, NetState, NextHop, Route, RouteKey,
@@ -416,6 +416,13 @@ fn check_kind(
             None => return missing(ck, "vlan = { parent = \"eth0\", id = 100 }"),
         },
         InterfaceKind::Bond => match &cfg.bond {
+            Some(b) if b.lacp_rate.is_some() && b.mode != BondMode::Lacp => {
+                ck.report(
+                    &at(path, &["bond", "lacp_rate"]),
+                    "lacp_rate applies to mode = \"802.3ad\" only (the kernel refuses it in other modes)",
+                );
+                return None;
+            }
             Some(b) => LinkKind::Bond {
                 mode: b.mode,
                 miimon: b.miimon,
