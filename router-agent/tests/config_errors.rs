@@ -75,13 +75,24 @@ fn unknown_interface_kind() {
 #[test]
 fn lacp_rate_outside_802_3ad() {
     let text = "version = 1\n\n[[interface]]\nname = \"bond0\"\nkind = \"bond\"\nbond = { mode = \"active-backup\", lacp_rate = \"slow\" }\n";
-    check(text, "6:50", &["lacp_rate applies to mode = \"802.3ad\" only"]);
+    check(
+        text,
+        "6:50",
+        &["lacp_rate applies to mode = \"802.3ad\" only"],
+    );
 }
 
 #[test]
 fn wireguard_key_not_base64_of_32_bytes() {
     let text = "version = 1\n\n[[interface]]\nname = \"wg0\"\nkind = \"wireguard\"\nwireguard = { private_key = \"c2hvcnQ=\" }\n";
-    check(text, "6:29", &["not a WireGuard private or preshared key", "32 bytes in base64"]);
+    check(
+        text,
+        "6:29",
+        &[
+            "not a WireGuard private or preshared key",
+            "32 bytes in base64",
+        ],
+    );
 }
 
 #[test]

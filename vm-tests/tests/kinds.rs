@@ -242,7 +242,11 @@ fn traffic(a: &mut Vm) {
     );
     let (rc, out) = a.sh_rc("ping -c1 -W1 10.201.0.1 2>&1", Duration::from_secs(10));
     assert_ne!(rc, 0, "the VRF's prefix leaks into the main table:\n{out}");
-    ping(a, "ping through the WireGuard tunnel", "ping -c1 -W1 10.99.0.2");
+    ping(
+        a,
+        "ping through the WireGuard tunnel",
+        "ping -c1 -W1 10.99.0.2",
+    );
     ping(
         a,
         "ping to B's dummy through a route into the tunnel",
@@ -337,11 +341,18 @@ async fn vlan_bond_vrf_dummy_wireguard_carry_traffic_and_survive_a_reboot() {
         Duration::from_secs(10),
         |o| o == other,
     );
-    ping(&mut a, "ping over the bond's other link", "ping -c1 -W1 10.101.0.2");
+    ping(
+        &mut a,
+        "ping over the bond's other link",
+        "ping -c1 -W1 10.101.0.2",
+    );
     for vm in [&mut a, &mut b] {
         vm.sh(&format!("ip link set {first} up"));
     }
-    eprintln!("traffic and failover checked: {:.1} s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "traffic and failover checked: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
 
     // 3. Hand changes reach the store. WireGuard sends no change events: the peer change
     // lands with the snapshot the VLAN's link event starts.
@@ -351,7 +362,12 @@ async fn vlan_bond_vrf_dummy_wireguard_carry_traffic_and_survive_a_reboot() {
     ));
     a.sh("ip link add link l1 name l1.300 type vlan id 300");
     a.sh("ip address add 10.30.0.1/24 dev l1.300");
-    let text = await_in_store(client.as_ref(), &a_id, &["l1.300", "10.30.0.1/24", "10.97.0.0/24"]).await;
+    let text = await_in_store(
+        client.as_ref(),
+        &a_id,
+        &["l1.300", "10.30.0.1/24", "10.97.0.0/24"],
+    )
+    .await;
     assert!(
         text.contains(A_PRIVATE),
         "the store's snapshot must keep the private key to restore it"
@@ -370,6 +386,10 @@ async fn vlan_bond_vrf_dummy_wireguard_carry_traffic_and_survive_a_reboot() {
     assert_same(&before.0, &after.0, "k1 after a reboot (ip -j, nft -j)");
     assert_eq!(before.1, after.1, "k1's WireGuard state after a reboot");
     traffic(&mut a);
-    ping(&mut a, "ping over the hand-made VLAN's parent", "ping -c1 -W1 10.100.0.2");
+    ping(
+        &mut a,
+        "ping over the hand-made VLAN's parent",
+        "ping -c1 -W1 10.100.0.2",
+    );
     eprintln!("total: {:.1} s", t0.elapsed().as_secs_f64());
 }
