@@ -77,7 +77,7 @@ fn lacp_rate_outside_802_3ad() {
     let text = "version = 1\n\n[[interface]]\nname = \"bond0\"\nkind = \"bond\"\nbond = { mode = \"active-backup\", lacp_rate = \"slow\" }\n";
     check(
         text,
-        "6:50",
+        "6:46",
         &["lacp_rate applies to mode = \"802.3ad\" only"],
     );
 }
