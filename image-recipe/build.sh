@@ -64,6 +64,8 @@ packages=(
     acpid
     # router.mgmt=dhcp: the agent runs the first DHCP client it finds (udhcpc is busybox's).
     udhcpc
+    # `wg show` for operators looking at kind = "wireguard" tunnels (the agent needs none).
+    wireguard-tools
 )
 step "mmdebstrap: bookworm root"
 # Hooks run on the host. The kernel package is only downloaded, not installed: installing

@@ -61,10 +61,13 @@ enum Command {
         #[arg(long)]
         token: String,
     },
-    /// Print the running config as TOML, loadable by `apply`.
+    /// Print the running config as TOML, loadable by `apply` (with --secrets).
     Show {
         #[arg(long)]
         netns: Option<String>,
+        /// Print WireGuard private and preshared keys instead of "(hidden)".
+        #[arg(long)]
+        secrets: bool,
     },
     /// Pull the config from the store, apply it, and snapshot every change back.
     Daemon(DaemonCli),
@@ -420,12 +423,17 @@ fn run(command: Command) -> Result<(), AnyError> {
             // longer than verifying them did. The kernel reclaims it all at once.
             std::mem::forget((report, desired));
         }
-        Command::Show { netns } => {
+        Command::Show { netns, secrets } => {
             if let Some(name) = &netns {
                 netns::enter(name)?;
             }
             let config = LinuxRouter::open(netns.is_none())?.running()?;
-            print_buffered(&model::render_config(&config))?;
+            let text = model::render_config(&config);
+            if secrets {
+                print_buffered(&text)?;
+            } else {
+                print_buffered(&model::redact_secrets(&text))?;
+            }
         }
     }
     Ok(())
