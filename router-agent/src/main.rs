@@ -118,6 +118,9 @@ struct DaemonCli {
     /// Where the boot parameters are read from.
     #[arg(long, default_value = "/proc/cmdline")]
     cmdline: std::path::PathBuf,
+    /// Seconds between readings of BIRD's sessions for the metrics (0: none).
+    #[arg(long, default_value_t = 30)]
+    bgp_interval: u64,
 }
 
 fn main() -> ExitCode {
@@ -283,6 +286,7 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         persist: cli.persist,
         cmdline: cli.cmdline,
         ready_timeout: Duration::from_secs(30),
+        bgp_interval: (cli.bgp_interval > 0).then(|| Duration::from_secs(cli.bgp_interval)),
         settings,
     };
     daemon::run(args).map_err(|e| {

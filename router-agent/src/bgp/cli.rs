@@ -131,18 +131,16 @@ pub fn status() -> Result<String, AnyError> {
         "session", "state", "since", "imported", "filtered", "exported"
     );
     for s in sessions {
-        let sum = |f: fn(&super::status::Counts) -> u64| -> u64 {
-            s.channels.iter().map(|(_, c)| f(c)).sum()
-        };
+        let total = s.total();
         let _ = writeln!(
             out,
             "{:<24} {:<6} {:<19} {:>9} {:>9} {:>9}  {}",
             s.name,
             s.state,
             s.since,
-            sum(|c| c.imported),
-            sum(|c| c.filtered),
-            sum(|c| c.exported),
+            total.imported,
+            total.filtered,
+            total.exported,
             s.info
         );
     }

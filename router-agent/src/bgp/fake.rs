@@ -77,6 +77,12 @@ impl Bird for FakeBird {
         }
     }
     fn protocols(&mut self) -> Result<String, BgpError> {
+        if self.loaded.is_none() {
+            return Err(BgpError::NotRunning {
+                socket: "fake.ctl".into(),
+                conf: "fake.conf".into(),
+            });
+        }
         Ok(self.protocols.clone())
     }
 }
