@@ -166,11 +166,7 @@ fn init_logging(verbose: u8) {
 type AnyError = Box<dyn std::error::Error>;
 
 fn load(file: &str) -> Result<ValidConfig, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-        origin: file.to_owned(),
-        source,
-    })?;
-    model::load(file, &text)
+    router_agent::config_file::load(file)
 }
 
 /// Enters the namespace (before anything else opens a socket) and opens the kernel. Inside

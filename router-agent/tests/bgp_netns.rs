@@ -131,6 +131,10 @@ impl Drop for Lab {
     }
 }
 
+/// c2's IRR list, in a file beside the config.
+const C2_PREFIXES: &str = "# bgpq4 AS10002\n185.2.0.0/16 le 24\n185.9.0.0/24\n";
+
+/// `extra_peer`: an unrelated change: a new peer, and c1's description.
 fn rs_config(extra_peer: bool, raw: Option<&str>) -> String {
     let mut c = format!(
         r#"version = 1
@@ -166,7 +170,7 @@ allowed_prefixes = "185.1.0.0/16+ 185.9.0.0/24 10.0.0.0/8+ 185.3.0.0/16+"
 name = "c2"
 address = "192.0.2.2"
 asn = 10002
-allowed_prefixes = "185.2.0.0/16{{16,24}} 185.9.0.0/24"
+allowed_prefixes_file = "c2.prefixes"
 
 [[bgp.peer]]
 name = "c3"
@@ -182,6 +186,11 @@ max_prefix_v4 = 5
     );
     if extra_peer {
         c.push_str("\n[[bgp.peer]]\nname = \"c9\"\naddress = \"192.0.2.9\"\nasn = 10009\n");
+        c = c.replacen(
+            "asn = 10001\n",
+            "asn = 10001\ndescription = \"Member One, renamed\"\n",
+            1,
+        );
     }
     if let Some(r) = raw {
         c = c.replacen(
@@ -208,6 +217,7 @@ fn route_server_with_real_bird() {
     let file = lab.path("rs.toml");
     // BIRD's log goes to rs.log (shown when a wait times out); raw text round-trips too.
     std::fs::write(&file, rs_config(false, Some("log stderr all;"))).expect("write");
+    std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
 
     let out = lab.agent("check", Some(&file));
     assert!(out.status.success(), "check: {}", stderr(&out));
@@ -365,19 +375,25 @@ fn route_server_with_real_bird() {
         "c1 imported 7 routes:\n{text}"
     );
 
-    // show reads [bgp] back; applied again it changes nothing.
+    // show reads [bgp] back, c2's list as the reference to its file; loaded again (beside
+    // the file) it is the same model.
     let out = lab.agent("show", None);
     assert!(out.status.success(), "show: {}", stderr(&out));
     let shown = stdout(&out);
-    let want = router_agent::model::load("rs.toml", &std::fs::read_to_string(&file).expect("read"))
-        .expect("valid")
-        .bgp;
-    let got = router_agent::model::load("show", &shown)
-        .expect("show output loads")
-        .bgp;
-    assert_eq!(want, got, "show:\n{shown}");
+    assert!(
+        shown.contains("allowed_prefixes_file = \"c2.prefixes\"") && !shown.contains("185.2.0.0"),
+        "show:\n{shown}"
+    );
+    let shown_file = lab.path("shown.toml");
+    std::fs::write(&shown_file, &shown).expect("write");
+    let load = |f: &Path| {
+        router_agent::config_file::load(f.to_str().expect("utf-8"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .bgp
+    };
+    assert_eq!(load(&file), load(&shown_file), "show:\n{shown}");
 
-    // An unrelated change (a new peer) resets no established session.
+    // Unrelated changes (a new peer, c1's description) reset no established session.
     let since = |b: &Bird| -> Vec<String> {
         b.birdc(&["show", "protocols"])
             .lines()
@@ -396,6 +412,23 @@ fn route_server_with_real_bird() {
     );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(before, since(&rs_bird), "sessions were reset");
+    assert!(
+        rs_bird
+            .birdc(&["show", "protocols", "all", "p_c1"])
+            .contains("Member One, renamed"),
+        "c1's new description is loaded"
+    );
+
+    // A bad line in a list file: the error names the config's line and the file's.
+    std::fs::write(lab.path("c2.prefixes"), "185.2.0.0/16\n185.2.0.0/99\n").expect("write");
+    let out = lab.agent("check", Some(&file));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("rs.toml:") && err.contains("allowed_prefixes_file: c2.prefixes:2: "),
+        "{err}"
+    );
+    std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
 
     // Text BIRD rejects: a clear error at the config's line, bird.conf and BIRD untouched.
     let conf_before = std::fs::read_to_string(lab.path("rs.conf")).expect("read");
