@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{stderr, stdout, Netns};
+use super::{run, stderr, stdout, Netns};
+
+/// The route server's address on the peering LAN.
+pub const RS_IP: &str = "192.0.2.254";
 
 /// A BIRD in a namespace, killed on drop.
 pub struct Bird {
@@ -109,5 +112,114 @@ pub fn wait_or(what: &str, diag: impl Fn() -> String, mut ok: impl FnMut() -> bo
             diag()
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A peering LAN: a bridge in a namespace of its own, the route server's namespace
+/// (`ixp0`, address left to the config) and `n` clients' (`ixp0`, 192.0.2.i/24).
+pub struct Lab {
+    _lan: Netns,
+    pub rs: Netns,
+    pub clients: Vec<Netns>,
+    pub dir: PathBuf,
+}
+
+impl Lab {
+    pub fn new(n: usize) -> Lab {
+        let lan = Netns::new("bgplan");
+        lan.sh("link add br0 type bridge");
+        lan.sh("link set br0 up");
+        let dir = std::env::temp_dir().join(format!("ra-bgp-{}-{}", std::process::id(), lan.name));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let attach = |ns: &Netns, ifname: &str, idx: usize| {
+            let peer = format!("lan{idx}");
+            run(
+                "ip",
+                &[
+                    "-n", &lan.name, "link", "add", &peer, "type", "veth", "peer", "name", ifname,
+                    "netns", &ns.name,
+                ],
+            );
+            lan.ip(&["link", "set", &peer, "master", "br0", "up"]);
+        };
+        let rs = Netns::new("bgprs");
+        attach(&rs, "ixp0", 0);
+        let clients: Vec<Netns> = (1..=n)
+            .map(|i| {
+                let c = Netns::new(&format!("bgpc{i}"));
+                attach(&c, "ixp0", i);
+                c.ip(&["addr", "add", &format!("192.0.2.{i}/24"), "dev", "ixp0"]);
+                c.ip(&["link", "set", "ixp0", "up"]);
+                c
+            })
+            .collect();
+        Lab {
+            _lan: lan,
+            rs,
+            clients,
+            dir,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Runs the agent against the route server's namespace and BIRD.
+    pub fn agent(&self, sub: &str, file: Option<&Path>) -> std::process::Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_router-agent"));
+        cmd.arg(sub);
+        if sub != "status" && sub != "check" {
+            cmd.args(["--netns", &self.rs.name]);
+        }
+        if let Some(f) = file {
+            cmd.arg(f);
+        }
+        cmd.env("ROUTER_AGENT_BIRD_CONF", self.path("rs.conf"))
+            .env("ROUTER_AGENT_BIRD_CTL", self.path("rs.ctl"))
+            .output()
+            .expect("run router-agent")
+    }
+
+    pub fn start_rs(&self) -> Bird {
+        let conf = self.path("rs.conf");
+        std::fs::write(&conf, format!("router id {RS_IP};\nprotocol device {{}}\n"))
+            .expect("write");
+        Bird::start(&self.rs, &conf, &self.path("rs.ctl"))
+    }
+
+    pub fn start_client(&self, i: usize, asn: u32, statics: &str, export: &str) -> Bird {
+        let conf = self.path(&format!("c{i}.conf"));
+        let text = format!(
+            "router id 192.0.2.{i};
+protocol device {{}}
+protocol static s4 {{
+  ipv4;
+{statics}}}
+protocol bgp to_rs {{
+  local as {asn};
+  neighbor {RS_IP} as 64500;
+  ipv4 {{
+    import all;
+    export filter {{
+      if source != RTS_STATIC then reject;
+{export}      accept;
+    }};
+  }};
+}}
+"
+        );
+        std::fs::write(&conf, text).expect("write");
+        Bird::start(
+            &self.clients[i - 1],
+            &conf,
+            &self.path(&format!("c{i}.ctl")),
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
