@@ -271,7 +271,11 @@ mod tests {
         confirm(&dir, &mut bird).expect("confirm");
         assert!(bird.pending_undo.is_none(), "BIRD confirmed");
         bird.time_out();
-        assert_ne!(bird.loaded.as_deref(), Some("old"), "BIRD keeps the new config");
+        assert_ne!(
+            bird.loaded.as_deref(),
+            Some("old"),
+            "BIRD keeps the new config"
+        );
         assert!(pending(&dir).expect("read").is_none());
         std::fs::remove_dir_all(&dir).expect("clean");
     }
@@ -283,8 +287,14 @@ mod tests {
         apply_with_timeout(&dir, &mut bird);
         bird.time_out();
         let e = confirm(&dir, &mut bird).expect_err("BIRD has nothing to confirm");
-        assert!(matches!(e, ConfirmError::BirdConfirm(BgpError::NothingToConfirm)));
-        assert!(pending(&dir).expect("read").is_some(), "the waiter still rolls back");
+        assert!(matches!(
+            e,
+            ConfirmError::BirdConfirm(BgpError::NothingToConfirm)
+        ));
+        assert!(
+            pending(&dir).expect("read").is_some(),
+            "the waiter still rolls back"
+        );
         // The waiter: bird.conf back as it was, BIRD loads it.
         roll_back_bird(&dir, &mut bird).expect("roll back");
         assert_eq!(bird.conf.as_deref(), Some("old"));
@@ -300,7 +310,10 @@ mod tests {
         roll_back_bird(&dir, &mut bird).expect("roll back");
         assert_eq!(bird.conf.as_deref(), Some("old"));
         assert_eq!(bird.loaded.as_deref(), Some("old"));
-        assert!(bird.pending_undo.is_none(), "the plain configure cancelled BIRD's timer");
+        assert!(
+            bird.pending_undo.is_none(),
+            "the plain configure cancelled BIRD's timer"
+        );
         finish(&dir).expect("finish");
         assert!(!bird_rollback_path(&dir).exists());
         std::fs::remove_dir_all(&dir).expect("clean");

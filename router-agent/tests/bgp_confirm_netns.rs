@@ -127,7 +127,10 @@ fn bird_follows_commit_confirm() {
     wait("the rollback", || !s.pending().exists());
     let result = std::fs::read_to_string(Path::new(&s.status()).join("confirm-result"))
         .expect("the waiter's result");
-    assert!(result.contains("the config before the apply is back"), "{result}");
+    assert!(
+        result.contains("the config before the apply is back"),
+        "{result}"
+    );
     assert!(!s.runs("b1") && s.runs("a1"), "BIRD runs A again");
     assert_eq!(s.conf(), conf_a, "bird.conf is A's again");
     assert!(s.has_addr("192.0.2.1") && !s.has_addr("198.51.100.1"));
@@ -145,5 +148,9 @@ fn bird_follows_commit_confirm() {
     assert!(!s.runs("b1"));
     std::fs::remove_file(s.pending()).expect("remove the mark");
     wait("BIRD's own undo", || s.runs("b1"));
-    assert_ne!(s.conf(), conf_b, "only BIRD went back; the file is the agent's to restore");
+    assert_ne!(
+        s.conf(),
+        conf_b,
+        "only BIRD went back; the file is the agent's to restore"
+    );
 }

@@ -109,7 +109,10 @@ fn routes_are_validated_against_an_rtr_cache() {
         invalid.contains("(64500, 1101, 13)"),
         "invalid, filtered with reason 13:\n{invalid}"
     );
-    assert!(!c1.has_route("185.3.1.0/24"), "an invalid route was sent on");
+    assert!(
+        !c1.has_route("185.3.1.0/24"),
+        "an invalid route was sent on"
+    );
 
     // The cache authorises the /24 too: BIRD validates again and sends it on.
     rtr.set(&[Roa {

@@ -104,7 +104,8 @@ pub fn apply(
         match (report.reconfigured, timeout) {
             (false, _) => "; BIRD is not running and reads it when it starts".to_owned(),
             (true, None) => ", BIRD reconfigured".to_owned(),
-            (true, Some(t)) => format!(", BIRD reconfigured; it goes back by itself in {t} s unless confirmed"),
+            (true, Some(t)) =>
+                format!(", BIRD reconfigured; it goes back by itself in {t} s unless confirmed"),
         }
     );
     Ok(Some(plan))
@@ -146,13 +147,7 @@ pub fn status() -> Result<String, AnyError> {
         let _ = writeln!(
             out,
             "{:<24} {:<6} {:<19} {:>9} {:>9} {:>9}  {}",
-            s.name,
-            s.state,
-            s.since,
-            total.imported,
-            total.filtered,
-            total.exported,
-            s.info
+            s.name, s.state, s.since, total.imported, total.filtered, total.exported, s.info
         );
     }
     Ok(out)

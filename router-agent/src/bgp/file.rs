@@ -59,7 +59,7 @@ pub fn render_file(bgp: &Bgp) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
     /// The file was written by the agent; the model, with the raw text after END.
-    Agent(Bgp),
+    Agent(Box<Bgp>),
     /// A file the agent did not write (no header).
     Foreign,
 }
@@ -115,5 +115,5 @@ pub fn parse_file(origin: &str, text: &str) -> Result<Read, BgpError> {
         ));
     }
     bgp.raw = (!raw.is_empty()).then(|| raw.to_owned());
-    Ok(Read::Agent(bgp))
+    Ok(Read::Agent(Box::new(bgp)))
 }

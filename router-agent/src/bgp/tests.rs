@@ -198,7 +198,10 @@ fn list_files_are_read_rendered_and_kept_as_references() {
     let bgp = load_with(
         FILES,
         &[
-            ("as10001.prefixes", Ok("185.1.0.0/16 le 24\n185.2.0.0/24 # one\n")),
+            (
+                "as10001.prefixes",
+                Ok("185.1.0.0/16 le 24\n185.2.0.0/24 # one\n"),
+            ),
             ("as10001.origins", Ok("AS10001\n10011\n")),
         ],
     )
@@ -211,13 +214,16 @@ fn list_files_are_read_rendered_and_kept_as_references() {
     assert!(body.contains("bgp_path.last ~ [ 10001, 10011 ]"), "{body}");
     // show / the snapshot: the references, not the lists.
     let shown = toml::to_string(&bgp.to_config()).expect("render");
-    assert!(shown.contains("allowed_prefixes_file = \"as10001.prefixes\""), "{shown}");
+    assert!(
+        shown.contains("allowed_prefixes_file = \"as10001.prefixes\""),
+        "{shown}"
+    );
     assert!(!shown.contains("185.1.0.0"), "{shown}");
     // bird.conf carries the files, so reading it back gives the same model.
     let Read::Agent(back) = parse_file("bird.conf", &render_file(&bgp)).expect("reads") else {
         panic!("not the agent's");
     };
-    assert_eq!(back, bgp);
+    assert_eq!(*back, bgp);
 }
 
 #[test]
@@ -226,7 +232,10 @@ fn list_file_errors_point_at_the_config_line_and_the_file_line() {
         FILES,
         &[
             ("as10001.prefixes", Ok("185.1.0.0/16\n185.1.0.0/33\n")),
-            ("as10001.origins", Err("cannot read /etc/x/as10001.origins: No such file")),
+            (
+                "as10001.origins",
+                Err("cannot read /etc/x/as10001.origins: No such file"),
+            ),
         ],
     )
     .expect_err("invalid");
@@ -235,7 +244,9 @@ fn list_file_errors_point_at_the_config_line_and_the_file_line() {
         "{e}"
     );
     assert!(
-        e.contains("t.toml:11:24: bgp.peer[0].allowed_origins_file: cannot read /etc/x/as10001.origins"),
+        e.contains(
+            "t.toml:11:24: bgp.peer[0].allowed_origins_file: cannot read /etc/x/as10001.origins"
+        ),
         "{e}"
     );
     let e = load_with(FILES, &[]).expect_err("files not read");
@@ -244,9 +255,15 @@ fn list_file_errors_point_at_the_config_line_and_the_file_line() {
         "allowed_origins_file",
         "allowed_prefixes = \"185.1.0.0/16\"\nallowed_origins_file",
     );
-    let e = load_with(&both, &[("as10001.prefixes", Ok("")), ("as10001.origins", Ok(""))])
-        .expect_err("both");
+    let e = load_with(
+        &both,
+        &[("as10001.prefixes", Ok("")), ("as10001.origins", Ok(""))],
+    )
+    .expect_err("both");
     assert!(e.contains("in the config or in a file, not both"), "{e}");
     let e = errors(&FILES.replace("as10001.prefixes", "../as10001.prefixes"));
-    assert!(e.contains("t.toml:10:25") && e.contains("not a list file name"), "{e}");
+    assert!(
+        e.contains("t.toml:10:25") && e.contains("not a list file name"),
+        "{e}"
+    );
 }

@@ -205,9 +205,18 @@ pub fn bgp_metrics(readout: Option<&Readout>) -> String {
             label(s.description.as_deref().unwrap_or(""))
         );
     }
-    let counts: [(&str, &str, fn(&crate::bgp::status::Counts) -> u64); 3] = [
-        ("imported", "routes accepted from the peer (tagged-filtered ones included)", |c| c.imported),
-        ("filtered", "routes from the peer its import filter rejected", |c| c.filtered),
+    type Count = fn(&crate::bgp::status::Counts) -> u64;
+    let counts: [(&str, &str, Count); 3] = [
+        (
+            "imported",
+            "routes accepted from the peer (tagged-filtered ones included)",
+            |c| c.imported,
+        ),
+        (
+            "filtered",
+            "routes from the peer its import filter rejected",
+            |c| c.filtered,
+        ),
         ("exported", "routes sent to the peer", |c| c.exported),
     ];
     for (what, help, get) in counts {
@@ -310,7 +319,11 @@ mod bgp_tests {
             assert!(m.contains(want), "missing {want:?} in\n{m}");
         }
         // Each family is declared once, before its samples.
-        assert_eq!(m.matches("# TYPE router_agent_bgp_prefixes_imported gauge").count(), 1);
+        assert_eq!(
+            m.matches("# TYPE router_agent_bgp_prefixes_imported gauge")
+                .count(),
+            1
+        );
         assert_eq!(bgp_summary(Some(&r)), "; bgp 1/2 established");
     }
 

@@ -48,7 +48,9 @@ impl Rtr {
         std::fs::write(&vrps, json(roas)).expect("write vrps.json");
         let bind = format!("127.0.0.1:{port}");
         let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name, "stayrtr", "-bind", &bind, "-cache"])
+            .args([
+                "netns", "exec", &ns.name, "stayrtr", "-bind", &bind, "-cache",
+            ])
             .arg(&vrps)
             .args([
                 "-checktime=false",

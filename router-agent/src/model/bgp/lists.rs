@@ -46,7 +46,10 @@ fn prefix_line(line: &str) -> Result<PrefixPattern, String> {
     let mut ge = None;
     let mut le = None;
     for pair in rest.chunks(2) {
-        let n = pair.get(1).and_then(|n| n.parse::<u8>().ok()).ok_or_else(bad)?;
+        let n = pair
+            .get(1)
+            .and_then(|n| n.parse::<u8>().ok())
+            .ok_or_else(bad)?;
         match pair[0] {
             "ge" if ge.is_none() => ge = Some(n),
             "le" if le.is_none() => le = Some(n),
@@ -102,16 +105,28 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        let e = prefixes(&file(), "185.1.0.0/16\n185.1.0.0/33\n185.2.0.0/16 le\n10.0.0.0/8 le 4\n")
-            .expect_err("invalid");
-        assert!(e.contains("as64501.prefixes:2: \"185.1.0.0/33\" is not a prefix"), "{e}");
-        assert!(e.contains("as64501.prefixes:3: \"185.2.0.0/16 le\": write P"), "{e}");
+        let e = prefixes(
+            &file(),
+            "185.1.0.0/16\n185.1.0.0/33\n185.2.0.0/16 le\n10.0.0.0/8 le 4\n",
+        )
+        .expect_err("invalid");
+        assert!(
+            e.contains("as64501.prefixes:2: \"185.1.0.0/33\" is not a prefix"),
+            "{e}"
+        );
+        assert!(
+            e.contains("as64501.prefixes:3: \"185.2.0.0/16 le\": write P"),
+            "{e}"
+        );
         assert!(e.contains("as64501.prefixes:4: \"10.0.0.0/8 le 4\""), "{e}");
         let many: String = (0..25).map(|i| format!("bad{i}\n")).collect();
         let e = prefixes(&file(), &many).expect_err("invalid");
         assert!(e.contains(":10: ") && !e.contains(":11: "), "{e}");
         assert!(e.ends_with("and 15 more lines like these"), "{e}");
         let e = origins(&file(), "AS64501\n64502\nAS23456\n").expect_err("AS_TRANS");
-        assert!(e.starts_with("as64501.prefixes:3: ASN 23456 is AS_TRANS"), "{e}");
+        assert!(
+            e.starts_with("as64501.prefixes:3: ASN 23456 is AS_TRANS"),
+            "{e}"
+        );
     }
 }

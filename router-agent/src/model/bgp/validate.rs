@@ -297,13 +297,19 @@ impl BgpConfig {
             let allowed_prefixes = self.list(
                 ck,
                 (&field("allowed_prefixes"), p.allowed_prefixes.as_ref()),
-                (&field("allowed_prefixes_file"), p.allowed_prefixes_file.as_ref()),
+                (
+                    &field("allowed_prefixes_file"),
+                    p.allowed_prefixes_file.as_ref(),
+                ),
                 super::lists::prefixes,
             );
             let allowed_origins = self.list(
                 ck,
                 (&field("allowed_origins"), p.allowed_origins.as_ref()),
-                (&field("allowed_origins_file"), p.allowed_origins_file.as_ref()),
+                (
+                    &field("allowed_origins_file"),
+                    p.allowed_origins_file.as_ref(),
+                ),
                 super::lists::origins,
             );
             out.push(Peer {
@@ -345,7 +351,10 @@ impl BgpConfig {
         let mut l: Vec<T> = match (inline, file) {
             (None, None) => return None,
             (Some(_), Some(_)) => {
-                ck.report(at_file, "give the list in the config or in a file, not both");
+                ck.report(
+                    at_file,
+                    "give the list in the config or in a file, not both",
+                );
                 return None;
             }
             (Some(words), None) => words
@@ -354,7 +363,9 @@ impl BgpConfig {
                 .filter_map(|s| s.parse().map_err(|m| ck.report(at_inline, m)).ok())
                 .collect(),
             (None, Some(f)) => match self.files.0.get(f) {
-                Some(Ok(text)) => parse_file(f, text).map_err(|m| ck.report(at_file, m)).ok()?,
+                Some(Ok(text)) => parse_file(f, text)
+                    .map_err(|m| ck.report(at_file, m))
+                    .ok()?,
                 Some(Err(why)) => {
                     ck.report(at_file, why.clone());
                     return None;
