@@ -40,7 +40,7 @@ fn strip_code(line: &str) -> &str {
 pub fn parse_protocols(text: &str) -> Vec<Session> {
     let mut out: Vec<Session> = Vec::new();
     let mut in_bgp = false;
-    let mut channel: Option<String> = None;
+    let mut in_channel = false;
     for raw in text.lines() {
         let line = strip_code(raw);
         if line.is_empty() || line.starts_with("BIRD ") || line.starts_with("Name ") {
@@ -49,7 +49,7 @@ pub fn parse_protocols(text: &str) -> Vec<Session> {
         if !line.starts_with(' ') {
             let f: Vec<&str> = line.split_whitespace().collect();
             in_bgp = f.get(1) == Some(&"BGP");
-            channel = None;
+            in_channel = false;
             if in_bgp {
                 // `timeformat protocol iso long` (the agent's bird.conf) writes a date and
                 // a time; BIRD's default, one word.
@@ -78,10 +78,14 @@ pub fn parse_protocols(text: &str) -> Vec<Session> {
             s.bgp_state = v.trim().to_owned();
         } else if let (Some(v), Some(s)) = (t.strip_prefix("Description:"), out.last_mut()) {
             s.description = Some(v.trim().to_owned());
-        } else if let Some(c) = t.strip_prefix("Channel ") {
-            channel = Some(c.trim().to_owned());
-        } else if let (Some(rest), Some(ch)) = (t.strip_prefix("Routes:"), &channel) {
-            let mut counts = Counts::default();
+        } else if let (Some(c), Some(s)) = (t.strip_prefix("Channel "), out.last_mut()) {
+            // A channel that is down has no Routes line: its counts are zero.
+            s.channels.push((c.trim().to_owned(), Counts::default()));
+            in_channel = true;
+        } else if let Some(rest) = t.strip_prefix("Routes:").filter(|_| in_channel) {
+            let Some((_, counts)) = out.last_mut().and_then(|s| s.channels.last_mut()) else {
+                continue;
+            };
             for part in rest.split(',') {
                 let mut w = part.split_whitespace();
                 let (Some(n), Some(what)) = (w.next(), w.next()) else {
@@ -95,9 +99,6 @@ pub fn parse_protocols(text: &str) -> Vec<Session> {
                     "preferred" => counts.preferred = n,
                     _ => {}
                 }
-            }
-            if let Some(s) = out.last_mut() {
-                s.channels.push((ch.clone(), counts));
             }
         }
     }
@@ -157,6 +158,8 @@ mod tests {
  
 1002-p_c4       BGP        ---        down   2026-11-25 23:13:08  Automatic shutdown: Route limit exceeded
 1006-  BGP state:          Down
+   Channel ipv4
+     State:          DOWN
 0000 
 ";
         let s = parse_protocols(text);
@@ -180,6 +183,11 @@ mod tests {
             )]
         );
         assert_eq!(s[1].state, "down");
+        assert_eq!(
+            s[1].channels,
+            vec![("ipv4".to_owned(), Counts::default())],
+            "a channel that is down counts zero"
+        );
         assert_eq!(s[1].info, "Automatic shutdown: Route limit exceeded");
     }
 }
