@@ -61,10 +61,13 @@ enum Command {
         #[arg(long)]
         token: String,
     },
-    /// Print the running config as TOML, loadable by `apply`.
+    /// Print the running config as TOML, loadable by `apply` (with --secrets).
     Show {
         #[arg(long)]
         netns: Option<String>,
+        /// Print WireGuard private and preshared keys instead of "(hidden)".
+        #[arg(long)]
+        secrets: bool,
     },
     /// Pull the config from the store, apply it, and snapshot every change back.
     Daemon(DaemonCli),
@@ -109,6 +112,10 @@ struct DaemonCli {
     /// A file kept in the store: NAME=PATH (repeatable), e.g. SSH host keys.
     #[arg(long)]
     persist: Vec<Persisted>,
+    /// Shell command run when a --persist file was restored from the store, e.g.
+    /// `systemctl --no-block try-restart ssh.service`.
+    #[arg(long)]
+    on_restore: Option<String>,
     /// Seconds between snapshots taken without a change event (0: none).
     #[arg(long, default_value_t = 300)]
     snapshot_interval: u64,
@@ -261,6 +268,7 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         periodic: (cli.snapshot_interval > 0).then(|| Duration::from_secs(cli.snapshot_interval)),
         poll: Duration::from_secs(cli.poll_interval.max(1)),
         hold: Some(confirm::pending_path(&cli.status_dir)),
+        on_restore: cli.on_restore.clone(),
         ..daemon::Settings::default()
     };
     let token = match &cli.token_file {
@@ -433,12 +441,17 @@ fn run(command: Command) -> Result<(), AnyError> {
             // longer than verifying them did. The kernel reclaims it all at once.
             std::mem::forget((report, desired));
         }
-        Command::Show { netns } => {
+        Command::Show { netns, secrets } => {
             if let Some(name) = &netns {
                 netns::enter(name)?;
             }
             let config = LinuxRouter::open(netns.is_none())?.running()?;
-            print_buffered(&model::render_config(&config))?;
+            let text = model::render_config(&config);
+            if secrets {
+                print_buffered(&text)?;
+            } else {
+                print_buffered(&model::redact_secrets(&text))?;
+            }
         }
     }
     Ok(())

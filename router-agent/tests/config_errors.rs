@@ -68,8 +68,31 @@ fn unknown_interface_key() {
 
 #[test]
 fn unknown_interface_kind() {
-    let text = "version = 1\n\n[[interface]]\nname = \"wg0\"\nkind = \"wireguard\"\n";
-    check(text, "5:8", &["unknown variant `wireguard`", "vlan"]);
+    let text = "version = 1\n\n[[interface]]\nname = \"vx0\"\nkind = \"vxlan\"\n";
+    check(text, "5:8", &["unknown variant `vxlan`", "wireguard"]);
+}
+
+#[test]
+fn lacp_rate_outside_802_3ad() {
+    let text = "version = 1\n\n[[interface]]\nname = \"bond0\"\nkind = \"bond\"\nbond = { mode = \"active-backup\", lacp_rate = \"slow\" }\n";
+    check(
+        text,
+        "6:46",
+        &["lacp_rate applies to mode = \"802.3ad\" only"],
+    );
+}
+
+#[test]
+fn wireguard_key_not_base64_of_32_bytes() {
+    let text = "version = 1\n\n[[interface]]\nname = \"wg0\"\nkind = \"wireguard\"\nwireguard = { private_key = \"c2hvcnQ=\" }\n";
+    check(
+        text,
+        "6:29",
+        &[
+            "not a WireGuard private or preshared key",
+            "32 bytes in base64",
+        ],
+    );
 }
 
 #[test]

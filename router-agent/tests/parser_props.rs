@@ -459,7 +459,8 @@ fn config_text(s: &Spec) -> String {
         if let Some(m) = miimon {
             write!(b, ", miimon = {m}").ok();
         }
-        if let Some(l) = lacp {
+        // The LACP rate is an 802.3ad option: other modes refuse it.
+        if let Some(l) = lacp.filter(|_| BOND_MODES[mode] == "802.3ad") {
             write!(b, ", lacp_rate = \"{}\"", if l { "fast" } else { "slow" }).ok();
         }
         if let Some(h) = hash {

@@ -8,11 +8,15 @@
 //! guest hangs on it. Every wait is bounded.
 
 pub mod image;
+pub mod lan;
+pub mod postmortem;
 pub mod state;
 pub mod store;
 pub mod vm;
 
 pub use image::Image;
+pub use lan::{Lan, LanNic};
+pub use postmortem::Postmortem;
 pub use store::StoreServer;
 pub use vm::{Link, Vm, VmSpec};
 

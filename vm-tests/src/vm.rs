@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::image::{self, Files, Image};
+use crate::lan::LanNic;
 
 /// A point-to-point link to another VM: one side listens, the other connects.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct VmSpec {
     /// MAC of the management NIC (qemu user network, DHCP and the host at 10.0.2.2).
     pub mgmt_mac: String,
     pub links: Vec<Link>,
+    /// NICs on shared segments with several other VMs.
+    pub lans: Vec<LanNic>,
     /// Extra files for the root, beside the harness's shell.
     pub files: Files,
 }
@@ -39,6 +42,7 @@ impl VmSpec {
             append: String::new(),
             mgmt_mac: format!("52:54:00:00:00:{mac_suffix:02x}"),
             links: Vec::new(),
+            lans: Vec::new(),
             files: Vec::new(),
         }
     }
@@ -126,6 +130,9 @@ impl Vm {
                 l.port, l.mac
             ));
         }
+        for n in &spec.lans {
+            cmd.arg("-nic").arg(n.qemu_arg());
+        }
         let qemu_log = dir.join("qemu.log");
         let child = cmd
             .stdin(Stdio::null())
@@ -172,6 +179,11 @@ impl Vm {
         };
         vm.await_shell(Duration::from_secs(120));
         vm
+    }
+
+    /// The console log's file (written by qemu as the guest runs).
+    pub fn console_path(&self) -> &Path {
+        &self.console_log
     }
 
     pub fn console(&self) -> String {

@@ -45,6 +45,12 @@ pub struct Settings {
     /// While this file exists (a commit-confirm is pending) snapshots wait: an unconfirmed
     /// config must not reach the store.
     pub hold: Option<std::path::PathBuf>,
+    /// How often a persisted file that neither the store nor the router had at boot is
+    /// looked for again (an SSH host key made after the agent is ready).
+    pub file_recheck: Duration,
+    /// A shell command run when a persisted file was restored from the store (e.g.
+    /// `systemctl --no-block try-restart ssh.service`: a daemon that read the old one).
+    pub on_restore: Option<String>,
 }
 
 impl Default for Settings {
@@ -58,6 +64,8 @@ impl Default for Settings {
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
             hold: None,
+            file_recheck: Duration::from_secs(2),
+            on_restore: None,
         }
     }
 }
@@ -217,11 +225,7 @@ impl<R: Router> Daemon<R> {
     /// Runs until [`Event::Stop`] or until `events` closes.
     pub async fn run(mut self, mut events: mpsc::Receiver<Event>) -> Result<Self, StoppedWaiting> {
         let (from, found) = self.pull_at_boot(&mut events).await?;
-        if !self.files.is_empty() {
-            if let Err(e) = persist::sync(self.stores[from].as_ref(), &self.id, &self.files).await {
-                tracing::error!("persisted files: {}", error_chain(&e));
-            }
-        }
+        let mut files_due = self.sync_files(from, false).await;
         self.start(from, found).await;
         let mut watch = self.open_watch().await;
         let mut watch_retry: Option<Instant> = None;
@@ -288,11 +292,63 @@ impl<R: Router> Daemon<R> {
                         watch_retry = Some(Instant::now() + self.settings.poll);
                     }
                 }
+                () = sleep_until(files_due.unwrap_or_else(far_future)), if files_due.is_some() => {
+                    files_due = self.sync_files(self.writer.unwrap_or(from), true).await;
+                }
                 () = sleep_until(next_periodic.unwrap_or_else(far_future)), if next_periodic.is_some() => {
                     next_periodic = periodic.map(|p| Instant::now() + p);
                     self.snapshot("periodic").await;
                 }
             }
+        }
+    }
+
+    /// Restores or uploads the persisted files through store `at`. Those neither side has
+    /// (yet) are looked for again later: returns when, or `None` once all are settled.
+    /// `only_present`: skip files still absent here (no store request for them).
+    async fn sync_files(&mut self, at: usize, only_present: bool) -> Option<Instant> {
+        let (due, waiting): (Vec<Persisted>, Vec<Persisted>) = std::mem::take(&mut self.files)
+            .into_iter()
+            .partition(|f| !only_present || f.path.exists());
+        self.files = waiting;
+        if !due.is_empty() {
+            match persist::sync(self.stores[at].as_ref(), &self.id, &due).await {
+                Ok(outcomes) => {
+                    if outcomes.contains(&persist::Outcome::Restored) {
+                        self.after_restore().await;
+                    }
+                    self.files.extend(
+                        due.into_iter()
+                            .zip(outcomes)
+                            .filter(|(_, o)| *o == persist::Outcome::Missing)
+                            .map(|(f, _)| f),
+                    );
+                }
+                Err(e) => {
+                    tracing::error!("persisted files: {}", error_chain(&e));
+                    self.files.extend(due);
+                }
+            }
+        }
+        (!self.files.is_empty()).then(|| Instant::now() + self.settings.file_recheck)
+    }
+
+    /// Runs [`Settings::on_restore`], bounded to 10 s; a failure is logged.
+    async fn after_restore(&self) {
+        let Some(cmd) = &self.settings.on_restore else {
+            return;
+        };
+        tracing::info!("a persisted file was restored: running `{cmd}`");
+        let run = tokio::process::Command::new("sh")
+            .args(["-c", cmd])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        match tokio::time::timeout(Duration::from_secs(10), run).await {
+            Ok(Ok(s)) if s.success() => {}
+            Ok(Ok(s)) => tracing::warn!("`{cmd}`: {s}"),
+            Ok(Err(e)) => tracing::warn!("`{cmd}`: {e}"),
+            Err(_) => tracing::warn!("`{cmd}`: still running after 10 s; killed"),
         }
     }
 

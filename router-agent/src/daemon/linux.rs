@@ -10,7 +10,7 @@ use super::bootargs::{self, BootArgError};
 use super::identity::{self, IdentityError, Machine};
 use super::persist::Persisted;
 use super::status::{self, Phase, Status};
-use super::{mgmt, Daemon, Event, Settings};
+use super::{drivers, mgmt, Daemon, Event, Settings};
 use crate::kernel::{monitor, netns};
 use crate::router::{LinuxRouter, RouterError};
 use crate::store::{self, RouterId, StoreError, StoreOptions};
@@ -91,13 +91,16 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         mac: None,
         hostname: read_trimmed("/proc/sys/kernel/hostname"),
     };
+    if args.netns.is_none() {
+        drivers::load_network_drivers(Path::new("/sys"));
+    }
     match wait_for_nic(&boot) {
         Ok((name, mac)) => {
             machine.mac = Some(mac);
             if let (Some(m), None) = (&boot.mgmt, &args.netns) {
                 // The store may be reachable anyway (another NIC, DHCP from elsewhere):
                 // a failure here is reported and the daemon goes on.
-                if let Err(e) = mgmt::bring_up(&name, m) {
+                if let Err(e) = mgmt::bring_up(&name, m, &args.status_dir) {
                     tracing::error!("management interface {name}: {e}");
                 }
             }

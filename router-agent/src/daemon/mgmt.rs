@@ -1,12 +1,18 @@
 //! The management path, brought up before the store can be reached: the NIC chosen by
 //! `router.mgmt=`/`BOOTIF=` (else the first Ethernet NIC), a static address or DHCP.
-//! Uses `ip` and the image's DHCP client: this runs once, before the agent's own netlink
-//! reconciler has a config to work from.
+//! A static address goes over netlink; DHCP is the image's client with a hook of the
+//! agent's that marks what the lease brings as not config (see [`UDHCPC_SCRIPT`]).
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::bootargs::{Mgmt, MgmtDevice};
+use crate::kernel::mgmt_path::{self, MgmtPathError};
+
+/// udhcpc's hook: the leased address with the lease's lifetime (the agent never takes an
+/// address with a finite lifetime for config), the default route as `proto dhcp` (not a
+/// protocol the agent owns) at metric 1024, so a default route from the config wins.
+pub const UDHCPC_SCRIPT: &str = include_str!("udhcpc.script");
 
 #[derive(Debug, thiserror::Error)]
 pub enum MgmtError {
@@ -14,26 +20,36 @@ pub enum MgmtError {
     NoDevice(String),
     #[error("`{command}` failed: {detail}")]
     Command { command: String, detail: String },
-    #[error("no DHCP client found (looked for dhclient, udhcpc, dhcpcd); use router.mgmt=ADDRESS/PREFIX,gw=IP")]
+    #[error("no DHCP client found (looked for udhcpc, dhclient, dhcpcd); use router.mgmt=ADDRESS/PREFIX,gw=IP")]
     NoDhcpClient,
+    #[error("static management address")]
+    Static(#[from] MgmtPathError),
+    #[error("writing udhcpc's hook {path}: {source}")]
+    Script {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
+/// Runs a DHCP client; its output goes where the agent's goes (the journal and console).
 fn run(program: &str, args: &[&str]) -> Result<(), MgmtError> {
     let command = format!("{program} {}", args.join(" "));
     tracing::info!("management: {command}");
-    let out = Command::new(program)
+    let status = Command::new(program)
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .status()
         .map_err(|e| MgmtError::Command {
             command: command.clone(),
             detail: e.to_string(),
         })?;
-    if out.status.success() {
+    if status.success() {
         Ok(())
     } else {
         Err(MgmtError::Command {
             command,
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            detail: status.to_string(),
         })
     }
 }
@@ -85,41 +101,38 @@ pub fn pick(
     })
 }
 
-/// Brings the management NIC up as `mgmt` says.
-pub fn bring_up(name: &str, mgmt: &Mgmt) -> Result<(), MgmtError> {
-    run("ip", &["link", "set", "dev", name, "up"])?;
+/// Brings the management NIC up as `mgmt` says. `scratch` is a directory for udhcpc's hook.
+pub fn bring_up(name: &str, mgmt: &Mgmt, scratch: &Path) -> Result<(), MgmtError> {
     match mgmt {
         Mgmt::Static { address, gateway } => {
-            run(
-                "ip",
-                &["address", "replace", &address.to_string(), "dev", name],
-            )?;
-            if let Some(gw) = gateway {
-                let family = if gw.is_ipv4() { "-4" } else { "-6" };
-                run(
-                    "ip",
-                    &[
-                        family,
-                        "route",
-                        "replace",
-                        "default",
-                        "via",
-                        &gw.to_string(),
-                        "dev",
-                        name,
-                        "proto",
-                        "static",
-                    ],
-                )?;
-            }
+            tracing::info!(
+                "management: {address} on {name}{}",
+                gateway
+                    .map(|g| format!(", default via {g}"))
+                    .unwrap_or_default()
+            );
+            mgmt_path::bring_up(name, address, *gateway)?;
+            await_carrier(name);
             Ok(())
         }
+        Mgmt::Dhcp if which("udhcpc") => {
+            set_up(name)?;
+            await_carrier(name);
+            let script = scratch.join("udhcpc.script");
+            write_script(&script)?;
+            let script = script.to_string_lossy();
+            // Up to 4 discovers 2 s apart at boot, then in the background either way (-b):
+            // it keeps renewing the lease, or keeps asking for one.
+            run(
+                "udhcpc",
+                &["-i", name, "-s", &script, "-t", "4", "-T", "2", "-b"],
+            )
+        }
         Mgmt::Dhcp => {
-            let clients: [(&str, &[&str]); 3] = [
-                ("dhclient", &["-1", "-v"]),
-                ("udhcpc", &["-n", "-q", "-t", "5", "-i"]),
-                ("dhcpcd", &["-1", "-4", "-w"]),
-            ];
+            // Their own hooks mark the lease's address with its lifetime; their routes may
+            // look like config (proto boot): udhcpc, above, is the one the image ships.
+            let clients: [(&str, &[&str]); 2] =
+                [("dhclient", &["-nw", "-v"]), ("dhcpcd", &["-4", "-b"])];
             for (program, args) in clients {
                 if which(program) {
                     let mut all: Vec<&str> = args.to_vec();
@@ -130,6 +143,42 @@ pub fn bring_up(name: &str, mgmt: &Mgmt) -> Result<(), MgmtError> {
             Err(MgmtError::NoDhcpClient)
         }
     }
+}
+
+/// Waits (at most [`CARRIER_WAIT`]) for the link's carrier: until then the kernel drops
+/// what the link sends (its qdisc is a no-op), and the first ARP or DHCP discover lost
+/// costs a retry a second or two later.
+fn await_carrier(name: &str) {
+    let file = Path::new("/sys/class/net").join(name).join("carrier");
+    let t = std::time::Instant::now();
+    while t.elapsed() < CARRIER_WAIT {
+        if std::fs::read_to_string(&file).is_ok_and(|c| c.trim() == "1") {
+            tracing::debug!("{name}: carrier after {:?}", t.elapsed());
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::warn!("{name}: no carrier after {CARRIER_WAIT:?}; going on");
+}
+
+const CARRIER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn set_up(name: &str) -> Result<(), MgmtError> {
+    mgmt_path::set_up(name)?;
+    Ok(())
+}
+
+fn write_script(path: &Path) -> Result<(), MgmtError> {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |source| MgmtError::Script {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, UDHCPC_SCRIPT).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(err)
 }
 
 fn which(program: &str) -> bool {

@@ -4,6 +4,8 @@ mod backoff;
 pub mod bgp_poll;
 pub mod bootargs;
 mod core;
+#[cfg(feature = "kernel")]
+mod drivers;
 pub mod identity;
 #[cfg(feature = "kernel")]
 mod linux;

@@ -94,11 +94,19 @@ pub async fn sync(
             }
             (None, None) => Outcome::Missing,
         };
-        tracing::info!(
-            "persisted file {} ({}): {outcome:?}",
-            f.name,
-            f.path.display()
-        );
+        if outcome == Outcome::Missing {
+            tracing::debug!(
+                "persisted file {} ({}): on neither side yet",
+                f.name,
+                f.path.display()
+            );
+        } else {
+            tracing::info!(
+                "persisted file {} ({}): {outcome:?}",
+                f.name,
+                f.path.display()
+            );
+        }
         out.push(outcome);
     }
     Ok(out)

@@ -68,6 +68,8 @@ fn settings() -> Settings {
         retry_initial: Duration::from_millis(20),
         retry_max: Duration::from_millis(200),
         hold: None,
+        file_recheck: Duration::from_millis(30),
+        on_restore: None,
     }
 }
 
@@ -544,4 +546,46 @@ async fn a_list_file_missing_from_the_store_refuses_the_config() {
     );
     assert!(h.router.state().applied.is_empty());
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_made_after_boot_is_uploaded() {
+    let dir = std::env::temp_dir().join(format!("ra-late-file-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let key: super::persist::Persisted = format!("hostkey={}/key", dir.display())
+        .parse()
+        .expect("valid");
+    let store = seeded("a").await;
+    let (daemon, mut status) = Daemon::new(
+        id(),
+        vec![Box::new(Shared(store.clone()))],
+        FakeRouter::default(),
+        settings(),
+    );
+    let (events, rx) = mpsc::channel(16);
+    let task = tokio::spawn(daemon.with_files(vec![key.clone()]).run(rx));
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        status.wait_for(|s| s.phase == Phase::Running),
+    )
+    .await
+    .expect("running")
+    .expect("status");
+    let name = FileName::new("hostkey").expect("name");
+    assert_eq!(store.get_file(&id(), &name).await.expect("store"), None);
+    // What ssh-hostkeys.service does once the agent is ready.
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(&key.path, b"generated").expect("write");
+    let mut uploaded = None;
+    for _ in 0..100 {
+        uploaded = store.get_file(&id(), &name).await.expect("store");
+        if uploaded.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(uploaded.as_deref(), Some(&b"generated"[..]));
+    events.send(Event::Stop).await.expect("alive");
+    task.await.expect("no panic").expect("was running");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
 }

@@ -6,8 +6,10 @@ use std::collections::{HashMap, HashSet};
 use super::link_codec::{self, RawLink};
 use super::linux::{nl_err, LinuxKernel};
 use super::netlink::{self, Request};
-use super::{address_codec, nexthop_codec, route_codec, rule_codec};
-use crate::model::{AdminState, FastHash, IfName, Route, RouteType};
+use super::{address_codec, nexthop_codec, route_codec, rule_codec, wireguard};
+use crate::model::{
+    wg_change, AdminState, FastHash, IfName, LinkKind, Route, RouteType, WireguardOpts,
+};
 use crate::plan::Op;
 use crate::reconcile::KernelError;
 
@@ -109,6 +111,18 @@ impl<'a> Executor<'a> {
                 self.results.truncate(i + 1);
                 return Ok(self.results);
             }
+            if let Some((name, from, to)) = wireguard_part(op) {
+                // The device is configured once its link exists: what is queued goes first.
+                if !self.flush()? {
+                    self.results.truncate(i + 1);
+                    return Ok(self.results);
+                }
+                if let Err(e) = self.configure_wireguard(name, from, to) {
+                    self.results[i] = Err(e);
+                    self.results.truncate(i + 1);
+                    return Ok(self.results);
+                }
+            }
         }
         if self.flush()? {
             self.remove_orphan_nexthops()?;
@@ -205,6 +219,24 @@ impl<'a> Executor<'a> {
         };
         self.nexthop_ids.insert(key, id);
         Ok(id)
+    }
+
+    /// One WG_CMD_SET_DEVICE with the difference: peers not changed are not touched.
+    fn configure_wireguard(
+        &mut self,
+        name: &IfName,
+        from: Option<&WireguardOpts>,
+        to: &WireguardOpts,
+    ) -> Result<(), String> {
+        let none = WireguardOpts::default();
+        let change = wg_change(from.unwrap_or(&none), to);
+        if change.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(link = %name, change = %change, "configuring WireGuard device");
+        let family = self.kernel.wg.family().map_err(|e| e.to_string())?;
+        let req = wireguard::set_request(family, name.as_str(), &change);
+        self.kernel.wg.send(&req).map_err(|e| e.to_string())?
     }
 
     /// Sends what is pending; false if any of it failed.
@@ -329,13 +361,37 @@ impl<'a> Executor<'a> {
                         .description
                         .as_ref()
                         .map(|(_, d)| d.as_deref().unwrap_or("")),
-                    kind: change.kind.as_ref().map(|(_, k)| k),
+                    // A WireGuard device changes over generic netlink (`run`), not here.
+                    kind: change
+                        .kind
+                        .as_ref()
+                        .map(|(_, k)| k)
+                        .filter(|k| !matches!(k, LinkKind::Wireguard(_))),
                     ..Default::default()
                 };
-                self.push(i, link_codec::set(index, &set));
+                if !set.is_empty() {
+                    self.push(i, link_codec::set(index, &set));
+                }
             }
         }
         Ok(())
+    }
+}
+
+/// The WireGuard device an operation configures: (link, from, to); `None` for a new link.
+fn wireguard_part(op: &Op) -> Option<(&IfName, Option<&WireguardOpts>, &WireguardOpts)> {
+    match op {
+        Op::CreateLink { link, .. } => match &link.kind {
+            LinkKind::Wireguard(to) => Some((&link.name, None, to)),
+            _ => None,
+        },
+        Op::SetLink { link, change } => match &change.kind {
+            Some((LinkKind::Wireguard(from), LinkKind::Wireguard(to))) => {
+                Some((link, Some(from), to))
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 

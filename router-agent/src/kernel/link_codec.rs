@@ -10,7 +10,7 @@ use netlink_packet_route::link::{
 use super::netlink::{Request, NLM_F_CREATE, NLM_F_EXCL};
 use crate::model::{
     AdminState, BondMode, LacpRate, Link, LinkKind, MacAddr, MacvlanMode, VlanId, VlanProtocol,
-    XmitHashPolicy,
+    WireguardOpts, XmitHashPolicy,
 };
 
 pub const RTM_NEWLINK: u16 = 16;
@@ -62,7 +62,9 @@ pub enum RawKind {
     Macvlan {
         mode: u32,
     },
-    /// A kind the model does not cover (vxlan, wireguard, tun...): never touched.
+    /// Keys and peers come over generic netlink: `None` until read.
+    Wireguard(Option<Box<WireguardOpts>>),
+    /// A kind the model does not cover (vxlan, tun...): never touched.
     Other(String),
 }
 
@@ -180,6 +182,7 @@ fn decode_kind(infos: Vec<LinkInfo>) -> RawKind {
             }
         }
         (InfoKind::Veth, _) => RawKind::Veth,
+        (InfoKind::Wireguard, _) => RawKind::Wireguard(None),
         (InfoKind::MacVlan, d) => {
             let mut mode = MacvlanMode::Bridge as u32;
             if let Some(InfoData::MacVlan(opts)) = d {
@@ -219,13 +222,17 @@ pub fn model_kind(raw: &RawKind, related: Option<crate::model::IfName>) -> Optio
         } => LinkKind::Bond {
             mode: BondMode::from_kernel(*mode)?,
             miimon: *miimon,
-            lacp_rate: lacp_rate.map(|r| {
-                if r == 1 {
-                    LacpRate::Fast
-                } else {
-                    LacpRate::Slow
-                }
-            }),
+            // The kernel reports a LACP rate in every mode but takes one only in 802.3ad:
+            // read back elsewhere, it would make the config refused at the next boot.
+            lacp_rate: lacp_rate
+                .filter(|_| BondMode::from_kernel(*mode) == Some(BondMode::Lacp))
+                .map(|r| {
+                    if r == 1 {
+                        LacpRate::Fast
+                    } else {
+                        LacpRate::Slow
+                    }
+                }),
             xmit_hash_policy: xmit_hash_policy.and_then(XmitHashPolicy::from_kernel),
         },
         RawKind::Dummy => LinkKind::Dummy,
@@ -235,6 +242,7 @@ pub fn model_kind(raw: &RawKind, related: Option<crate::model::IfName>) -> Optio
             parent: related?,
             mode: MacvlanMode::from_kernel(*mode)?,
         },
+        RawKind::Wireguard(wg) => LinkKind::Wireguard(wg.clone()?),
         RawKind::Other(_) => return None,
     })
 }
@@ -311,6 +319,8 @@ fn link_info(kind: &LinkKind) -> Option<Vec<LinkInfo>> {
             Some(InfoData::Vrf(vec![InfoVrf::TableId(*table)])),
         ),
         LinkKind::Veth { .. } => (InfoKind::Veth, None),
+        // Keys and peers go over generic netlink once the link exists.
+        LinkKind::Wireguard(_) => (InfoKind::Wireguard, None),
         LinkKind::Macvlan { mode, .. } => (
             InfoKind::MacVlan,
             Some(InfoData::MacVlan(vec![InfoMacVlan::Mode(
@@ -372,6 +382,19 @@ pub struct Set<'a> {
     pub alias: Option<&'a str>,
     pub master: Option<u32>,
     pub kind: Option<&'a LinkKind>,
+}
+
+impl Set<'_> {
+    /// Whether the request would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.state.is_none()
+            && self.name.is_none()
+            && self.mtu.is_none()
+            && self.mac.is_none()
+            && self.alias.is_none()
+            && self.master.is_none()
+            && self.kind.is_none()
+    }
 }
 
 pub fn set(index: u32, s: &Set) -> Request {

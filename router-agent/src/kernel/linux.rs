@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use super::netlink::{Netlink, NetlinkError};
-use super::{address_codec, link_codec, nexthop_codec, route_codec, rule_codec};
+use super::{address_codec, link_codec, nexthop_codec, route_codec, rule_codec, wireguard};
 use crate::model::{AdminState, Family, IfName, Link, LinkKind, NetState, Route, TYPED_SYSCTLS};
 use crate::plan::Op;
 use crate::reconcile::{Kernel, KernelError};
@@ -21,6 +21,9 @@ pub struct LinuxKernel {
     /// the next write removes those it does not reuse.
     pub(super) nexthops: Vec<nexthop_codec::Object>,
     pub(super) orphans: Vec<u32>,
+    /// WireGuard devices' keys and peers (generic netlink), opened beside `nl` so that it
+    /// lives in the same network namespace.
+    pub(super) wg: wireguard::Genl,
 }
 
 pub(super) fn nl_err(context: &str) -> impl Fn(NetlinkError) -> KernelError + '_ {
@@ -31,8 +34,11 @@ impl LinuxKernel {
     pub fn open(manage_hostname: bool) -> Result<LinuxKernel, KernelError> {
         let nl =
             Netlink::open().map_err(|e| KernelError::new("opening the rtnetlink socket", e))?;
+        let wg = wireguard::Genl::open()
+            .map_err(|e| KernelError::new("opening the generic netlink socket", e))?;
         Ok(LinuxKernel {
             nl,
+            wg,
             manage_hostname,
             nexthops: Vec::new(),
             orphans: Vec::new(),
@@ -48,6 +54,20 @@ impl LinuxKernel {
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| KernelError::new("reading links", NetlinkError::Malformed(e)))
+    }
+
+    /// Each WireGuard link's keys and peers. Strict like every read: a device that cannot
+    /// be read is an error, not a link without peers.
+    fn read_wireguard(&mut self, raw: &mut [RawLink]) -> Result<(), KernelError> {
+        for l in raw {
+            if let link_codec::RawKind::Wireguard(wg) = &mut l.kind {
+                let dev = self.wg.read(l.index).map_err(|e| {
+                    KernelError::new(format!("reading WireGuard device {}", l.name), e)
+                })?;
+                *wg = Some(Box::new(dev));
+            }
+        }
+        Ok(())
     }
 
     /// Nexthop objects; none where the kernel predates them (5.3) or lacks IPv6.
@@ -172,7 +192,8 @@ impl Kernel for LinuxKernel {
         each: &mut dyn FnMut(Route),
     ) -> Result<Option<NetState>, KernelError> {
         let t = Instant::now();
-        let raw = self.dump_links()?;
+        let mut raw = self.dump_links()?;
+        self.read_wireguard(&mut raw)?;
         let (mut links, names) = model_links(&raw);
 
         let addrs = self

@@ -1,10 +1,11 @@
-//! The Linux backend: rtnetlink for links, addresses, routes and rules; /proc/sys for
-//! sysctls. Only this module talks to the kernel.
+//! The Linux backend: rtnetlink for links, addresses, routes and rules; generic netlink
+//! for WireGuard devices; /proc/sys for sysctls. Only this module talks to the kernel.
 
 mod address_codec;
 mod execute;
 mod link_codec;
 mod linux;
+pub mod mgmt_path;
 pub mod monitor;
 pub mod netlink;
 pub mod netns;
@@ -12,6 +13,7 @@ mod nexthop_codec;
 pub mod nf_tables;
 pub mod route_codec;
 mod rule_codec;
+mod wireguard;
 
 pub use linux::LinuxKernel;
 

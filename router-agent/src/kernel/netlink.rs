@@ -1,4 +1,4 @@
-//! A synchronous rtnetlink socket that sends requests in batches and reads dumps strictly.
+//! A synchronous netlink socket (rtnetlink, or generic netlink for WireGuard) that sends requests in batches and reads dumps strictly.
 //!
 //! Batching: many requests go into one `sendmsg`. The kernel handles them one after the other
 //! inside that call, so when it returns every reply is queued. Only errors are reported per
@@ -8,7 +8,8 @@
 
 use std::io;
 
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use netlink_sys::protocols::{NETLINK_GENERIC, NETLINK_ROUTE};
+use netlink_sys::{Socket, SocketAddr};
 
 pub const NLMSG_HDRLEN: usize = 16;
 pub(super) const NLMSG_ERROR: u16 = 2;
@@ -221,8 +222,18 @@ pub(super) fn parse_error(flags: u16, p: &[u8]) -> Result<Option<NlError>, Netli
 }
 
 impl Netlink {
+    /// An rtnetlink socket.
     pub fn open() -> io::Result<Netlink> {
-        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        Netlink::open_protocol(NETLINK_ROUTE)
+    }
+
+    /// A generic netlink socket (WireGuard's family lives there).
+    pub fn open_generic() -> io::Result<Netlink> {
+        Netlink::open_protocol(NETLINK_GENERIC)
+    }
+
+    fn open_protocol(protocol: isize) -> io::Result<Netlink> {
+        let mut sock = Socket::new(protocol)?;
         sock.bind_auto()?;
         sock.connect(&SocketAddr::new(0, 0))?;
         sock.set_cap_ack(true)?;

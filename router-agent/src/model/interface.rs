@@ -4,6 +4,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::types::{IfName, MacAddr, Mtu, TableRef, VlanId};
+use super::wireguard::WireguardOpts;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +36,8 @@ pub struct InterfaceConfig {
     pub veth: Option<VethOpts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub macvlan: Option<MacvlanOpts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wireguard: Option<WireguardOpts>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -51,6 +54,7 @@ pub enum InterfaceKind {
     Vrf,
     Veth,
     Macvlan,
+    Wireguard,
 }
 
 impl InterfaceKind {
@@ -65,6 +69,7 @@ impl InterfaceKind {
             InterfaceKind::Vrf => "vrf",
             InterfaceKind::Veth => "veth",
             InterfaceKind::Macvlan => "macvlan",
+            InterfaceKind::Wireguard => "wireguard",
         }
     }
 }

@@ -12,6 +12,7 @@ mod state;
 mod sysctl;
 mod types;
 mod validate;
+mod wireguard;
 
 use std::collections::BTreeMap;
 
@@ -19,12 +20,13 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Problem, Seg};
 pub use interface::*;
-pub use render::{render, render_config, to_config};
+pub use render::{redact_secrets, render, render_config, to_config};
 pub use route::*;
 pub use state::*;
 pub use sysctl::*;
 pub use types::*;
 pub use validate::ValidConfig;
+pub use wireguard::*;
 
 /// The config file as written, before semantic validation.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]

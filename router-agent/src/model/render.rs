@@ -9,6 +9,7 @@ use super::route::{NextHopConfig, PrefixList, RouteConfig, RuleConfig};
 use super::state::{default_metric, default_mtu, Link, LinkKind, NetState, NextHop, Route, Rule};
 use super::sysctl::SysctlConfig;
 use super::types::{IfName, Metric, Mtu, RulePriority, TableRef, Weight};
+use super::wireguard::HIDDEN;
 use super::{Config, Version};
 
 /// Routes sharing every attribute are written as one `prefixes` list from this many on.
@@ -49,6 +50,47 @@ pub fn render_config(config: &Config) -> String {
     toml::to_string(config).unwrap_or_else(|e| panic!("rendering config: {e}"))
 }
 
+/// `text` (a rendered config) with every WireGuard private and preshared key replaced by
+/// [`HIDDEN`]: what `show` prints unless asked for secrets. The rest stays as rendered.
+pub fn redact_secrets(text: &str) -> String {
+    let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return text.to_owned();
+    };
+    let hide = |t: &mut dyn toml_edit::TableLike, key: &str| {
+        if let Some(v) = t.get_mut(key).and_then(toml_edit::Item::as_value_mut) {
+            let decor = v.decor().clone();
+            *v = HIDDEN.into();
+            *v.decor_mut() = decor;
+        }
+    };
+    let interfaces = doc
+        .get_mut("interface")
+        .and_then(toml_edit::Item::as_array_of_tables_mut);
+    for iface in interfaces.into_iter().flat_map(|a| a.iter_mut()) {
+        let Some(wg) = iface
+            .get_mut("wireguard")
+            .and_then(toml_edit::Item::as_table_like_mut)
+        else {
+            continue;
+        };
+        hide(wg, "private_key");
+        let peers = wg.get_mut("peer");
+        if let Some(peers) = peers.and_then(toml_edit::Item::as_array_of_tables_mut) {
+            for p in peers.iter_mut() {
+                hide(p, "preshared_key");
+            }
+        } else if let Some(peers) = wg.get_mut("peer").and_then(toml_edit::Item::as_array_mut) {
+            for p in peers
+                .iter_mut()
+                .filter_map(toml_edit::Value::as_inline_table_mut)
+            {
+                hide(p, "preshared_key");
+            }
+        }
+    }
+    doc.to_string()
+}
+
 fn members(state: &NetState, master: &IfName) -> Vec<IfName> {
     state
         .links
@@ -87,6 +129,7 @@ fn render_links(state: &NetState, table: &dyn Fn(u32) -> TableRef) -> Vec<Interf
                 vrf: None,
                 veth: None,
                 macvlan: None,
+                wireguard: None,
             };
             match &l.kind {
                 LinkKind::Loopback => {}
@@ -151,6 +194,10 @@ fn render_links(state: &NetState, table: &dyn Fn(u32) -> TableRef) -> Vec<Interf
                         parent: parent.clone(),
                         mode: *mode,
                     });
+                }
+                LinkKind::Wireguard(wg) => {
+                    c.kind = InterfaceKind::Wireguard;
+                    c.wireguard = Some((**wg).clone());
                 }
             }
             c

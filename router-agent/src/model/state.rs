@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use super::interface::{AdminState, BondMode, LacpRate, MacvlanMode, VlanProtocol, XmitHashPolicy};
 use super::route::{Family, RouteType, RuleAction};
 use super::types::{Fwmark, IfName, MacAddr, VlanId};
+use super::wireguard::WireguardOpts;
 
 /// Routes by key, kept sorted by key in one vector: the planner and verification walk two
 /// of them side by side instead of looking a million keys up at random, a sorted list (as
@@ -175,6 +176,8 @@ pub enum LinkKind {
         parent: IfName,
         mode: MacvlanMode,
     },
+    /// Boxed: keys and peers would make every link as large.
+    Wireguard(Box<WireguardOpts>),
 }
 
 impl LinkKind {
@@ -189,6 +192,7 @@ impl LinkKind {
             LinkKind::Vrf { .. } => "vrf",
             LinkKind::Veth { .. } => "veth",
             LinkKind::Macvlan { .. } => "macvlan",
+            LinkKind::Wireguard(_) => "wireguard",
         }
     }
 }
@@ -259,6 +263,8 @@ fn default_mtu_at(links: &BTreeMap<IfName, Link>, link: &Link, depth: usize) -> 
     match &link.kind {
         LinkKind::Loopback => 65536,
         LinkKind::Vrf { .. } => 65575,
+        // 1500 less the IPv6 + UDP + WireGuard headers (80 bytes).
+        LinkKind::Wireguard(_) => 1420,
         LinkKind::Vlan { parent, .. } | LinkKind::Macvlan { parent, .. } => {
             links.get(parent).map_or(1500, resolved)
         }

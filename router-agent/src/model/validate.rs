@@ -7,13 +7,14 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::error::{Problem, Seg};
-use super::interface::{InterfaceConfig, InterfaceKind};
+use super::interface::{BondMode, InterfaceConfig, InterfaceKind};
 use super::route::{Family, RouteConfig, RouteType, RuleAction, RuleConfig};
 use super::state::{
     default_metric, default_mtu, FastHash, Link, LinkKind, NetState, NextHop, Route, RouteKey,
     RouteMap, Rule,
 };
 use super::types::{IfName, TableRef};
+use super::wireguard::WireguardOpts;
 use super::Config;
 
 /// A config that passed validation, with its resolved state.
@@ -368,6 +369,7 @@ fn check_kind(
         ("vrf", cfg.vrf.is_some()),
         ("veth", cfg.veth.is_some()),
         ("macvlan", cfg.macvlan.is_some()),
+        ("wireguard", cfg.wireguard.is_some()),
     ]
     .into_iter()
     .filter_map(|(k, on)| on.then_some(k))
@@ -414,6 +416,13 @@ fn check_kind(
             None => return missing(ck, "vlan = { parent = \"eth0\", id = 100 }"),
         },
         InterfaceKind::Bond => match &cfg.bond {
+            Some(b) if b.lacp_rate.is_some() && b.mode != BondMode::Lacp => {
+                ck.report(
+                    &at(path, &["bond", "lacp_rate"]),
+                    "lacp_rate applies to mode = \"802.3ad\" only (the kernel refuses it in other modes)",
+                );
+                return None;
+            }
             Some(b) => LinkKind::Bond {
                 mode: b.mode,
                 miimon: b.miimon,
@@ -455,7 +464,63 @@ fn check_kind(
             },
             None => return missing(ck, "macvlan = { parent = \"eth0\" }"),
         },
+        InterfaceKind::Wireguard => {
+            if cfg.mac.is_some() {
+                ck.report(
+                    &at(path, &["mac"]),
+                    "a WireGuard interface has no MAC address (it carries IP packets only)",
+                );
+                return None;
+            }
+            let wg = cfg.wireguard.clone().unwrap_or_default();
+            check_wireguard(ck, &at(path, &["wireguard"]), &wg)?;
+            LinkKind::Wireguard(Box::new(wg.normalized()))
+        }
     })
+}
+
+/// Peers: each public key once, allowed IPs without host bits and at one peer only (the
+/// kernel would silently move a prefix to the last peer naming it).
+fn check_wireguard(ck: &mut Checker, path: &[Seg], wg: &WireguardOpts) -> Option<()> {
+    let mut ok = true;
+    if wg.listen_port == Some(0) {
+        ck.report(
+            &at(path, &["listen_port"]),
+            "listen_port 0 means a random port: leave listen_port out instead",
+        );
+        ok = false;
+    }
+    let mut keys = HashMap::new();
+    let mut owners: HashMap<IpNet, usize> = HashMap::new();
+    for (j, p) in wg.peers.iter().enumerate() {
+        let mut here = path.to_vec();
+        here.extend([key("peer"), Seg::Index(j)]);
+        if let Some(prev) = keys.insert(p.public_key, j) {
+            ck.report(
+                &at(&here, &["public_key"]),
+                format!("peer {} is already declared (peer {prev})", p.public_key),
+            );
+            ok = false;
+        }
+        for ip in &p.allowed_ips {
+            if ip.trunc() != *ip {
+                ck.report(
+                    &at(&here, &["allowed_ips"]),
+                    format!("{ip} has host bits set; write {}", ip.trunc()),
+                );
+                ok = false;
+            } else if let Some(prev) = owners.insert(*ip, j) {
+                if prev != j {
+                    ck.report(
+                        &at(&here, &["allowed_ips"]),
+                        format!("{ip} is already allowed for peer {prev}; a prefix routes to one peer only"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+    }
+    ok.then_some(())
 }
 
 /// Sets `master` on every bridge port, bond member and VRF member; each has at most one.

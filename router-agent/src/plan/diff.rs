@@ -407,7 +407,8 @@ fn link_fates(
 /// cannot change in place (VLAN id, parent, VRF table, bond mode...) must match.
 fn same_identity(desired: &LinkKind, current: &LinkKind) -> bool {
     match (desired, current) {
-        (LinkKind::Bridge { .. }, LinkKind::Bridge { .. }) => true,
+        (LinkKind::Bridge { .. }, LinkKind::Bridge { .. })
+        | (LinkKind::Wireguard(_), LinkKind::Wireguard(_)) => true,
         (LinkKind::Bond { mode: a, .. }, LinkKind::Bond { mode: b, .. }) => a == b,
         (a, b) => a == b,
     }
@@ -557,6 +558,10 @@ fn link_change(d: &Link, cur: &Link) -> LinkChange {
 fn merge_kind(d: &LinkKind, cur: &LinkKind) -> LinkKind {
     match (d, cur) {
         (LinkKind::Bridge { .. }, LinkKind::Bridge { .. }) => d.clone(),
+        // Keys, peers and endpoints change in place: no peer change recreates the link.
+        (LinkKind::Wireguard(d), LinkKind::Wireguard(c)) => {
+            LinkKind::Wireguard(Box::new(d.merged_onto(c)))
+        }
         (
             LinkKind::Bond {
                 miimon,

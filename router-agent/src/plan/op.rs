@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::model::{
-    AdminState, Fwmark, IfName, Link, LinkKind, MacAddr, Route, RouteType, Rule, RuleAction,
+    wg_change, AdminState, Fwmark, IfName, Link, LinkKind, MacAddr, PeerText, Route, RouteType,
+    Rule, RuleAction,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,8 +187,13 @@ impl fmt::Display for Op {
                     let text = |d: &Option<String>| format!("{:?}", d.as_deref().unwrap_or(""));
                     write!(f, " description {} -> {}", text(a), text(b))?;
                 }
-                if let Some((a, b)) = &change.kind {
-                    write!(f, " {} -> {}", KindText(a), KindText(b))?;
+                match &change.kind {
+                    // Only what changes: a device's peers can be many, its keys secret.
+                    Some((LinkKind::Wireguard(a), LinkKind::Wireguard(b))) => {
+                        write!(f, " wireguard{}", wg_change(a, b))?;
+                    }
+                    Some((a, b)) => write!(f, " {} -> {}", KindText(a), KindText(b))?,
+                    None => {}
                 }
                 Ok(())
             }
@@ -263,6 +269,18 @@ impl fmt::Display for KindText<'_> {
             LinkKind::Vrf { table } => write!(f, " table {table}"),
             LinkKind::Veth { peer } => write!(f, " peer {peer}"),
             LinkKind::Macvlan { parent, mode } => write!(f, " on {parent} mode {}", word(mode)),
+            LinkKind::Wireguard(wg) => {
+                if let Some(p) = wg.listen_port {
+                    write!(f, " listen_port {p}")?;
+                }
+                if let Some(m) = wg.fwmark {
+                    write!(f, " fwmark {m:#x}")?;
+                }
+                for p in &wg.peers {
+                    write!(f, " peer {}", PeerText(p))?;
+                }
+                Ok(())
+            }
         }
     }
 }
