@@ -8,6 +8,7 @@
 #     server (configured by the agent) has all C*N routes and every client has the others'.
 # BIRDs run in namespaces with their own config and control socket, never the system service.
 # Usage: bench/bgp.sh [PEERS [CLIENTS [PREFIXES]]]   (default: 500 20 10000)
+# AGENT=path/to/router-agent measures that binary instead of building this tree's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/bgp.sh needs root (network namespaces)" >&2; exit 1; }
@@ -16,8 +17,10 @@ peers=${1:-500}
 clients=${2:-20}
 prefixes=${3:-10000}
 
-cargo build --release --quiet --bin router-agent
-agent=$PWD/target/release/router-agent
+if [ -z "${AGENT:-}" ]; then
+    cargo build --release --quiet --bin router-agent
+fi
+agent=${AGENT:-$PWD/target/release/router-agent}
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -76,6 +79,7 @@ echo "baseline bird -p + birdc configure, same file:   $(elapsed "$t3" "$t4") s"
 echo "agent apply, unchanged (no reconfigure):          $(elapsed "$t4" "$t5") s"
 echo "  (the agent's file was reloaded by the baseline; the agent's next apply finds it unchanged)"
 echo "agent apply, one peer added:                      $(elapsed "$t5" "$t6") s"
+echo "first apply / baseline:                           $(echo "($t2 - $t1) / ($t4 - $t3)" | bc -l | xargs printf '%.2f')x"
 
 echo "== convergence, $clients clients x $prefixes prefixes"
 lan=$(ns lan)

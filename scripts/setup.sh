@@ -5,6 +5,7 @@ set -euo pipefail
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl
       etcd-server tftpd-hpa protobuf-compiler bird2
+      stayrtr  # the RTR cache the BGP tests validate against
       git)  # git: the store server keeps history in a bare repository
 # The image (image-recipe/): root filesystem, kernel modules, archive, ISO, UKI, qemu.
 pkgs+=(mmdebstrap kmod cpio zstd xz-utils xorriso grub-common grub-pc-bin grub-efi-amd64-bin
@@ -14,12 +15,13 @@ for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
-    # The store tests run their own etcd and in.tftpd on free loopback ports; the system
+    # The store tests run their own etcd, in.tftpd and StayRTR; the system
     # services these packages start are not needed (stopped only when installed here).
     for p in "${missing[@]}"; do
         case "$p" in
             etcd-server) svc=etcd ;;
             tftpd-hpa) svc=tftpd-hpa ;;
+            stayrtr) svc=stayrtr ;;
             *) continue ;;
         esac
         if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then

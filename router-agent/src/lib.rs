@@ -4,6 +4,7 @@
 //! `model` and `plan` are pure; `kernel` is the only module that talks to the kernel.
 
 pub mod bgp;
+pub mod config_file;
 pub mod confirm;
 pub mod daemon;
 pub mod firewall;

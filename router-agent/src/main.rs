@@ -125,6 +125,9 @@ struct DaemonCli {
     /// Where the boot parameters are read from.
     #[arg(long, default_value = "/proc/cmdline")]
     cmdline: std::path::PathBuf,
+    /// Seconds between readings of BIRD's sessions for the metrics (0: none).
+    #[arg(long, default_value_t = 30)]
+    bgp_interval: u64,
 }
 
 fn main() -> ExitCode {
@@ -170,11 +173,7 @@ fn init_logging(verbose: u8) {
 type AnyError = Box<dyn std::error::Error>;
 
 fn load(file: &str) -> Result<ValidConfig, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-        origin: file.to_owned(),
-        source,
-    })?;
-    model::load(file, &text)
+    router_agent::config_file::load(file)
 }
 
 /// Enters the namespace (before anything else opens a socket) and opens the kernel. Inside
@@ -291,6 +290,7 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         persist: cli.persist,
         cmdline: cli.cmdline,
         ready_timeout: Duration::from_secs(30),
+        bgp_interval: (cli.bgp_interval > 0).then(|| Duration::from_secs(cli.bgp_interval)),
         settings,
     };
     daemon::run(args).map_err(|e| {
@@ -357,7 +357,7 @@ fn run(command: Command) -> Result<(), AnyError> {
             print_buffered(&router_agent::bgp::cli::plan(desired.bgp.as_ref())?)?;
         }
         Command::Confirm { status_dir } => {
-            confirm::confirm(&status_dir)?;
+            confirm::confirm(&status_dir, &mut router_agent::bgp::cli::backend())?;
             eprintln!("confirmed: the applied config stays");
         }
         Command::Rollback {
@@ -373,8 +373,12 @@ fn run(command: Command) -> Result<(), AnyError> {
         } => {
             let mut k = kernel(netns.as_deref())?;
             let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
+            let deadline = confirm_secs.map(confirm::deadline_in);
+            // BIRD's own timer: it goes back by itself should nothing else.
+            let bird_timeout = confirm_secs.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
             // BGP first: BIRD checks the new config before anything else is written.
-            router_agent::bgp::cli::apply(&file, desired.bgp.as_ref())?;
+            let bgp_plan =
+                router_agent::bgp::cli::apply(&file, desired.bgp.as_ref(), bird_timeout)?;
             let mut nft = NftBackend::default();
             // What runs now, to go back to if the apply is not confirmed in time.
             let rollback = match confirm_secs {
@@ -386,7 +390,7 @@ fn run(command: Command) -> Result<(), AnyError> {
                 None => None,
             };
             let mut text = String::new();
-            let (report, fw_report) = apply_both(
+            let applied = apply_both(
                 &mut k,
                 &mut nft,
                 &desired.state,
@@ -394,11 +398,21 @@ fn run(command: Command) -> Result<(), AnyError> {
                 current,
                 read,
                 |plan| text = plan.to_string(),
-            )
-            .map_err(|e| match e {
-                RouterError::Firewall(e) => locate_firewall_error(&file, e),
-                e => e.into(),
-            })?;
+            );
+            let (report, fw_report) = match applied {
+                Ok(r) => r,
+                Err(e) => {
+                    if let Some(plan) = &bgp_plan {
+                        if let Err(re) = router_agent::bgp::cli::revert(plan) {
+                            eprintln!("error: putting BIRD's config back failed too: {re}");
+                        }
+                    }
+                    return Err(match e {
+                        RouterError::Firewall(e) => locate_firewall_error(&file, e),
+                        e => e.into(),
+                    });
+                }
+            };
             print_buffered(&text)?;
             if !fw_report.plan.is_empty() {
                 print_buffered(&fw_report.plan)?;
@@ -416,8 +430,12 @@ fn run(command: Command) -> Result<(), AnyError> {
                 report.verify,
                 peak_rss_mib().map_or_else(|| "?".to_owned(), |m| m.to_string())
             );
-            if let (Some(secs), Some(rollback)) = (confirm_secs, rollback) {
-                start_rollback_waiter(netns.as_deref(), &status_dir, &rollback, secs)?;
+            if let (Some(secs), Some(deadline), Some(config)) = (confirm_secs, deadline, rollback) {
+                let rollback = confirm::Rollback {
+                    config: &config,
+                    bird: bgp_plan.as_ref().map(|p| p.before.as_deref()),
+                };
+                start_rollback_waiter(netns.as_deref(), &status_dir, rollback, deadline, secs)?;
             }
             // The process ends here: freeing millions of routes one by one would take
             // longer than verifying them did. The kernel reclaims it all at once.
@@ -444,10 +462,11 @@ fn run(command: Command) -> Result<(), AnyError> {
 fn start_rollback_waiter(
     netns_name: Option<&str>,
     status_dir: &std::path::Path,
-    rollback: &str,
+    rollback: confirm::Rollback,
+    deadline: u64,
     secs: u64,
 ) -> Result<(), AnyError> {
-    let pending = confirm::begin(status_dir, rollback, secs)?;
+    let pending = confirm::begin(status_dir, rollback, deadline)?;
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new("setsid");
     cmd.arg("-f").arg(exe).arg("rollback");
@@ -495,7 +514,15 @@ fn roll_back_unless_confirmed(
     let path = confirm::rollback_path(status_dir);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let config = model::load(&path.display().to_string(), &text)?;
-    let result = LinuxRouter::open(netns_name.is_none())?.apply(&config);
+    let net = LinuxRouter::open(netns_name.is_none())?.apply(&config);
+    // BIRD goes back even when the rest could not.
+    let bird = confirm::roll_back_bird(status_dir, &mut router_agent::bgp::cli::backend());
+    let result: Result<(), AnyError> = match (net, bird) {
+        (Ok(_), Ok(())) => Ok(()),
+        (Err(e), Ok(())) => Err(e.into()),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), Err(b)) => Err(format!("{e}; and BIRD: {b}").into()),
+    };
     confirm::finish(status_dir)?;
     // The operator's terminal may be gone: the outcome goes to a file beside the status.
     let outcome = match &result {
@@ -503,7 +530,7 @@ fn roll_back_unless_confirmed(
         Err(e) => format!("not confirmed in time, and rolling back FAILED: {e}"),
     };
     let _ = std::fs::write(confirm::result_path(status_dir), format!("{outcome}\n"));
-    result.map(|_| ()).map_err(|e| e.into())
+    result
 }
 
 /// The process's peak resident set size, from /proc/self/status (VmHWM, in kB).

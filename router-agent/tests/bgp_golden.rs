@@ -50,7 +50,7 @@ fn golden_bird_confs() {
         );
         assert_eq!(
             parse_file("bird.conf", &got).expect("reads back"),
-            Read::Agent(bgp),
+            Read::Agent(Box::new(bgp)),
             "{}: read back",
             dir.display()
         );

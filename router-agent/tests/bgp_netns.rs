@@ -15,226 +15,16 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use support::{run, stderr, stdout, Netns};
+use support::bird::{wait, wait_or, Bird, Lab, RS_IP};
+use support::{stderr, stdout};
 
-const RS_IP: &str = "192.0.2.254";
+/// c2's IRR list, in a file beside the config.
+const C2_PREFIXES: &str = "# bgpq4 AS10002\n185.2.0.0/16 le 24\n185.9.0.0/24\n";
 
-/// A BIRD in a namespace, killed on drop.
-struct Bird {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Bird {
-    fn start(ns: &Netns, conf: &Path, socket: &Path) -> Bird {
-        let out = Command::new("bird")
-            .args(["-p", "-c"])
-            .arg(conf)
-            .output()
-            .expect("bird is installed (scripts/setup.sh installs bird2)");
-        assert!(
-            out.status.success(),
-            "bird -p {}: {}",
-            conf.display(),
-            stderr(&out)
-        );
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name, "bird", "-f", "-c"])
-            .arg(conf)
-            .arg("-s")
-            .arg(socket)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(socket.with_extension("log")).expect("log file"))
-            .spawn()
-            .expect("start bird");
-        let b = Bird {
-            child,
-            socket: socket.to_owned(),
-        };
-        wait("the BIRD control socket", || {
-            b.try_birdc(&["show", "status"]).is_some()
-        });
-        b
-    }
-
-    fn try_birdc(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("birdc")
-            .arg("-s")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .ok()?;
-        out.status.success().then(|| stdout(&out))
-    }
-
-    fn birdc(&self, args: &[&str]) -> String {
-        self.try_birdc(args)
-            .unwrap_or_else(|| panic!("birdc {args:?} failed"))
-    }
-
-    /// `show route for PREFIX all`; birdc exits 1 for "Network not found", which is an answer.
-    fn route(&self, prefix: &str) -> String {
-        self.route_from(prefix, &[])
-    }
-
-    /// What a client learned from the route server.
-    fn learned(&self, prefix: &str) -> String {
-        self.route_from(prefix, &["protocol", "to_rs"])
-    }
-
-    fn route_from(&self, prefix: &str, more: &[&str]) -> String {
-        let out = Command::new("birdc")
-            .arg("-s")
-            .arg(&self.socket)
-            .args(["show", "route", "for", prefix, "all"])
-            .args(more)
-            .output()
-            .expect("run birdc");
-        stdout(&out)
-    }
-
-    /// A route learned from the route server for exactly this prefix (not a covering one).
-    fn has_route(&self, prefix: &str) -> bool {
-        self.try_birdc(&["show", "route", prefix, "protocol", "to_rs"])
-            .is_some_and(|t| t.lines().any(|l| l.starts_with(prefix)))
-    }
-}
-
-impl Drop for Bird {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait(what: &str, ok: impl FnMut() -> bool) {
-    wait_or(what, String::new, ok)
-}
-
-/// Waits for `ok`; on a timeout, fails with what `diag` says about the state.
-fn wait_or(what: &str, diag: impl Fn() -> String, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}\n{}",
-            diag()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-struct Lab {
-    _lan: Netns,
-    rs: Netns,
-    clients: Vec<Netns>,
-    dir: PathBuf,
-}
-
-impl Lab {
-    fn new(n: usize) -> Lab {
-        let lan = Netns::new("bgplan");
-        lan.sh("link add br0 type bridge");
-        lan.sh("link set br0 up");
-        let dir = std::env::temp_dir().join(format!("ra-bgp-{}-{}", std::process::id(), lan.name));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let attach = |ns: &Netns, ifname: &str, idx: usize| {
-            let peer = format!("lan{idx}");
-            run(
-                "ip",
-                &[
-                    "-n", &lan.name, "link", "add", &peer, "type", "veth", "peer", "name", ifname,
-                    "netns", &ns.name,
-                ],
-            );
-            lan.ip(&["link", "set", &peer, "master", "br0", "up"]);
-        };
-        let rs = Netns::new("bgprs");
-        attach(&rs, "ixp0", 0);
-        let clients: Vec<Netns> = (1..=n)
-            .map(|i| {
-                let c = Netns::new(&format!("bgpc{i}"));
-                attach(&c, "ixp0", i);
-                c.ip(&["addr", "add", &format!("192.0.2.{i}/24"), "dev", "ixp0"]);
-                c.ip(&["link", "set", "ixp0", "up"]);
-                c
-            })
-            .collect();
-        Lab {
-            _lan: lan,
-            rs,
-            clients,
-            dir,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Runs the agent against the route server's namespace and BIRD.
-    fn agent(&self, sub: &str, file: Option<&Path>) -> std::process::Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_router-agent"));
-        cmd.arg(sub);
-        if sub != "status" && sub != "check" {
-            cmd.args(["--netns", &self.rs.name]);
-        }
-        if let Some(f) = file {
-            cmd.arg(f);
-        }
-        cmd.env("ROUTER_AGENT_BIRD_CONF", self.path("rs.conf"))
-            .env("ROUTER_AGENT_BIRD_CTL", self.path("rs.ctl"))
-            .output()
-            .expect("run router-agent")
-    }
-
-    fn start_rs(&self) -> Bird {
-        let conf = self.path("rs.conf");
-        std::fs::write(&conf, format!("router id {RS_IP};\nprotocol device {{}}\n"))
-            .expect("write");
-        Bird::start(&self.rs, &conf, &self.path("rs.ctl"))
-    }
-
-    fn start_client(&self, i: usize, asn: u32, statics: &str, export: &str) -> Bird {
-        let conf = self.path(&format!("c{i}.conf"));
-        let text = format!(
-            "router id 192.0.2.{i};
-protocol device {{}}
-protocol static s4 {{
-  ipv4;
-{statics}}}
-protocol bgp to_rs {{
-  local as {asn};
-  neighbor {RS_IP} as 64500;
-  ipv4 {{
-    import all;
-    export filter {{
-      if source != RTS_STATIC then reject;
-{export}      accept;
-    }};
-  }};
-}}
-"
-        );
-        std::fs::write(&conf, text).expect("write");
-        Bird::start(
-            &self.clients[i - 1],
-            &conf,
-            &self.path(&format!("c{i}.ctl")),
-        )
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
+/// `extra_peer`: an unrelated change: a new peer, and c1's description.
 fn rs_config(extra_peer: bool, raw: Option<&str>) -> String {
     let mut c = format!(
         r#"version = 1
@@ -270,7 +60,7 @@ allowed_prefixes = "185.1.0.0/16+ 185.9.0.0/24 10.0.0.0/8+ 185.3.0.0/16+"
 name = "c2"
 address = "192.0.2.2"
 asn = 10002
-allowed_prefixes = "185.2.0.0/16{{16,24}} 185.9.0.0/24"
+allowed_prefixes_file = "c2.prefixes"
 
 [[bgp.peer]]
 name = "c3"
@@ -286,6 +76,11 @@ max_prefix_v4 = 5
     );
     if extra_peer {
         c.push_str("\n[[bgp.peer]]\nname = \"c9\"\naddress = \"192.0.2.9\"\nasn = 10009\n");
+        c = c.replacen(
+            "asn = 10001\n",
+            "asn = 10001\ndescription = \"Member One, renamed\"\n",
+            1,
+        );
     }
     if let Some(r) = raw {
         c = c.replacen(
@@ -312,6 +107,7 @@ fn route_server_with_real_bird() {
     let file = lab.path("rs.toml");
     // BIRD's log goes to rs.log (shown when a wait times out); raw text round-trips too.
     std::fs::write(&file, rs_config(false, Some("log stderr all;"))).expect("write");
+    std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
 
     let out = lab.agent("check", Some(&file));
     assert!(out.status.success(), "check: {}", stderr(&out));
@@ -469,19 +265,25 @@ fn route_server_with_real_bird() {
         "c1 imported 7 routes:\n{text}"
     );
 
-    // show reads [bgp] back; applied again it changes nothing.
+    // show reads [bgp] back, c2's list as the reference to its file; loaded again (beside
+    // the file) it is the same model.
     let out = lab.agent("show", None);
     assert!(out.status.success(), "show: {}", stderr(&out));
     let shown = stdout(&out);
-    let want = router_agent::model::load("rs.toml", &std::fs::read_to_string(&file).expect("read"))
-        .expect("valid")
-        .bgp;
-    let got = router_agent::model::load("show", &shown)
-        .expect("show output loads")
-        .bgp;
-    assert_eq!(want, got, "show:\n{shown}");
+    assert!(
+        shown.contains("allowed_prefixes_file = \"c2.prefixes\"") && !shown.contains("185.2.0.0"),
+        "show:\n{shown}"
+    );
+    let shown_file = lab.path("shown.toml");
+    std::fs::write(&shown_file, &shown).expect("write");
+    let load = |f: &Path| {
+        router_agent::config_file::load(f.to_str().expect("utf-8"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .bgp
+    };
+    assert_eq!(load(&file), load(&shown_file), "show:\n{shown}");
 
-    // An unrelated change (a new peer) resets no established session.
+    // Unrelated changes (a new peer, c1's description) reset no established session.
     let since = |b: &Bird| -> Vec<String> {
         b.birdc(&["show", "protocols"])
             .lines()
@@ -500,6 +302,23 @@ fn route_server_with_real_bird() {
     );
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(before, since(&rs_bird), "sessions were reset");
+    assert!(
+        rs_bird
+            .birdc(&["show", "protocols", "all", "p_c1"])
+            .contains("Member One, renamed"),
+        "c1's new description is loaded"
+    );
+
+    // A bad line in a list file: the error names the config's line and the file's.
+    std::fs::write(lab.path("c2.prefixes"), "185.2.0.0/16\n185.2.0.0/99\n").expect("write");
+    let out = lab.agent("check", Some(&file));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("rs.toml:") && err.contains("allowed_prefixes_file: c2.prefixes:2: "),
+        "{err}"
+    );
+    std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
 
     // Text BIRD rejects: a clear error at the config's line, bird.conf and BIRD untouched.
     let conf_before = std::fs::read_to_string(lab.path("rs.conf")).expect("read");

@@ -134,8 +134,10 @@ impl Bird for BirdCli {
         self.birdc(&command).map(drop)
     }
 
-    fn confirm(&mut self) -> Result<(), BgpError> {
-        self.birdc("configure confirm").map(drop)
+    fn confirm(&mut self) -> Result<bool, BgpError> {
+        // 0018 Reconfiguration confirmed; 0019 Nothing to do.
+        let reply = self.birdc("configure confirm")?;
+        Ok(reply.lines().any(|l| l.starts_with("0018")))
     }
 
     fn undo(&mut self) -> Result<(), BgpError> {

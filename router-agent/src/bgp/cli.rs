@@ -78,30 +78,42 @@ pub fn plan(bgp: Option<&Bgp>) -> Result<String, AnyError> {
     Ok(plan.to_string())
 }
 
-/// `apply`: check, write bird.conf and reconfigure BIRD; BIRD untouched on failure. A
-/// config without `[bgp]` leaves BIRD alone.
-pub fn apply(file: &str, bgp: Option<&Bgp>) -> Result<(), AnyError> {
+/// `apply`: check, write bird.conf and reconfigure BIRD (with `timeout`: BIRD goes back
+/// by itself unless confirmed); BIRD untouched on failure. A config without `[bgp]`
+/// leaves BIRD alone. Returns the plan when bird.conf changed, to undo it with.
+pub fn apply(
+    file: &str,
+    bgp: Option<&Bgp>,
+    timeout: Option<u32>,
+) -> Result<Option<BgpPlan>, AnyError> {
     let Some(bgp) = bgp else {
         tracing::info!("no [bgp] in the config: BIRD left as it is");
-        return Ok(());
+        return Ok(None);
     };
     let mut bird = backend();
     let plan = BgpPlan::new(&mut bird, bgp)?;
     let t = std::time::Instant::now();
-    let report = super::apply(&mut bird, &plan, None).map_err(|e| locate(file, bgp, e))?;
-    if report.changed {
-        print!("{plan}");
-        eprintln!(
-            "bgp: bird.conf written{} ({:?})",
-            if report.reconfigured {
-                ", BIRD reconfigured"
-            } else {
-                "; BIRD is not running and reads it when it starts"
-            },
-            t.elapsed()
-        );
+    let report = super::apply(&mut bird, &plan, timeout).map_err(|e| locate(file, bgp, e))?;
+    if !report.changed {
+        return Ok(None);
     }
-    Ok(())
+    let loaded = t.elapsed();
+    print!("{plan}");
+    eprintln!(
+        "bgp: bird.conf written{} ({loaded:?})",
+        match (report.reconfigured, timeout) {
+            (false, _) => "; BIRD is not running and reads it when it starts".to_owned(),
+            (true, None) => ", BIRD reconfigured".to_owned(),
+            (true, Some(t)) =>
+                format!(", BIRD reconfigured; it goes back by itself in {t} s unless confirmed"),
+        }
+    );
+    Ok(Some(plan))
+}
+
+/// Puts bird.conf back as it was before `plan` and has BIRD load it.
+pub fn revert(plan: &BgpPlan) -> Result<(), BgpError> {
+    super::revert(&mut backend(), plan.before.as_deref())
 }
 
 /// `show`: the `[bgp]` section read back from the bird.conf the agent wrote.
@@ -131,19 +143,11 @@ pub fn status() -> Result<String, AnyError> {
         "session", "state", "since", "imported", "filtered", "exported"
     );
     for s in sessions {
-        let sum = |f: fn(&super::status::Counts) -> u64| -> u64 {
-            s.channels.iter().map(|(_, c)| f(c)).sum()
-        };
+        let total = s.total();
         let _ = writeln!(
             out,
             "{:<24} {:<6} {:<19} {:>9} {:>9} {:>9}  {}",
-            s.name,
-            s.state,
-            s.since,
-            sum(|c| c.imported),
-            sum(|c| c.filtered),
-            sum(|c| c.exported),
-            s.info
+            s.name, s.state, s.since, total.imported, total.filtered, total.exported, s.info
         );
     }
     Ok(out)

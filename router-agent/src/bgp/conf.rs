@@ -28,6 +28,8 @@ pub mod reason {
 pub const FILTERED: u32 = 1101;
 /// `(ASN, 1000, 1|2|3)`: RPKI valid, unknown, invalid.
 pub const RPKI_INFO: u32 = 1000;
+/// Seconds between attempts to reach an RTR cache that did not answer.
+const RTR_RETRY: u32 = 30;
 
 const BOGONS_V4: &[&str] = &[
     "0.0.0.0/8",
@@ -149,10 +151,12 @@ fn render_rpki(o: &mut String, bgp: &Bgp) {
         }
         o.push_str("}\n\n");
     }
+    // A cache that is down when BIRD first asks would otherwise be asked again only after
+    // the retry interval the cache never got to send (600 s by default).
     for (i, (addr, port)) in bgp.rtr.iter().enumerate() {
         let _ = writeln!(
             o,
-            "protocol rpki rtr{} {{\n  roa4 {{ table rpki4; }};\n  roa6 {{ table rpki6; }};\n  remote {addr} port {port};\n}}\n",
+            "protocol rpki rtr{} {{\n  roa4 {{ table rpki4; }};\n  roa6 {{ table rpki6; }};\n  remote {addr} port {port};\n  retry keep {RTR_RETRY};\n}}\n",
             i + 1
         );
     }

@@ -54,15 +54,13 @@ impl Bird for FakeBird {
             });
         }
         self.configures += 1;
-        if timeout.is_some() {
-            self.pending_undo = self.loaded.clone();
-        }
+        // As BIRD: a plain configure cancels a pending undo.
+        self.pending_undo = timeout.and(self.loaded.clone());
         self.loaded = self.conf.clone();
         Ok(())
     }
-    fn confirm(&mut self) -> Result<(), BgpError> {
-        self.pending_undo = None;
-        Ok(())
+    fn confirm(&mut self) -> Result<bool, BgpError> {
+        Ok(self.pending_undo.take().is_some())
     }
     fn undo(&mut self) -> Result<(), BgpError> {
         match self.pending_undo.take() {
@@ -77,6 +75,21 @@ impl Bird for FakeBird {
         }
     }
     fn protocols(&mut self) -> Result<String, BgpError> {
+        if self.loaded.is_none() {
+            return Err(BgpError::NotRunning {
+                socket: "fake.ctl".into(),
+                conf: "fake.conf".into(),
+            });
+        }
         Ok(self.protocols.clone())
+    }
+}
+
+impl FakeBird {
+    /// BIRD's own undo timer fires: back to the config before, bird.conf as it is.
+    pub fn time_out(&mut self) {
+        if let Some(old) = self.pending_undo.take() {
+            self.loaded = Some(old);
+        }
     }
 }

@@ -5,11 +5,13 @@
 //! must match (an edit inside it is refused: the model could not say it); text after END,
 //! the operator's own or the config's raw, comes back as `raw`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::conf;
 use super::BgpError;
-use crate::model::bgp::{Bgp, BgpConfig};
+use crate::model::bgp::{Bgp, BgpConfig, ListFile, ListFiles};
 
 const HEADER: &str = "# Written by router-agent from the [bgp] section of its config.\n\
 # Lines starting with \"#| \" are that section; do not edit them, nor the text between\n\
@@ -18,16 +20,21 @@ const MODEL: &str = "#| ";
 const BEGIN: &str = "# BEGIN router-agent\n";
 const END: &str = "# END router-agent\n";
 
+/// The header's model: the section, and the list files it names (the config keeps only
+/// their names; read-back needs their text to render the body again).
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Section {
     bgp: BgpConfig,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    files: BTreeMap<ListFile, String>,
 }
 
 /// The whole bird.conf for `bgp`.
 pub fn render_file(bgp: &Bgp) -> String {
     let model = toml::to_string(&Section {
         bgp: bgp.to_config(),
+        files: bgp.files.clone(),
     })
     .unwrap_or_else(|e| panic!("rendering [bgp]: {e}"));
     let body = conf::render(bgp);
@@ -52,7 +59,7 @@ pub fn render_file(bgp: &Bgp) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
     /// The file was written by the agent; the model, with the raw text after END.
-    Agent(Bgp),
+    Agent(Box<Bgp>),
     /// A file the agent did not write (no header).
     Foreign,
 }
@@ -91,8 +98,9 @@ pub fn parse_file(origin: &str, text: &str) -> Result<Read, BgpError> {
         .ok_or_else(|| bad("no END line".into()))?;
     let body = &after[..end];
     let raw = after[end + END.len()..].trim();
-    let section: Section = toml::from_str(&model)
+    let mut section: Section = toml::from_str(&model)
         .map_err(|e| bad(format!("the model in the header does not parse: {e}")))?;
+    section.bgp.files = ListFiles(section.files.into_iter().map(|(n, t)| (n, Ok(t))).collect());
     let mut bgp = section.bgp.validate(&[]).map_err(|p| {
         bad(format!(
             "the model in the header is not valid: {}",
@@ -107,5 +115,5 @@ pub fn parse_file(origin: &str, text: &str) -> Result<Read, BgpError> {
         ));
     }
     bgp.raw = (!raw.is_empty()).then(|| raw.to_owned());
-    Ok(Read::Agent(bgp))
+    Ok(Read::Agent(Box::new(bgp)))
 }

@@ -167,3 +167,103 @@ fn hand_edits_read_back() {
         Read::Foreign
     );
 }
+
+/// Loads `text` with list files given by name (Err: why it could not be read).
+fn load_with(text: &str, files: &[(&str, Result<&str, &str>)]) -> Result<Bgp, String> {
+    let mut config = model::parse("t.toml", text).map_err(|e| e.to_string())?;
+    for (name, body) in files {
+        let body = body.map(str::to_owned).map_err(str::to_owned);
+        config.set_file(name.parse().expect("file name"), body);
+    }
+    model::validate_text(config, "t.toml", text)
+        .map(|v| v.bgp.expect("[bgp]"))
+        .map_err(|e| e.to_string())
+}
+
+const FILES: &str = "version = 1
+[bgp]
+asn = 64500
+router_id = \"192.0.2.1\"
+route_server = true
+[[bgp.peer]]
+name = \"a\"
+address = \"192.0.2.10\"
+asn = 10001
+allowed_prefixes_file = \"as10001.prefixes\"
+allowed_origins_file = \"as10001.origins\"
+";
+
+#[test]
+fn list_files_are_read_rendered_and_kept_as_references() {
+    let bgp = load_with(
+        FILES,
+        &[
+            (
+                "as10001.prefixes",
+                Ok("185.1.0.0/16 le 24\n185.2.0.0/24 # one\n"),
+            ),
+            ("as10001.origins", Ok("AS10001\n10011\n")),
+        ],
+    )
+    .expect("valid");
+    let body = conf::render(&bgp);
+    assert!(
+        body.contains("define allowed4_a = [ 185.1.0.0/16{16,24}, 185.2.0.0/24 ];"),
+        "{body}"
+    );
+    assert!(body.contains("bgp_path.last ~ [ 10001, 10011 ]"), "{body}");
+    // show / the snapshot: the references, not the lists.
+    let shown = toml::to_string(&bgp.to_config()).expect("render");
+    assert!(
+        shown.contains("allowed_prefixes_file = \"as10001.prefixes\""),
+        "{shown}"
+    );
+    assert!(!shown.contains("185.1.0.0"), "{shown}");
+    // bird.conf carries the files, so reading it back gives the same model.
+    let Read::Agent(back) = parse_file("bird.conf", &render_file(&bgp)).expect("reads") else {
+        panic!("not the agent's");
+    };
+    assert_eq!(*back, bgp);
+}
+
+#[test]
+fn list_file_errors_point_at_the_config_line_and_the_file_line() {
+    let e = load_with(
+        FILES,
+        &[
+            ("as10001.prefixes", Ok("185.1.0.0/16\n185.1.0.0/33\n")),
+            (
+                "as10001.origins",
+                Err("cannot read /etc/x/as10001.origins: No such file"),
+            ),
+        ],
+    )
+    .expect_err("invalid");
+    assert!(
+        e.contains("t.toml:10:25: bgp.peer[0].allowed_prefixes_file: as10001.prefixes:2: \"185.1.0.0/33\" is not a prefix"),
+        "{e}"
+    );
+    assert!(
+        e.contains(
+            "t.toml:11:24: bgp.peer[0].allowed_origins_file: cannot read /etc/x/as10001.origins"
+        ),
+        "{e}"
+    );
+    let e = load_with(FILES, &[]).expect_err("files not read");
+    assert!(e.contains("as10001.prefixes was not read"), "{e}");
+    let both = FILES.replace(
+        "allowed_origins_file",
+        "allowed_prefixes = \"185.1.0.0/16\"\nallowed_origins_file",
+    );
+    let e = load_with(
+        &both,
+        &[("as10001.prefixes", Ok("")), ("as10001.origins", Ok(""))],
+    )
+    .expect_err("both");
+    assert!(e.contains("in the config or in a file, not both"), "{e}");
+    let e = errors(&FILES.replace("as10001.prefixes", "../as10001.prefixes"));
+    assert!(
+        e.contains("t.toml:10:25") && e.contains("not a list file name"),
+        "{e}"
+    );
+}

@@ -11,9 +11,11 @@ use tokio::time::{sleep_until, Instant};
 use super::backoff::Backoff;
 use super::persist::{self, Persisted};
 use super::status::{Phase, Status};
-use crate::model;
+use crate::model::{self, bgp::ListFile};
 use crate::router::Router;
-use crate::store::{ConfigStore, Expect, RouterId, StoreError, StoreEvent, Stored, Version, Watch};
+use crate::store::{
+    ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version, Watch,
+};
 
 /// Something the daemon reacts to, from the outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,9 +179,30 @@ impl<R: Router> Daemon<R> {
             .map_err(|e| error_chain(&e))
     }
 
-    /// Validates and applies a config text; the router is unchanged on failure.
-    fn apply_text(&mut self, origin: &str, text: &str) -> Result<(), String> {
-        let valid = model::load(origin, text).map_err(|e| e.to_string())?;
+    /// A list file the config names, from store `from` (kept beside the config there).
+    async fn fetch_file(&self, from: usize, name: &ListFile) -> Result<String, String> {
+        let file = FileName::new(name.as_str()).map_err(|e| e.to_string())?;
+        match self.stores[from].get_file(&self.id, &file).await {
+            Ok(Some(bytes)) => String::from_utf8(bytes)
+                .map_err(|_| format!("{name} in the store is not UTF-8 text")),
+            Ok(None) => Err(format!(
+                "the store has no file {name} for {}; put it beside the config",
+                self.id
+            )),
+            Err(e) => Err(format!("reading {name} from the store: {e}")),
+        }
+    }
+
+    /// Validates a config text of store `from` and applies it; the router is unchanged on
+    /// failure.
+    async fn apply_text(&mut self, from: usize, origin: &str, text: &str) -> Result<(), String> {
+        let mut config = model::parse(origin, text).map_err(|e| e.to_string())?;
+        for name in config.list_files() {
+            tracing::debug!("list file {name} from the store");
+            let read = self.fetch_file(from, &name).await;
+            config.set_file(name, read);
+        }
+        let valid = model::validate_text(config, origin, text).map_err(|e| e.to_string())?;
         let router = &mut self.router;
         let result = tokio::task::block_in_place(|| router.apply(&valid));
         match result {
@@ -397,7 +420,7 @@ impl<R: Router> Daemon<R> {
             self.expect = Some(Expect::Version(current.version.clone()));
         }
         let origin = format!("{}@{}", self.id, current.version);
-        match self.apply_text(&origin, &current.text) {
+        match self.apply_text(from, &origin, &current.text).await {
             Ok(()) => {
                 self.status.running_version = Some(current.version.clone());
                 self.status.phase = Phase::Running;
@@ -455,7 +478,7 @@ impl<R: Router> Daemon<R> {
                 }
             };
             let origin = format!("{}@{}", self.id, entry.version);
-            match self.apply_text(&origin, &text) {
+            match self.apply_text(from, &origin, &text).await {
                 Ok(()) => {
                     self.status.running_version = Some(entry.version.clone());
                     return Some(entry.version);
@@ -638,7 +661,7 @@ impl<R: Router> Daemon<R> {
         self.status.store_version = Some(theirs.version.clone());
         self.expect = Some(Expect::Version(theirs.version.clone()));
         let origin = format!("{}@{}", self.id, theirs.version);
-        match self.apply_text(&origin, &theirs.text) {
+        match self.apply_text(w, &origin, &theirs.text).await {
             Ok(()) => {
                 self.status.counters.store_edits += 1;
                 self.status.running_version = Some(theirs.version.clone());
@@ -676,7 +699,7 @@ impl<R: Router> Daemon<R> {
                 let origin = format!("{}@{}", self.id, s.version);
                 if self.status.store_version.as_ref() != Some(&s.version) {
                     self.adopt(s, "reload").await;
-                } else if let Err(reason) = self.apply_text(&origin, &s.text) {
+                } else if let Err(reason) = self.apply_text(w, &origin, &s.text).await {
                     tracing::error!("reload: {reason}");
                     self.status.last_error = Some(reason);
                     self.publish();

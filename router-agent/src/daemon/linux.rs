@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use super::bootargs::{self, BootArgError};
 use super::identity::{self, IdentityError, Machine};
 use super::persist::Persisted;
-use super::status::{Phase, Status};
+use super::status::{self, Phase, Status};
 use super::{drivers, mgmt, Daemon, Event, Settings};
 use crate::kernel::{monitor, netns};
 use crate::router::{LinuxRouter, RouterError};
@@ -29,6 +29,8 @@ pub struct DaemonArgs {
     /// Tell systemd "ready" after this long even while the store is still awaited, so
     /// units ordered after the agent (sshd) start anyway.
     pub ready_timeout: Duration,
+    /// How often BIRD's sessions are read for the metrics (None: never).
+    pub bgp_interval: Option<Duration>,
     pub settings: Settings,
 }
 
@@ -139,7 +141,11 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         watch_signals(tx)?;
         let (daemon, status) = Daemon::new(id, stores, router, args.settings);
         let daemon = daemon.with_files(args.persist);
-        tokio::spawn(write_status(status.clone(), args.status_dir));
+        let (bgp_tx, bgp) = watch::channel(None);
+        if let Some(every) = args.bgp_interval {
+            tokio::spawn(super::bgp_poll::poll(read_bird, bgp_tx, every));
+        }
+        tokio::spawn(write_status(status.clone(), bgp, args.status_dir));
         tokio::spawn(notify_ready(status, args.ready_timeout));
         match daemon.run(rx).await {
             Ok(_) => tracing::info!("stopped"),
@@ -270,23 +276,44 @@ fn watch_signals(tx: mpsc::Sender<Event>) -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// BIRD's sessions, when the router runs BGP (the agent wrote a bird.conf).
+fn read_bird() -> Option<crate::bgp::Readout> {
+    let mut bird = crate::bgp::cli::backend();
+    if !bird.conf.exists() {
+        return None;
+    }
+    Some(crate::bgp::status::read(&mut bird))
+}
+
 /// Writes `status` (one line) and `metrics.prom` (node_exporter's textfile format) on
-/// every change, each through a rename so readers never see half a file.
-async fn write_status(mut status: watch::Receiver<Status>, dir: PathBuf) {
+/// every change of the daemon's status or of BIRD's readout, each through a rename so
+/// readers never see half a file.
+async fn write_status(
+    mut status: watch::Receiver<Status>,
+    mut bgp: watch::Receiver<Option<crate::bgp::Readout>>,
+    dir: PathBuf,
+) {
     if let Err(e) = std::fs::create_dir_all(&dir) {
         tracing::error!("status directory {}: {e}; no status files", dir.display());
         return;
     }
     loop {
         let s = status.borrow_and_update().clone();
-        for (name, text) in [("status", s.line() + "\n"), ("metrics.prom", s.metrics())] {
+        let b = bgp.borrow_and_update().clone();
+        let line = s.line() + &status::bgp_summary(b.as_ref()) + "\n";
+        let metrics = s.metrics() + &status::bgp_metrics(b.as_ref());
+        for (name, text) in [("status", line), ("metrics.prom", metrics)] {
             let path = dir.join(name);
             let tmp = dir.join(format!(".{name}.tmp"));
             if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
                 tracing::warn!("writing {}: {e}", path.display());
             }
         }
-        if status.changed().await.is_err() {
+        let more = tokio::select! {
+            r = status.changed() => r.is_ok(),
+            r = bgp.changed() => r.is_ok() || status.changed().await.is_ok(),
+        };
+        if !more {
             return;
         }
     }

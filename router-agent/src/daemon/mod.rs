@@ -1,6 +1,7 @@
 //! `router-agent daemon`: boot -> pull -> apply -> watch -> snapshot -> shutdown.
 
 mod backoff;
+pub mod bgp_poll;
 pub mod bootargs;
 mod core;
 #[cfg(feature = "kernel")]

@@ -1,8 +1,10 @@
 //! What the daemon tells operators: a one-line status and Prometheus metrics (textfile
-//! format), rewritten on every change.
+//! format), rewritten on every change; BIRD's sessions ([`bgp_metrics`]) come from a
+//! periodic readout beside it.
 
 use std::fmt::Write;
 
+use crate::bgp::Readout;
 use crate::store::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -133,6 +135,121 @@ impl Status {
     }
 }
 
+/// A Prometheus label value: backslash, double quote and newline escaped.
+fn label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn family(m: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(m, "# HELP router_agent_{name} {help}");
+    let _ = writeln!(m, "# TYPE router_agent_{name} {kind}");
+}
+
+/// BGP metrics from BIRD's last readout; nothing when the router runs no BGP (`None`).
+pub fn bgp_metrics(readout: Option<&Readout>) -> String {
+    let mut m = String::new();
+    let Some(readout) = readout else {
+        return m;
+    };
+    family(
+        &mut m,
+        "bird_up",
+        "gauge",
+        "1 when BIRD answered on its control socket at the last readout, 0 when not",
+    );
+    let sessions = match readout {
+        Readout::Unreachable(_) => {
+            m.push_str("router_agent_bird_up 0\n");
+            return m;
+        }
+        Readout::Sessions(s) => s,
+    };
+    m.push_str("router_agent_bird_up 1\n");
+    family(
+        &mut m,
+        "bgp_session_established",
+        "gauge",
+        "1 while the BGP session is Established",
+    );
+    for s in sessions {
+        let _ = writeln!(
+            m,
+            "router_agent_bgp_session_established{{session=\"{}\"}} {}",
+            label(&s.name),
+            u8::from(s.established())
+        );
+    }
+    family(
+        &mut m,
+        "bgp_session_info",
+        "gauge",
+        "always 1: the session's protocol state, BGP state, BIRD's info and description",
+    );
+    for s in sessions {
+        let _ = writeln!(
+            m,
+            "router_agent_bgp_session_info{{session=\"{}\",state=\"{}\",bgp_state=\"{}\",info=\"{}\",description=\"{}\"}} 1",
+            label(&s.name),
+            label(&s.state),
+            label(&s.bgp_state),
+            label(&s.info),
+            label(s.description.as_deref().unwrap_or(""))
+        );
+    }
+    type Count = fn(&crate::bgp::status::Counts) -> u64;
+    let counts: [(&str, &str, Count); 3] = [
+        (
+            "imported",
+            "routes accepted from the peer (tagged-filtered ones included)",
+            |c| c.imported,
+        ),
+        (
+            "filtered",
+            "routes from the peer its import filter rejected",
+            |c| c.filtered,
+        ),
+        ("exported", "routes sent to the peer", |c| c.exported),
+    ];
+    for (what, help, get) in counts {
+        let name = format!("bgp_prefixes_{what}");
+        family(&mut m, &name, "gauge", help);
+        for s in sessions {
+            for (channel, c) in &s.channels {
+                let _ = writeln!(
+                    m,
+                    "router_agent_{name}{{session=\"{}\",channel=\"{}\"}} {}",
+                    label(&s.name),
+                    label(channel),
+                    get(c)
+                );
+            }
+        }
+    }
+    m
+}
+
+/// BGP for the status line: `; bgp 3/4 established`, or that BIRD does not answer.
+pub fn bgp_summary(readout: Option<&Readout>) -> String {
+    match readout {
+        None => String::new(),
+        Some(Readout::Unreachable(why)) => format!("; BIRD NOT REACHABLE: {why}"),
+        Some(Readout::Sessions(s)) => format!(
+            "; bgp {}/{} established",
+            s.iter().filter(|s| s.established()).count(),
+            s.len()
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +271,76 @@ mod tests {
         );
         assert!(s.metrics().contains("\nrouter_agent_degraded 1\n"));
         assert!(s.metrics().contains("\nrouter_agent_snapshot_pending 1\n"));
+    }
+}
+
+#[cfg(test)]
+mod bgp_tests {
+    use super::*;
+    use crate::bgp::{self, FakeBird};
+
+    const LISTING: &str = "0001 BIRD 2.0.12 ready.
+2002-Name       Proto      Table      State  Since         Info
+1002-p_c1       BGP        ---        up     2026-11-25 23:13:07  Established
+1006-  Description:    Member \"One\" \\ Co
+     BGP state:          Established
+   Channel ipv4
+     Routes:         7 imported, 1 filtered, 4 exported, 3 preferred
+   Channel ipv6
+     Routes:         2 imported, 0 filtered, 1 exported, 2 preferred
+1002-p_c4       BGP        ---        down   2026-11-25 23:13:08  Automatic shutdown: Route limit exceeded
+1006-  BGP state:          Down
+0000
+";
+
+    fn read(protocols: &str, running: bool) -> Readout {
+        let mut bird = FakeBird {
+            protocols: protocols.to_owned(),
+            loaded: running.then(String::new),
+            ..FakeBird::default()
+        };
+        bgp::status::read(&mut bird)
+    }
+
+    #[test]
+    fn sessions_and_counts_become_metrics() {
+        let r = read(LISTING, true);
+        let m = bgp_metrics(Some(&r));
+        for want in [
+            "router_agent_bird_up 1\n",
+            "router_agent_bgp_session_established{session=\"p_c1\"} 1\n",
+            "router_agent_bgp_session_established{session=\"p_c4\"} 0\n",
+            "router_agent_bgp_session_info{session=\"p_c1\",state=\"up\",bgp_state=\"Established\",info=\"Established\",description=\"Member \\\"One\\\" \\\\ Co\"} 1\n",
+            "router_agent_bgp_session_info{session=\"p_c4\",state=\"down\",bgp_state=\"Down\",info=\"Automatic shutdown: Route limit exceeded\",description=\"\"} 1\n",
+            "router_agent_bgp_prefixes_imported{session=\"p_c1\",channel=\"ipv4\"} 7\n",
+            "router_agent_bgp_prefixes_filtered{session=\"p_c1\",channel=\"ipv4\"} 1\n",
+            "router_agent_bgp_prefixes_exported{session=\"p_c1\",channel=\"ipv6\"} 1\n",
+        ] {
+            assert!(m.contains(want), "missing {want:?} in\n{m}");
+        }
+        // Each family is declared once, before its samples.
+        assert_eq!(
+            m.matches("# TYPE router_agent_bgp_prefixes_imported gauge")
+                .count(),
+            1
+        );
+        assert_eq!(bgp_summary(Some(&r)), "; bgp 1/2 established");
+    }
+
+    #[test]
+    fn bird_not_reachable_is_a_metric_and_no_bgp_is_none() {
+        let r = read(LISTING, false);
+        assert!(matches!(r, Readout::Unreachable(_)));
+        let m = bgp_metrics(Some(&r));
+        assert!(m.contains("\nrouter_agent_bird_up 0\n"), "{m}");
+        assert!(!m.contains("bgp_session"), "{m}");
+        assert!(bgp_summary(Some(&r)).starts_with("; BIRD NOT REACHABLE: "));
+        assert_eq!(bgp_metrics(None), "");
+        assert_eq!(bgp_summary(None), "");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -477,6 +477,77 @@ async fn snapshots_wait_while_a_commit_confirm_is_pending() {
     h.stop().await;
 }
 
+const WITH_LIST_FILE: &str = "version = 1
+hostname = \"rs\"
+
+[bgp]
+asn = 64500
+router_id = \"192.0.2.1\"
+route_server = true
+
+[[bgp.peer]]
+name = \"a\"
+address = \"192.0.2.10\"
+asn = 10001
+allowed_prefixes_file = \"as10001.prefixes\"
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_files_come_from_the_store_and_snapshots_keep_the_reference() {
+    let store = Arc::new(MemoryStore::default());
+    let text = render_config(&parsed(WITH_LIST_FILE));
+    store
+        .put(&id(), &text, &Expect::Absent, "seed")
+        .await
+        .expect("seed");
+    let file = FileName::new("as10001.prefixes").expect("name");
+    store
+        .put_file(&id(), &file, b"185.1.0.0/16 le 24\n")
+        .await
+        .expect("file");
+    let mut h = Harness::start(store, FakeRouter::default());
+    h.until("running", |s| s.phase == Phase::Running).await;
+    let applied = h.router.state().config.clone();
+    let bgp = applied.bgp.as_ref().expect("[bgp]");
+    assert_eq!(
+        bgp.files.0.get(&"as10001.prefixes".parse().expect("name")),
+        Some(&Ok("185.1.0.0/16 le 24\n".to_owned())),
+        "the file's text came with the config"
+    );
+    // A snapshot of what runs is the store's text: the reference, no inlined list.
+    h.events.send(Event::Changed("test")).await.expect("alive");
+    let d = h.stop().await;
+    assert_eq!(render_config(&d.router().state().config), text);
+    assert_eq!(
+        d.status().counters.snapshots,
+        0,
+        "nothing new to save: {:?}",
+        d.status()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_file_missing_from_the_store_refuses_the_config() {
+    let store = Arc::new(MemoryStore::default());
+    store
+        .put(&id(), WITH_LIST_FILE, &Expect::Absent, "seed")
+        .await
+        .expect("seed");
+    let mut h = Harness::start(store, FakeRouter::default());
+    let s = h
+        .until("failed", |s| matches!(s.phase, Phase::Failed(_)))
+        .await;
+    let Phase::Failed(why) = s.phase else {
+        unreachable!()
+    };
+    assert!(
+        why.contains("the store has no file as10001.prefixes for r1"),
+        "{why}"
+    );
+    assert!(h.router.state().applied.is_empty());
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_made_after_boot_is_uploaded() {
     let dir = std::env::temp_dir().join(format!("ra-late-file-{}", std::process::id()));

@@ -74,10 +74,35 @@ impl<'de> Deserialize<'de> for Version {
     }
 }
 
-/// Parses and validates a config. `origin` names the source in error messages (a path).
+/// Parses and validates a config that names no list files (or whose files are reported
+/// as not read). `origin` names the source in error messages (a path).
 pub fn load(origin: &str, text: &str) -> Result<ValidConfig, ConfigError> {
-    let config: Config = toml::from_str(text).map_err(|e| ConfigError::parse(origin, text, &e))?;
+    validate_text(parse(origin, text)?, origin, text)
+}
+
+/// Parses a config; the caller reads the files it names ([`Config::list_files`]) into
+/// it before [`validate_text`].
+pub fn parse(origin: &str, text: &str) -> Result<Config, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::parse(origin, text, &e))
+}
+
+/// Validates a config parsed from `text`; problems are placed in `text`.
+pub fn validate_text(config: Config, origin: &str, text: &str) -> Result<ValidConfig, ConfigError> {
     config
         .validate()
         .map_err(|problems| ConfigError::invalid(origin, text, problems))
+}
+
+impl Config {
+    /// The files beside the config it names (`[bgp]` peers' list files), each once.
+    pub fn list_files(&self) -> Vec<bgp::ListFile> {
+        self.bgp.as_ref().map_or_else(Vec::new, |b| b.list_files())
+    }
+
+    /// The text of a file it names, or why it could not be read.
+    pub fn set_file(&mut self, name: bgp::ListFile, text: Result<String, String>) {
+        if let Some(b) = &mut self.bgp {
+            b.files.0.insert(name, text);
+        }
+    }
 }

@@ -63,17 +63,6 @@ pub fn apply_both(
     }
 }
 
-impl LinuxRouter {
-    /// bird.conf as it was, loaded again.
-    fn revert_bgp(&mut self, plan: &BgpPlan) -> Result<(), bgp::BgpError> {
-        self.bird.write_conf(plan.before.as_deref())?;
-        if self.bird.running() {
-            self.bird.configure(None)?;
-        }
-        Ok(())
-    }
-}
-
 impl Router for LinuxRouter {
     fn apply(&mut self, config: &ValidConfig) -> Result<Applied, RouterError> {
         let mut state = config.state.clone();
@@ -109,7 +98,7 @@ impl Router for LinuxRouter {
             Ok(r) => r,
             Err(e) => {
                 if let Some(plan) = bgp_plan.filter(|p| !p.is_empty()) {
-                    if let Err(re) = self.revert_bgp(&plan) {
+                    if let Err(re) = bgp::revert(&mut self.bird, plan.before.as_deref()) {
                         tracing::error!("putting BIRD's config back failed too: {re}");
                     }
                 }

@@ -1,6 +1,9 @@
 //! Network namespaces for integration tests, and `ip -j` as the independent witness.
 #![allow(dead_code)]
 
+pub mod bird;
+pub mod rtr;
+
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

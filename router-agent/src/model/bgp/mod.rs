@@ -1,6 +1,7 @@
 //! The `[bgp]` section: BIRD's BGP sessions and an IXP-grade route-server policy, and its
 //! validated form [`Bgp`]. Pure, like the rest of `model`.
 
+pub mod lists;
 mod prefix;
 mod render;
 mod state;
@@ -57,6 +58,30 @@ pub struct BgpConfig {
     /// BIRD text appended to the generated bird.conf, for what the model lacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
+    /// The text of the list files the peers name, filled in by whoever read the config
+    /// (from its directory, or from the store): not part of the TOML.
+    #[serde(skip)]
+    pub files: ListFiles,
+}
+
+/// List files by name: their text, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListFiles(pub BTreeMap<ListFile, Result<String, String>>);
+
+impl BgpConfig {
+    /// The list files the peers name, each once.
+    pub fn list_files(&self) -> Vec<ListFile> {
+        let mut out: Vec<ListFile> = self
+            .peers
+            .iter()
+            .flat_map(|p| [&p.allowed_prefixes_file, &p.allowed_origins_file])
+            .flatten()
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// Where BLACKHOLE-tagged routes (RFC 7999) point when sent on.
@@ -180,9 +205,15 @@ pub struct PeerConfig {
     /// specifics, `P{a,b}` lengths a to b. Left out: not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_prefixes: Option<Words>,
+    /// The same list in a file beside the config, one pattern a line (`P le N` too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_prefixes_file: Option<ListFile>,
     /// The origin ASNs the peer may announce. Left out: not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Words>,
+    /// The same list in a file beside the config, one ASN a line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins_file: Option<ListFile>,
 }
 
 /// One `[[bgp.announce]]`: a prefix originated here.

@@ -85,6 +85,12 @@ impl Bgp {
                 })
                 .collect(),
             raw: self.raw.clone(),
+            files: ListFiles(
+                self.files
+                    .iter()
+                    .map(|(n, t)| (n.clone(), Ok(t.clone())))
+                    .collect(),
+            ),
         }
     }
 }
@@ -109,14 +115,19 @@ impl Peer {
             max_prefix_v4: self.max_prefix_v4,
             max_prefix_v6: self.max_prefix_v6,
             max_prefix_action: self.max_prefix_action,
+            // A list from a file stays a reference: the file is input, not running state.
             allowed_prefixes: self
                 .allowed_prefixes
                 .as_ref()
+                .filter(|_| self.allowed_prefixes_file.is_none())
                 .map(|l| text(l.iter().map(|p| p.to_string()).collect())),
+            allowed_prefixes_file: self.allowed_prefixes_file.clone(),
             allowed_origins: self
                 .allowed_origins
                 .as_ref()
+                .filter(|_| self.allowed_origins_file.is_none())
                 .map(|l| text(l.iter().map(|a| a.to_string()).collect())),
+            allowed_origins_file: self.allowed_origins_file.clone(),
         }
     }
 }

@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 
 use super::RpkiAction;
-use super::{AddPath, Asn, BgpName, Community, LargeCommunity, MaxPrefixAction, PrefixPattern};
+use super::{
+    AddPath, Asn, BgpName, Community, LargeCommunity, ListFile, MaxPrefixAction, PrefixPattern,
+};
 use crate::model::Family;
 
 /// The name of the policy of peers that name none.
@@ -31,6 +33,9 @@ pub struct Bgp {
     pub peers: Vec<Peer>,
     pub announces: Vec<Announce>,
     pub raw: Option<String>,
+    /// The text of the list files the peers name (kept to write them into bird.conf's
+    /// header, so that read-back has them).
+    pub files: BTreeMap<ListFile, String>,
 }
 
 impl Bgp {
@@ -103,9 +108,11 @@ pub struct Peer {
     pub max_prefix_v4: Option<u32>,
     pub max_prefix_v6: Option<u32>,
     pub max_prefix_action: MaxPrefixAction,
-    /// Sorted, without duplicates.
+    /// Sorted, without duplicates; from the config or from `allowed_prefixes_file`.
     pub allowed_prefixes: Option<Vec<PrefixPattern>>,
+    pub allowed_prefixes_file: Option<ListFile>,
     pub allowed_origins: Option<Vec<Asn>>,
+    pub allowed_origins_file: Option<ListFile>,
 }
 
 impl Peer {

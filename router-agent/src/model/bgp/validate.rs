@@ -82,6 +82,14 @@ impl BgpConfig {
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned),
+            files: self
+                .list_files()
+                .into_iter()
+                .filter_map(|f| {
+                    let text = self.files.0.get(&f)?.as_ref().ok()?.clone();
+                    Some((f, text))
+                })
+                .collect(),
         })
     }
 
@@ -286,32 +294,24 @@ impl BgpConfig {
                     ),
                 );
             }
-            let allowed_prefixes = p.allowed_prefixes.as_ref().map(|e| {
-                let mut l: Vec<PrefixPattern> =
-                    e.0.iter()
-                        .filter_map(|s| {
-                            s.parse()
-                                .map_err(|m| ck.report(&field("allowed_prefixes"), m))
-                                .ok()
-                        })
-                        .collect();
-                l.sort();
-                l.dedup();
-                l
-            });
-            let allowed_origins = p.allowed_origins.as_ref().map(|e| {
-                let mut l: Vec<Asn> =
-                    e.0.iter()
-                        .filter_map(|s| {
-                            s.parse()
-                                .map_err(|m| ck.report(&field("allowed_origins"), m))
-                                .ok()
-                        })
-                        .collect();
-                l.sort();
-                l.dedup();
-                l
-            });
+            let allowed_prefixes = self.list(
+                ck,
+                (&field("allowed_prefixes"), p.allowed_prefixes.as_ref()),
+                (
+                    &field("allowed_prefixes_file"),
+                    p.allowed_prefixes_file.as_ref(),
+                ),
+                super::lists::prefixes,
+            );
+            let allowed_origins = self.list(
+                ck,
+                (&field("allowed_origins"), p.allowed_origins.as_ref()),
+                (
+                    &field("allowed_origins_file"),
+                    p.allowed_origins_file.as_ref(),
+                ),
+                super::lists::origins,
+            );
             out.push(Peer {
                 name: p.name.clone(),
                 address: a,
@@ -331,10 +331,57 @@ impl BgpConfig {
                 max_prefix_v6: p.max_prefix_v6,
                 max_prefix_action: p.max_prefix_action,
                 allowed_prefixes,
+                allowed_prefixes_file: p.allowed_prefixes_file.clone(),
                 allowed_origins,
+                allowed_origins_file: p.allowed_origins_file.clone(),
             });
         }
         out
+    }
+
+    /// A peer's list, written in the config or in a file beside it (not both): sorted,
+    /// without duplicates. None: not checked.
+    fn list<T: Ord + std::str::FromStr<Err = String>>(
+        &self,
+        ck: &mut Checker,
+        (at_inline, inline): (&[Seg], Option<&Words>),
+        (at_file, file): (&[Seg], Option<&ListFile>),
+        parse_file: fn(&ListFile, &str) -> Result<Vec<T>, String>,
+    ) -> Option<Vec<T>> {
+        let mut l: Vec<T> = match (inline, file) {
+            (None, None) => return None,
+            (Some(_), Some(_)) => {
+                ck.report(
+                    at_file,
+                    "give the list in the config or in a file, not both",
+                );
+                return None;
+            }
+            (Some(words), None) => words
+                .0
+                .iter()
+                .filter_map(|s| s.parse().map_err(|m| ck.report(at_inline, m)).ok())
+                .collect(),
+            (None, Some(f)) => match self.files.0.get(f) {
+                Some(Ok(text)) => parse_file(f, text)
+                    .map_err(|m| ck.report(at_file, m))
+                    .ok()?,
+                Some(Err(why)) => {
+                    ck.report(at_file, why.clone());
+                    return None;
+                }
+                None => {
+                    ck.report(
+                        at_file,
+                        format!("{f} was not read: the config came without the files beside it"),
+                    );
+                    return None;
+                }
+            },
+        };
+        l.sort();
+        l.dedup();
+        Some(l)
     }
 
     fn check_announces(&self, ck: &mut Checker, base: &[Seg]) -> Vec<Announce> {

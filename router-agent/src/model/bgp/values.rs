@@ -115,6 +115,42 @@ impl fmt::Display for BgpName {
 }
 string_serde!(BgpName, "a name (a letter, then letters, digits or '_')");
 
+/// A file beside the config holding a list (IRR-derived prefixes or origins): a bare
+/// name, the same in a directory and in a store (`store::FileName`'s rule).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListFile(String);
+
+impl ListFile {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ListFile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = (1..=64).contains(&s.len())
+            && !s.starts_with('.')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if ok {
+            Ok(ListFile(s.to_owned()))
+        } else {
+            Err(format!(
+                "{s:?} is not a list file name; write a name beside the config (1 to 64 of \
+                 A-Z a-z 0-9 . _ -, not starting with '.'), e.g. \"as64501.prefixes\""
+            ))
+        }
+    }
+}
+
+impl fmt::Display for ListFile {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+string_serde!(ListFile, "a file name beside the config");
+
 /// A standard community (RFC 1997), written `"65535:666"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Community(pub u16, pub u16);
@@ -364,6 +400,14 @@ mod tests {
             Words::split("192.0.2.0/22{22,24}, 198.51.100.0/24\n 10.0.0.0/8+"),
             ["192.0.2.0/22{22,24}", "198.51.100.0/24", "10.0.0.0/8+"]
         );
+    }
+
+    #[test]
+    fn list_file_names() {
+        assert!("as64501.prefixes".parse::<ListFile>().is_ok());
+        for bad in ["", ".hidden", "../x", "a/b", "a b"] {
+            assert!(bad.parse::<ListFile>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]
