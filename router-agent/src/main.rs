@@ -76,10 +76,26 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// BGP tasks for BIRD's unit.
+    Bgp {
+        #[command(subcommand)]
+        command: BgpCommand,
+    },
     /// Print the daemon's status line.
     Status {
         #[arg(long, default_value = "/run/router-agent")]
         status_dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BgpCommand {
+    /// Announce GRACEFUL_SHUTDOWN to every peer and wait, so that they move their traffic
+    /// away before BIRD stops (the image's bird.service runs this as ExecStop).
+    Drain {
+        /// Seconds to wait after the announcement.
+        #[arg(long, default_value_t = 5)]
+        wait: u64,
     },
 }
 
@@ -317,6 +333,12 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Store {
             command: StoreCommand::Serve(args),
         } => router_agent::store::server::run(args)?,
+        Command::Bgp {
+            command: BgpCommand::Drain { wait },
+        } => println!(
+            "{}",
+            router_agent::bgp::cli::drain(Duration::from_secs(wait))?
+        ),
         Command::Status { status_dir } => {
             let path = status_dir.join("status");
             match std::fs::read_to_string(&path) {

@@ -332,4 +332,23 @@ fn route_server_with_real_bird() {
         std::fs::read_to_string(lab.path("rs.conf")).expect("read")
     );
     assert!(established(&rs_bird, &["c1", "c2", "c3"]));
+
+    // Stopping: `bgp drain` (BIRD's ExecStop in the image, which stops BIRD before the
+    // agent) announces GRACEFUL_SHUTDOWN on every route the route server sends.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_router-agent"))
+        .args(["bgp", "drain", "--wait", "0"])
+        .env("ROUTER_AGENT_BIRD_CONF", lab.path("rs.conf"))
+        .env("ROUTER_AGENT_BIRD_CTL", lab.path("rs.ctl"))
+        .output()
+        .expect("run router-agent");
+    assert!(out.status.success(), "drain: {}", stderr(&out));
+    assert!(stdout(&out).contains("announced"), "{}", stdout(&out));
+    wait_or("c3 to see GRACEFUL_SHUTDOWN on c1's route", diag, || {
+        c3.learned("185.1.0.0/24").contains("(65535,0)")
+    });
+    assert_eq!(
+        conf_before,
+        std::fs::read_to_string(lab.path("rs.conf")).expect("read"),
+        "bird.conf keeps the configured text: the next start is without the community"
+    );
 }

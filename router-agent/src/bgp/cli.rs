@@ -132,6 +132,27 @@ pub fn show(config: &mut Config) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// `bgp drain`: GRACEFUL_SHUTDOWN announced (unless the bird.conf the agent wrote says
+/// `graceful_shutdown_on_stop = false`), then `wait` for peers to move their traffic
+/// away before the caller stops BIRD. For BIRD's unit, which stops before the agent.
+pub fn drain(wait: std::time::Duration) -> Result<String, AnyError> {
+    let mut bird = backend();
+    let Some(text) = bird.read_conf()? else {
+        return Ok("no bird.conf: nothing to drain".into());
+    };
+    let origin = bird.conf.display().to_string();
+    let file::Read::Agent(bgp) = file::parse_file(&origin, &text)? else {
+        return Ok(format!(
+            "{origin} was not written by router-agent: not drained"
+        ));
+    };
+    if !super::announce_shutdown(&mut bird, &bgp)? {
+        return Ok("GRACEFUL_SHUTDOWN not announced (off in the config, already on, or BIRD is not running)".into());
+    }
+    std::thread::sleep(wait);
+    Ok(format!("GRACEFUL_SHUTDOWN announced; waited {wait:?}"))
+}
+
 /// `status`: one line per BGP session, with prefix counts.
 pub fn status() -> Result<String, AnyError> {
     let mut bird = backend();
