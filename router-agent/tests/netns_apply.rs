@@ -291,3 +291,40 @@ fn many_routes_through_one_gateway_share_a_nexthop_object_and_read_back_as_route
     assert!(ns.agent("apply", file.to_str()).status.success());
     assert_eq!(ns.json(&["nexthop", "show"]).as_array().unwrap().len(), 0);
 }
+
+/// The planner assumes that a macvlan, unlike a VLAN, keeps its own state when its parent
+/// goes down and comes up (the kernel passes only the carrier on): a macvlan the config
+/// wants down stays down through an apply that takes its parent down and up.
+#[test]
+fn a_macvlan_keeps_its_state_when_its_parent_goes_down_and_up() {
+    let ns = Netns::new("mvstate");
+    for line in [
+        "link add v0 type veth peer name v1",
+        "link set v0 up",
+        "link add mv0 link v0 type macvlan mode bridge",
+    ] {
+        ns.sh(line);
+    }
+    let file = std::env::temp_dir().join(format!("{}.toml", ns.name));
+    let config = |v0_state: &str| {
+        format!(
+            "version = 1\n[[interface]]\nname = \"v0\"\nkind = \"veth\"\nstate = \"{v0_state}\"\nveth = {{ peer = \"v1\" }}\n[[interface]]\nname = \"v1\"\nkind = \"veth\"\nstate = \"down\"\nveth = {{ peer = \"v0\" }}\n[[interface]]\nname = \"mv0\"\nkind = \"macvlan\"\nstate = \"down\"\nmacvlan = {{ parent = \"v0\", mode = \"bridge\" }}\n"
+        )
+    };
+    let admin_up = |name: &str| {
+        ns.json(&["link", "show", name])[0]["flags"]
+            .as_array()
+            .expect("link flags")
+            .iter()
+            .any(|f| f == "UP")
+    };
+    for v0_state in ["down", "up"] {
+        std::fs::write(&file, config(v0_state)).unwrap();
+        let out = ns.agent("apply", file.to_str());
+        assert!(out.status.success(), "v0 {v0_state}: {}", stderr(&out));
+        assert_eq!(admin_up("v0"), v0_state == "up");
+        assert!(!admin_up("mv0"), "mv0 came up with v0 {v0_state}");
+        let again = ns.agent("plan", file.to_str());
+        assert!(stdout(&again).contains("No changes"), "{}", stdout(&again));
+    }
+}

@@ -670,3 +670,41 @@ proptest! {
         prop_assert!(p.is_empty(), "{}", p);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A snapshot rendered over any previous text (the examples and golden cases, with their
+    /// comments, or another generated config) means exactly the canonical render of the
+    /// running config: the merge itself gets there, not the fallback.
+    #[test]
+    fn rendering_over_a_previous_text_means_exactly_the_canonical_render(
+        seed in any::<prop::sample::Index>(),
+        prev in spec(),
+        s in spec(),
+        over_seed in any::<bool>(),
+        running_seed in any::<prop::sample::Index>(),
+        run_seed in any::<bool>(),
+    ) {
+        let seeds = seeds();
+        let previous = if over_seed {
+            seeds[seed.index(seeds.len())].clone()
+        } else {
+            model::render(&model::load("prev.toml", &config_text(&prev)).expect("generated config").state)
+        };
+        // A seed as written (firewall and BGP included), or a generated state read back.
+        let running = if run_seed {
+            let text = &seeds[running_seed.index(seeds.len())];
+            model::load("seed.toml", text).expect("seed config").config
+        } else {
+            model::to_config(&model::load("gen.toml", &config_text(&s)).expect("generated config").state)
+        };
+        let text = model::try_render_over(&previous, &running)
+            .unwrap_or_else(|e| panic!("{e}\n--- previous:\n{previous}\n--- running:\n{}", model::render_config(&running)));
+        let back: model::Config = toml::from_str(&text).expect("checked by try_render_over");
+        let canonical: model::Config = toml::from_str(&model::render_config(&running)).expect("canonical");
+        prop_assert_eq!(back, canonical);
+        // Over itself, a text comes back unchanged.
+        prop_assert_eq!(model::render_over(&text, &running), text);
+    }
+}

@@ -171,11 +171,13 @@ impl<R: Router> Daemon<R> {
         self.publish();
     }
 
-    /// The running config as TOML.
+    /// The running config as TOML, laid out like the saved text and with its table names
+    /// (the kernel keeps neither).
     fn render(&mut self) -> Result<String, String> {
         let router = &mut self.router;
+        let previous = self.saved.as_deref();
         tokio::task::block_in_place(|| router.running())
-            .map(|c| model::render_config(&c))
+            .map(|c| model::render_snapshot(previous, &c))
             .map_err(|e| error_chain(&e))
     }
 
@@ -207,6 +209,9 @@ impl<R: Router> Daemon<R> {
         let result = tokio::task::block_in_place(|| router.apply(&valid));
         match result {
             Ok(applied) => {
+                // The text the router now runs: the next render keeps its comments and table
+                // names (callers that applied it from elsewhere than the writer reset this).
+                self.saved = Some(text.to_owned());
                 self.status.counters.applies += 1;
                 tracing::info!(
                     net_ops = applied.net_ops,

@@ -589,3 +589,22 @@ async fn a_file_made_after_boot_is_uploaded() {
     task.await.expect("no panic").expect("was running");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_keeps_the_comments_of_the_config_the_router_booted_with() {
+    let store = Arc::new(MemoryStore::default());
+    let text = "# Owner: netops.\nversion = 1\nhostname = \"a\" # the old name\n";
+    store
+        .put(&id(), text, &Expect::Absent, "seed")
+        .await
+        .expect("seed");
+    let mut h = Harness::start(store, FakeRouter::default());
+    h.until("running", |s| s.phase == Phase::Running).await;
+    h.hand_edit("b").await;
+    h.until("saved", |s| s.counters.snapshots == 1).await;
+    assert_eq!(
+        h.current().await.expect("saved").text,
+        "# Owner: netops.\nversion = 1\nhostname = \"b\" # the old name\n"
+    );
+    h.stop().await;
+}

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::model::{AdminState, IfName, Link, LinkKind, NetState, Route, RouteMap, Rule};
 
+use super::links::Working;
 use super::op::{LinkChange, Op};
 use super::{Plan, PlanError};
 
@@ -64,34 +65,27 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
     }
     ops.extend(deleted_routes.iter().map(|r| Op::DelRoute((*r).clone())));
 
-    let mut links = current.links.clone();
+    let mut work = Working::new(current.links.clone());
     for (name, fate) in &fates {
         let link = &current.links[name];
-        let mut wanted: Vec<_> = match (fate, desired.links.get(&target(name))) {
+        let wanted: Vec<_> = match (fate, desired.links.get(&target(name))) {
             (Fate::Keep, Some(d)) => d.addresses.clone(),
             (Fate::Unmanaged, _) => continue,
             _ => Vec::new(),
         };
-        if goes_down(
-            link,
-            desired.links.get(&target(name)),
-            &desired.links,
-            renames.contains_key(name),
-        ) {
-            // Going down flushes a link's IPv6 addresses: remove them explicitly so that
-            // they are added back, and the revert knows them.
-            wanted.retain(|a| a.addr().is_ipv4());
-        }
         for addr in link.addresses.iter().filter(|a| !wanted.contains(a)) {
             ops.push(Op::DelAddress {
                 link: name.clone(),
                 addr: *addr,
             });
         }
-        if let Some(l) = links.get_mut(name) {
+        if let Some(l) = work.links.get_mut(name) {
             l.addresses.retain(|a| wanted.contains(a));
         }
     }
+    // Where the deletions of the IPv6 addresses that the kernel will flush go, once the
+    // link phases below have shown which links go down.
+    let flush_at = ops.len();
     for (name, fate) in &fates {
         let Some(master) = current.links[name].master.clone() else {
             continue;
@@ -111,17 +105,20 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         };
         if release {
             let from_bond = is_bond(current.links.get(&master));
+            let from_vrf = is_vrf(current.links.get(&master));
             ops.push(Op::SetMaster {
                 link: name.clone(),
                 from: Some(master),
                 to: None,
             });
-            if let Some(l) = links.get_mut(name) {
+            if let Some(l) = work.links.get_mut(name) {
                 l.master = None;
-                // The kernel closes a link it releases from a bond.
-                if from_bond {
-                    l.state = AdminState::Down;
-                }
+            }
+            // The kernel closes a link it releases from a bond, and cycles one leaving a VRF.
+            if from_bond {
+                work.set_state(name, AdminState::Down);
+            } else if from_vrf {
+                work.cycle(name);
             }
         }
     }
@@ -132,10 +129,10 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         .collect();
     doomed.sort_by_key(|n| (std::cmp::Reverse(depth(&current.links, n)), *n));
     for name in doomed {
-        let Some(link) = links.remove(name) else {
+        let Some(link) = work.links.remove(name) else {
             continue;
         };
-        let peer = veth_peer(&link).and_then(|p| links.remove(p));
+        let peer = veth_peer(&link).and_then(|p| work.links.remove(p));
         ops.push(Op::DeleteLink {
             link: Box::new(link),
             peer: peer.map(Box::new),
@@ -167,26 +164,20 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
 
     // Links: renames, creations (parents first), changes, memberships, then up.
     for (from, to) in &renames {
-        if links.contains_key(to) {
+        if work.links.contains_key(to) {
             return Err(PlanError::NameTaken {
                 name: to.clone(),
                 by_mac_of: from.clone(),
             });
         }
-        if let Some(mut l) = links.remove(from) {
-            // The kernel renames only links that are down; the up phase below restores it.
-            if l.state == AdminState::Up {
-                ops.push(Op::SetLink {
-                    link: from.clone(),
-                    change: Box::new(LinkChange {
-                        state: Some((AdminState::Up, AdminState::Down)),
-                        ..LinkChange::default()
-                    }),
-                });
-                l.state = AdminState::Down;
-            }
+        // The kernel renames only links that are down; the up phase below restores it.
+        if work.state(from) == Some(AdminState::Up) {
+            ops.push(state_change(from, AdminState::Up, AdminState::Down));
+            work.set_state(from, AdminState::Down);
+        }
+        if let Some(mut l) = work.links.remove(from) {
             l.name = to.clone();
-            links.insert(to.clone(), l);
+            work.links.insert(to.clone(), l);
         }
         ops.push(Op::RenameLink {
             from: from.clone(),
@@ -198,13 +189,13 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
     // first, lower children first (so the revert, run backwards, keeps the order too).
     let mut changes: Vec<(bool, isize, Op)> = Vec::new();
     for d in desired.links.values() {
-        let Some(cur) = links.get(&d.name) else {
+        let Some(cur) = work.links.get(&d.name) else {
             continue;
         };
         let change = link_change(d, cur);
         if !change.is_empty() {
             let lowers = change.mtu.is_some_and(|(a, b)| b < a);
-            let depth = isize::try_from(depth(&links, &d.name)).unwrap_or(isize::MAX);
+            let depth = isize::try_from(depth(&work.links, &d.name)).unwrap_or(isize::MAX);
             let order = if lowers { -depth } else { depth };
             changes.push((
                 !lowers,
@@ -217,10 +208,17 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         }
     }
     changes.sort_by_key(|(raises, order, _)| (*raises, *order));
-    for (_, _, op) in changes {
-        if let Op::SetLink { link, change } = &op {
-            if let Some((_, to)) = &change.state {
-                set_state(&mut links, link, *to);
+    for (_, _, mut op) in changes {
+        if let Op::SetLink { link, change } = &mut op {
+            if let Some((_, to)) = change.state {
+                // A VLAN whose parent went down just before is down already.
+                if work.state(link) == Some(to) {
+                    change.state = None;
+                }
+                work.set_state(link, to);
+            }
+            if change.is_empty() {
+                continue;
             }
         }
         ops.push(op);
@@ -228,11 +226,11 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
     let mut created: Vec<&Link> = desired
         .links
         .values()
-        .filter(|d| !links.contains_key(&d.name))
+        .filter(|d| !work.links.contains_key(&d.name))
         .collect();
     created.sort_by_key(|d| (depth(&desired.links, &d.name), &d.name));
     for d in created {
-        if links.contains_key(&d.name) {
+        if work.links.contains_key(&d.name) {
             continue; // created with its veth peer
         }
         if !d.is_virtual() {
@@ -244,7 +242,7 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         // The kernel refuses a VLAN or macvlan created up on a parent that is down (the
         // parent may be down just for its rename): such a child comes up in the up phase.
         if d.parent()
-            .is_some_and(|p| links.get(p).is_some_and(|l| l.state == AdminState::Down))
+            .is_some_and(|p| work.state(p) == Some(AdminState::Down))
         {
             link.state = AdminState::Down;
         }
@@ -252,7 +250,7 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
             .and_then(|p| desired.links.get(p))
             .map(as_created);
         for l in std::iter::once(&link).chain(&peer) {
-            links.insert(l.name.clone(), l.clone());
+            work.links.insert(l.name.clone(), l.clone());
         }
         ops.push(Op::CreateLink {
             link: Box::new(link),
@@ -260,46 +258,58 @@ pub fn diff(desired: &NetState, current: &NetState) -> Result<Plan, PlanError> {
         });
     }
     for d in desired.links.values() {
-        let cur = &links[&d.name];
+        let cur = &work.links[&d.name];
         if d.master.is_some() && cur.master != d.master {
-            // A bond takes only members that are down (and brings them up itself).
-            if cur.state == AdminState::Up
-                && is_bond(d.master.as_ref().and_then(|m| desired.links.get(m)))
-            {
-                ops.push(Op::SetLink {
-                    link: d.name.clone(),
-                    change: Box::new(LinkChange {
-                        state: Some((AdminState::Up, AdminState::Down)),
-                        ..LinkChange::default()
-                    }),
-                });
-                set_state(&mut links, &d.name, AdminState::Down);
+            let master = d.master.as_ref().and_then(|m| desired.links.get(m));
+            // A bond takes only members that are down, and brings them up itself.
+            if cur.state == AdminState::Up && is_bond(master) {
+                ops.push(state_change(&d.name, AdminState::Up, AdminState::Down));
+                work.set_state(&d.name, AdminState::Down);
             }
-            let cur = &links[&d.name];
+            let cur = &work.links[&d.name];
             ops.push(Op::SetMaster {
                 link: d.name.clone(),
                 from: cur.master.clone(),
                 to: d.master.clone(),
             });
+            if let Some(l) = work.links.get_mut(&d.name) {
+                l.master.clone_from(&d.master);
+            }
+            if is_bond(master) {
+                work.set_state(&d.name, AdminState::Up);
+            } else if is_vrf(master) {
+                work.cycle(&d.name);
+            }
         }
     }
     // Parents before children: a child cannot come up on a parent that is down.
     let mut ups: Vec<&Link> = desired.links.values().collect();
     ups.sort_by_key(|d| (depth(&desired.links, &d.name), &d.name));
-    for d in ups {
-        if d.state == AdminState::Up && links[&d.name].state == AdminState::Down {
-            let change = LinkChange {
-                state: Some((AdminState::Down, AdminState::Up)),
-                ..LinkChange::default()
-            };
-            ops.push(Op::SetLink {
-                link: d.name.clone(),
-                change: Box::new(change),
-            });
+    for d in &ups {
+        if d.state == AdminState::Up && work.state(&d.name) == Some(AdminState::Down) {
+            ops.push(state_change(&d.name, AdminState::Down, AdminState::Up));
+            work.set_state(&d.name, AdminState::Up);
         }
     }
+    // Links the config wants down that the kernel brought up along with their parent (a
+    // VLAN) or by enslaving them (a bond member) go down again, parents first.
+    for d in &ups {
+        if d.state == AdminState::Down && work.state(&d.name) == Some(AdminState::Up) {
+            ops.push(state_change(&d.name, AdminState::Up, AdminState::Down));
+            work.set_state(&d.name, AdminState::Down);
+        }
+    }
+
+    // The kernel's flushes, as explicit deletions before any link goes down (by the names
+    // the links have then).
+    let old_name: BTreeMap<&IfName, &IfName> = renames.iter().map(|(o, n)| (n, o)).collect();
+    let flushes = work.flushed.iter().map(|(link, addr)| Op::DelAddress {
+        link: (*old_name.get(link).unwrap_or(&link)).clone(),
+        addr: *addr,
+    });
+    ops.splice(flush_at..flush_at, flushes.collect::<Vec<_>>());
     for d in desired.links.values() {
-        let have = &links[&d.name].addresses;
+        let have = &work.links[&d.name].addresses;
         for addr in d.addresses.iter().filter(|a| !have.contains(a)) {
             ops.push(Op::AddAddress {
                 link: d.name.clone(),
@@ -435,24 +445,14 @@ fn depth(links: &BTreeMap<IfName, Link>, name: &IfName) -> usize {
     n
 }
 
-/// Whether the plan takes a link that is up down at some point: to rename it, because the
-/// config wants it down, or because joining a VRF makes the kernel cycle it.
-fn goes_down(
-    cur: &Link,
-    desired: Option<&Link>,
-    desired_links: &BTreeMap<IfName, Link>,
-    renamed: bool,
-) -> bool {
-    let Some(d) = desired else { return false };
-    if cur.state == AdminState::Down {
-        return false;
-    }
-    let joins_vrf = d.master != cur.master
-        && d.master
-            .as_ref()
-            .and_then(|m| desired_links.get(m))
-            .is_some_and(|m| matches!(m.kind, LinkKind::Vrf { .. }));
-    renamed || d.state == AdminState::Down || joins_vrf
+fn is_vrf(l: Option<&Link>) -> bool {
+    matches!(
+        l,
+        Some(Link {
+            kind: LinkKind::Vrf { .. },
+            ..
+        })
+    )
 }
 
 fn is_bond(l: Option<&Link>) -> bool {
@@ -521,9 +521,13 @@ fn as_created(d: &Link) -> Link {
     l
 }
 
-fn set_state(links: &mut BTreeMap<IfName, Link>, name: &IfName, state: AdminState) {
-    if let Some(l) = links.get_mut(name) {
-        l.state = state;
+fn state_change(link: &IfName, from: AdminState, to: AdminState) -> Op {
+    Op::SetLink {
+        link: link.clone(),
+        change: Box::new(LinkChange {
+            state: Some((from, to)),
+            ..LinkChange::default()
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 //! before anything is written. Pure: no kernel, no clock.
 
 mod diff;
+mod links;
 mod op;
 
 use std::fmt;

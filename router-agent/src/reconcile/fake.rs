@@ -1,6 +1,6 @@
 //! An in-memory kernel: applies operations to a [`NetState`], with failures on demand.
 
-use crate::model::{NetState, Route};
+use crate::model::{AdminState, IfName, Link, LinkKind, NetState, Route};
 use crate::plan::Op;
 
 use super::{Kernel, KernelError};
@@ -79,7 +79,23 @@ impl FakeKernel {
                 if let Some(m) = &to {
                     s.links.get(m).ok_or_else(|| missing(m))?;
                 }
-                s.links.get_mut(&link).ok_or_else(|| missing(&link))?.master = to;
+                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
+                let from = std::mem::replace(&mut l.master, to.clone());
+                // A bond opens the links it takes and closes those it lets go; a VRF
+                // cycles them (going down flushes IPv6 addresses).
+                let kind =
+                    |m: &Option<IfName>| m.as_ref().and_then(|m| s.links.get(m)).map(|m| &m.kind);
+                match (kind(&from), kind(&to)) {
+                    (_, Some(LinkKind::Bond { .. })) => set_state(s, &link, AdminState::Up),
+                    (Some(LinkKind::Bond { .. }), _) => set_state(s, &link, AdminState::Down),
+                    (Some(LinkKind::Vrf { .. }), _) | (_, Some(LinkKind::Vrf { .. }))
+                        if s.links[&link].state == AdminState::Up =>
+                    {
+                        set_state(s, &link, AdminState::Down);
+                        set_state(s, &link, AdminState::Up);
+                    }
+                    _ => {}
+                }
             }
             Op::CreateLink { link, peer } => {
                 for l in std::iter::once(link).chain(peer) {
@@ -87,7 +103,10 @@ impl FakeKernel {
                         return Err(format!("link {} exists", l.name));
                     }
                     if let Some(p) = l.parent() {
-                        s.links.get(p).ok_or_else(|| missing(p))?;
+                        let p = s.links.get(p).ok_or_else(|| missing(p))?;
+                        if vlan_blocked(&l, l.state, p) {
+                            return Err(NETWORK_DOWN.into());
+                        }
                     }
                     s.links.insert(l.name.clone(), *l);
                 }
@@ -114,10 +133,15 @@ impl FakeKernel {
             }
             Op::SetLink { link, change } => {
                 let ignore_mtu = self.ignore_mtu;
-                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
+                let l = s.links.get(&link).ok_or_else(|| missing(&link))?;
                 if let Some((_, v)) = change.state {
-                    l.state = v;
+                    let parent = l.parent().and_then(|p| s.links.get(p));
+                    if parent.is_some_and(|p| vlan_blocked(l, v, p)) {
+                        return Err(NETWORK_DOWN.into());
+                    }
+                    set_state(s, &link, v);
                 }
+                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
                 if let Some((_, v)) = change.mtu {
                     if !ignore_mtu {
                         l.mtu = Some(v);
@@ -135,6 +159,40 @@ impl FakeKernel {
             }
         }
         Ok(())
+    }
+}
+
+const NETWORK_DOWN: &str = "Network is down";
+
+/// Whether the kernel refuses `l` up: a VLAN cannot be up on a parent that is down.
+fn vlan_blocked(l: &Link, state: AdminState, parent: &Link) -> bool {
+    matches!(l.kind, LinkKind::Vlan { .. })
+        && state == AdminState::Up
+        && parent.state == AdminState::Down
+}
+
+/// A state change as the kernel makes it: a link going down loses its IPv6 addresses, and
+/// the VLANs on a link go down and up with it (all of them, whatever their state before).
+/// A macvlan keeps its own state.
+fn set_state(s: &mut NetState, name: &IfName, state: AdminState) {
+    let Some(l) = s.links.get_mut(name) else {
+        return;
+    };
+    if l.state == state {
+        return;
+    }
+    l.state = state;
+    if state == AdminState::Down {
+        l.addresses.retain(|a| a.addr().is_ipv4());
+    }
+    let vlans: Vec<IfName> = s
+        .links
+        .values()
+        .filter(|c| matches!(&c.kind, LinkKind::Vlan { parent, .. } if parent == name))
+        .map(|c| c.name.clone())
+        .collect();
+    for v in vlans {
+        set_state(s, &v, state);
     }
 }
 

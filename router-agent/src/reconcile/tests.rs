@@ -162,3 +162,58 @@ fn interrupted_reads_are_read_again() {
         .unwrap()
         .is_empty());
 }
+
+/// The golden cases' current and desired states (tests/cases), those that plan at all.
+fn golden_cases() -> Vec<(String, NetState, NetState)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    let read = |p: std::path::PathBuf| {
+        let text = std::fs::read_to_string(&p).unwrap();
+        load(&p.display().to_string(), &text).unwrap().state
+    };
+    let cases: Vec<_> = dirs
+        .into_iter()
+        .map(|d| {
+            let name = d.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                read(d.join("current.toml")),
+                read(d.join("desired.toml")),
+            )
+        })
+        .filter(|(_, c, d)| diff(d, c).is_ok())
+        .collect();
+    assert!(cases.len() > 10, "too few golden cases plan");
+    cases
+}
+
+/// The fake kernel does what the real one does by itself when links go down and up (VLANs
+/// follow their parent, bonds open their members, IPv6 addresses go with the link): every
+/// golden plan converges on it, and a failure at any step reverts exactly.
+#[test]
+fn every_golden_plan_converges_and_reverts_on_a_kernel_with_side_effects() {
+    for (name, current, desired) in golden_cases() {
+        let mut k = FakeKernel::new(current.clone());
+        if let Err(e) = apply(&mut k, &desired) {
+            panic!("{name}: {e}");
+        }
+        let writes = k.writes;
+        assert!(apply(&mut k, &desired).unwrap().plan.is_empty(), "{name}");
+        assert_eq!(k.writes, writes, "{name}: re-apply wrote");
+        let n = diff(&desired, &current).unwrap().ops.len();
+        for fail in 0..n {
+            let mut k = FakeKernel::new(current.clone());
+            k.fail_at = Some(fail);
+            let err = apply(&mut k, &desired).unwrap_err();
+            assert!(
+                matches!(err, ApplyError::Failed { ref revert_failed, .. } if revert_failed.is_empty()),
+                "{name}, failure at op {fail}: {err}"
+            );
+            assert_eq!(k.state, current, "{name}: failure at op {fail}");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Golden snapshots: every `tests/snapshot_cases/<name>/` holds the config text saved before
+//! (`previous.toml`, with the operator's comments and layout), the running state
+//! (`running.toml`, loaded and read back as the kernel reader would: without table names)
+//! and the expected `snapshot.toml`, what the daemon saves: `model::render_snapshot`.
+//!
+//! `BLESS=1 cargo test --test snapshot_golden` rewrites every `snapshot.toml`; read the diff
+//! before committing it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use router_agent::model;
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn case_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshot_cases");
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
+        .expect("tests/snapshot_cases exists")
+        .map(|e| e.expect("listing tests/snapshot_cases").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The running config of a case as the daemon gets it from the kernel.
+fn running(dir: &Path) -> model::Config {
+    let path = dir.join("running.toml");
+    let mut state = model::load(&path.display().to_string(), &read(&path))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .state;
+    state.table_names.clear();
+    model::to_config(&state)
+}
+
+#[test]
+fn golden_snapshots() {
+    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
+    let dirs = case_dirs();
+    assert!(dirs.len() >= 2, "too few cases under tests/snapshot_cases");
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let previous = read(&dir.join("previous.toml"));
+        let running = running(dir);
+        let got = model::render_snapshot(Some(&previous), &running);
+        // Whatever the layout, the snapshot means exactly the running config.
+        let strict = model::try_render_over(
+            &previous,
+            &model::with_table_names(
+                running.clone(),
+                &toml::from_str::<model::Config>(&previous).unwrap().tables,
+            ),
+        );
+        assert!(
+            strict.is_ok(),
+            "{}: fell back to the canonical render: {:?}",
+            dir.display(),
+            strict.err()
+        );
+        let file = dir.join("snapshot.toml");
+        if bless {
+            fs::write(&file, &got).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+            continue;
+        }
+        let want = fs::read_to_string(&file).unwrap_or_default();
+        if got != want {
+            failures.push(format!(
+                "--- case {}: snapshot.toml differs (BLESS=1 rewrites it)\n--- expected:\n{want}--- got:\n{got}",
+                dir.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
