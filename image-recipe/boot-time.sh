@@ -17,7 +17,6 @@ work=$(mktemp -d /tmp/boot-time.XXXXXX)
 store_pid=
 cleanup() { [ -z "$store_pid" ] || kill "$store_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-[ -z "${KEEP:-}" ] || trap - EXIT
 
 # The floor: busybox and the libraries it links, taken from the image itself.
 mkdir -p "$work/floor-root" "$work/floor"
@@ -30,15 +29,16 @@ ln -s usr/bin "$work/floor-root/bin"; ln -s usr/lib "$work/floor-root/lib"; ln -
 mkdir -p "$work/floor-root/dev" "$work/floor-root/proc"
 cat > "$work/floor-root/init" <<'EOF'
 #!/bin/busybox sh
+/bin/busybox mount -t devtmpfs dev /dev
 /bin/busybox echo "FLOOR: /init ran" > /dev/ttyS0
-/bin/busybox poweroff -f
+exec /bin/busybox sleep 600
 EOF
 chmod 755 "$work/floor-root/init"
 (cd "$work/floor-root" && find . | cpio --quiet -o -H newc) | zstd -q > "$work/floor/initrd.img"
 ln -s "$here/out/vmlinuz" "$work/floor/vmlinuz"
 
 port=$((20000 + RANDOM % 20000))
-"$agent" store serve --dir "$work/store" --listen "127.0.0.1:$port" 2>"$work/store.log" &
+"$agent" store serve --dir "$work/store" --listen "127.0.0.1:$port" >"$work/store.log" 2>&1 &
 store_pid=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 curl -fsS -X PUT -H 'If-None-Match: *' --data-binary @configs/vm-demo.toml \
@@ -48,11 +48,11 @@ seconds() { sed -n 's/^boot-qemu.sh: matched after \([0-9.]*\) s.*/\1/p'; }
 floor=() image=()
 for r in $(seq "$rounds"); do
     f=$(image-recipe/boot-qemu.sh --image "$work/floor" --quiet --timeout 60 \
-        --wait-for 'FLOOR: /init ran' --then kill 2>&1 | seconds)
+        --wait-for "FLOOR: /init ran" --then kill 2>&1 | tee -a "$work/floor.out" | seconds || true)
     i=$(image-recipe/boot-qemu.sh --quiet --timeout 120 --log "$work/console.log" \
         --nic "user,mac=52:54:00:de:00:01" --nic "socket,listen=127.0.0.1:$((port + 1)),mac=52:54:00:de:00:02" \
         --append "router.store=http://10.0.2.2:$port router.id=demo router.mgmt=10.0.2.15/24,gw=10.0.2.2,mac=52:54:00:de:00:01" \
-        --wait-for 'applied demo@' --then kill 2>&1 | seconds)
+        --wait-for "applied demo@" --then kill 2>&1 | tee -a "$work/image.out" | seconds || true)
     [ -n "$f" ] && [ -n "$i" ] || { echo "boot-time.sh: round $r failed (floor '$f', image '$i')" >&2; tail -30 "$work/console.log" >&2; exit 1; }
     kernel=$(grep -a 'applied demo@' "$work/console.log" | head -1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
     echo "round $r: floor ${f} s, image ${i} s to config applied (kernel clock ${kernel:-?} s), load $(cut -d' ' -f1 /proc/loadavg)"
