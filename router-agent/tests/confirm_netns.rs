@@ -57,7 +57,15 @@ fn an_unconfirmed_apply_is_undone_and_a_confirmed_one_stays() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(!has(&ns, "198.51.100.1"));
-    let result = std::fs::read_to_string(status.join("confirm-result")).expect("result");
+    // The waiter writes its result once everything (BIRD too) is back: a moment later.
+    let t = Instant::now();
+    let result = loop {
+        match std::fs::read_to_string(status.join("confirm-result")) {
+            Ok(r) => break r,
+            Err(e) if t.elapsed() > Duration::from_secs(10) => panic!("no confirm-result: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
     assert!(result.contains("not confirmed in time"), "{result}");
     assert!(!status.join("confirm-pending").exists());
 
