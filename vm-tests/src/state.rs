@@ -25,7 +25,9 @@ fn sorted(mut items: Vec<Value>) -> Value {
     Value::Array(items)
 }
 
-/// Links, addresses (no IPv6 link-local), routes of every table but the kernel's own, rules,
+/// Links, addresses (no IPv6 link-local, nothing leased or autoconfigured), routes of every
+/// table but the kernel's own and router advertisements' (qemu's user network sends RAs at
+/// its own pace: one snapshot may have them and the next not), rules,
 /// and the nftables ruleset without handles.
 pub fn snapshot(vm: &mut Vm) -> Value {
     let links = json(vm, "ip -j -d link show");
@@ -53,7 +55,8 @@ pub fn snapshot(vm: &mut Vm) -> Value {
             .flatten()
         {
             let local = a.get("local").and_then(Value::as_str).unwrap_or_default();
-            if local.starts_with("fe80:") {
+            // SLAAC and DHCP addresses carry a lifetime ("dynamic"): not config.
+            if local.starts_with("fe80:") || a.get("dynamic") == Some(&Value::Bool(true)) {
                 continue;
             }
             addresses.push(serde_json::json!({
@@ -71,6 +74,7 @@ pub fn snapshot(vm: &mut Vm) -> Value {
                 .unwrap_or_default();
             let dst = x.get("dst").and_then(Value::as_str).unwrap_or_default();
             if proto == "kernel"
+                || proto == "ra"
                 || x.get("table").and_then(Value::as_str) == Some("local")
                 || dst.starts_with("fe80:")
                 || dst.starts_with("ff00:")

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use router_agent::store::{Expect, RouterId};
-use vm_tests::{free_port, Image, Scratch, StoreServer, Vm, VmSpec};
+use vm_tests::{free_port, Image, Postmortem, Scratch, StoreServer, Vm, VmSpec};
 
 const OPEN: &str = r#"version = 1
 hostname = "r3"
@@ -52,6 +52,8 @@ async fn a_cut_off_router_undoes_the_change_by_itself() {
     let work = Scratch::new("commit-confirm");
     let port = free_port();
     let store = StoreServer::start(&work.path("store"), port);
+    // A failure prints every guest's console and what the store holds.
+    let mut report = Postmortem::new(&store);
     let client = store.client();
     let id = RouterId::new("r3").expect("id");
     client
@@ -65,6 +67,7 @@ async fn a_cut_off_router_undoes_the_change_by_itself() {
         s.mgmt_mac
     );
     let mut vm = Vm::boot(s, &image, &work.0);
+    report.watch(&vm);
     vm.await_running(Duration::from_secs(120));
     assert!(
         reaches_store(&mut vm, port),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use router_agent::store::{ConfigStore, Expect, RouterId};
 use vm_tests::state::{assert_same, snapshot};
-use vm_tests::{free_port, Image, Link, Scratch, StoreServer, Vm, VmSpec};
+use vm_tests::{free_port, Image, Link, Postmortem, Scratch, StoreServer, Vm, VmSpec};
 
 /// Key pairs made for this test (`wg genkey`, `wg pubkey`).
 const A_PRIVATE: &str = "iCywDbEb7xJWKmeI/1t6xN4cSGCeP+6sZc54KNfmCl4=";
@@ -301,6 +301,8 @@ async fn vlan_bond_vrf_dummy_wireguard_carry_traffic_and_survive_a_reboot() {
     let image = Image::find();
     let work = Scratch::new("kinds");
     let store = StoreServer::start(&work.path("store"), free_port());
+    // A failure prints every guest's console and what the store holds.
+    let mut report = Postmortem::new(&store);
     let client = store.client();
     for n in [1, 2] {
         let id = RouterId::new(&format!("k{n}")).expect("id");
@@ -315,6 +317,7 @@ async fn vlan_bond_vrf_dummy_wireguard_carry_traffic_and_survive_a_reboot() {
         &image,
         &work.0,
     );
+    vms.iter().for_each(|v| report.watch(v));
     let mut b = vms.pop().expect("k2");
     let mut a = vms.pop().expect("k1");
     eprintln!("both routers up: {:.1} s", t0.elapsed().as_secs_f64());
@@ -379,6 +382,7 @@ async fn vlan_bond_vrf_dummy_wireguard_carry_traffic_and_survive_a_reboot() {
     let mut a = boot_all(vec![spec(1, &store, &ports)], &image, &work.0)
         .pop()
         .expect("k1");
+    report.watch(&a);
     eprintln!("k1 rebooted in {:.1} s", t.elapsed().as_secs_f64());
     let after = (snapshot(&mut a), wg_state(&mut a));
     assert_same(&before.0, &after.0, "k1 after a reboot (ip -j, nft -j)");

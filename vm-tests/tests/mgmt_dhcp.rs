@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use router_agent::store::{Expect, FileName, RouterId};
 use serde_json::Value;
-use vm_tests::{free_port, Image, Scratch, StoreServer, Vm, VmSpec};
+use vm_tests::{free_port, Image, Postmortem, Scratch, StoreServer, Vm, VmSpec};
 
 const CONFIG: &str = r#"version = 1
 hostname = "r4"
@@ -52,6 +52,8 @@ async fn dhcp_lease_stays_out_of_the_config_and_the_host_key_persists() {
     let image = Image::find();
     let work = Scratch::new("mgmt-dhcp");
     let store = StoreServer::start(&work.path("store"), free_port());
+    // A failure prints every guest's console and what the store holds.
+    let mut report = Postmortem::new(&store);
     let client = store.client();
     let id = RouterId::new("r4").expect("id");
     client
@@ -60,6 +62,7 @@ async fn dhcp_lease_stays_out_of_the_config_and_the_host_key_persists() {
         .expect("seed");
 
     let mut vm = Vm::boot(spec(&store), &image, &work.0);
+    report.watch(&vm);
     vm.await_running(Duration::from_secs(120));
     let addrs = leased(&mut vm);
     let lease = addrs
@@ -117,6 +120,7 @@ async fn dhcp_lease_stays_out_of_the_config_and_the_host_key_persists() {
 
     // Next boot: the stored key, not a new one.
     let mut vm = Vm::boot(spec(&store), &image, &work.0);
+    report.watch(&vm);
     vm.await_running(Duration::from_secs(120));
     assert_eq!(
         fingerprint(&mut vm),

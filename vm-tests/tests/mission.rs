@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use router_agent::store::{Expect, RouterId};
 use vm_tests::state::{assert_same, snapshot};
-use vm_tests::{free_port, Image, Link, Scratch, StoreServer, Vm, VmSpec};
+use vm_tests::{free_port, Image, Link, Postmortem, Scratch, StoreServer, Vm, VmSpec};
 
 const ROUTER: &str = r#"version = 1
 hostname = "r1"
@@ -105,6 +105,8 @@ async fn boot_traffic_round_trip_shutdown_and_power_cut() {
     let image = Image::find();
     let work = Scratch::new("mission");
     let store = StoreServer::start(&work.path("store"), free_port());
+    // A failure prints every guest's console and what the store holds.
+    let mut report = Postmortem::new(&store);
     let client = store.client();
     let (p1, p2) = (free_port(), free_port());
     for (id, text) in [
@@ -142,16 +144,19 @@ async fn boot_traffic_round_trip_shutdown_and_power_cut() {
         link(p2, true, "52:54:00:00:01:02"),
     ];
     let mut r1 = Vm::boot(spec("r1", 1, &store, router_links.clone()), &image, &work.0);
+    report.watch(&r1);
     let mut c1 = Vm::boot(
         spec("c1", 2, &store, vec![link(p1, false, "52:54:00:00:02:01")]),
         &image,
         &work.0,
     );
+    report.watch(&c1);
     let mut s1 = Vm::boot(
         spec("s1", 3, &store, vec![link(p2, false, "52:54:00:00:03:01")]),
         &image,
         &work.0,
     );
+    report.watch(&s1);
     for vm in [&mut r1, &mut c1, &mut s1] {
         let t = vm.await_running(Duration::from_secs(120));
         eprintln!(
@@ -209,6 +214,7 @@ async fn boot_traffic_round_trip_shutdown_and_power_cut() {
     let before = snapshot(&mut r1);
     r1.kill();
     let mut r1 = Vm::boot(spec("r1", 1, &store, router_links.clone()), &image, &work.0);
+    report.watch(&r1);
     r1.await_running(Duration::from_secs(120));
     assert_same(&before, &snapshot(&mut r1), "router after a reboot");
 
@@ -216,6 +222,7 @@ async fn boot_traffic_round_trip_shutdown_and_power_cut() {
     r1.sh("ip address add 10.2.0.9/24 dev dmz");
     r1.poweroff(Duration::from_secs(60));
     let mut r1 = Vm::boot(spec("r1", 1, &store, router_links.clone()), &image, &work.0);
+    report.watch(&r1);
     r1.await_running(Duration::from_secs(120));
     r1.until(
         "the address added before poweroff",
@@ -243,6 +250,7 @@ async fn boot_traffic_round_trip_shutdown_and_power_cut() {
     }
     r1.kill();
     let mut r1 = Vm::boot(spec("r1", 1, &store, router_links), &image, &work.0);
+    report.watch(&r1);
     r1.await_running(Duration::from_secs(120));
     r1.until(
         "the route after the power cut",

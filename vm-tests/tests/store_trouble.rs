@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use router_agent::store::{Expect, RouterId};
-use vm_tests::{free_port, Image, Scratch, StoreServer, Vm, VmSpec};
+use vm_tests::{free_port, Image, Postmortem, Scratch, StoreServer, Vm, VmSpec};
 
 const GOOD: &str = r#"version = 1
 hostname = "r2"
@@ -41,6 +41,8 @@ async fn store_down_at_boot_then_a_refused_newest_config() {
     let image = Image::find();
     let work = Scratch::new("store-trouble");
     let mut store = StoreServer::start(&work.path("store"), free_port());
+    // A failure prints every guest's console and what the store holds.
+    let mut report = Postmortem::new(&store);
     let client = store.client();
     let id = RouterId::new("r2").expect("id");
     let v1 = client
@@ -51,6 +53,7 @@ async fn store_down_at_boot_then_a_refused_newest_config() {
     // Down at boot: the router waits and says what for.
     store.down();
     let mut vm = Vm::boot(spec(&store), &image, &work.0);
+    report.watch(&vm);
     vm.until(
         "the status says it waits for the store",
         "router-agent status",
@@ -80,6 +83,7 @@ async fn store_down_at_boot_then_a_refused_newest_config() {
     );
     vm.kill();
     let mut vm = Vm::boot(spec(&store), &image, &work.0);
+    report.watch(&vm);
     let status = vm.until(
         "degraded boot",
         "router-agent status",
