@@ -695,7 +695,7 @@ proptest! {
         // A seed as written (firewall and BGP included), or a generated state read back.
         let running = if run_seed {
             let text = &seeds[running_seed.index(seeds.len())];
-            model::load("seed.toml", text).expect("seed config").config
+            model::parse("seed.toml", text).expect("seed config")
         } else {
             model::to_config(&model::load("gen.toml", &config_text(&s)).expect("generated config").state)
         };
