@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use super::file::{self, Read};
 use super::{BgpError, Bird};
 
 #[derive(Debug, Clone)]
@@ -16,6 +17,16 @@ pub struct BirdCli {
 }
 
 impl BirdCli {
+    /// bird.conf read back into the model, with its path (for messages); None without one.
+    pub fn read_back(&mut self) -> Result<Option<(String, Read)>, BgpError> {
+        let Some(text) = self.read_conf()? else {
+            return Ok(None);
+        };
+        let origin = self.conf.display().to_string();
+        let read = file::parse_file(&origin, &text)?;
+        Ok(Some((origin, read)))
+    }
+
     pub fn new(conf: impl Into<PathBuf>, socket: impl Into<PathBuf>) -> BirdCli {
         BirdCli {
             conf: conf.into(),

@@ -118,12 +118,10 @@ pub fn revert(plan: &BgpPlan) -> Result<(), BgpError> {
 
 /// `show`: the `[bgp]` section read back from the bird.conf the agent wrote.
 pub fn show(config: &mut Config) -> Result<(), AnyError> {
-    let mut bird = backend();
-    let Some(text) = bird.read_conf()? else {
+    let Some((origin, read)) = backend().read_back()? else {
         return Ok(());
     };
-    let origin = bird.conf.display().to_string();
-    match file::parse_file(&origin, &text)? {
+    match read {
         file::Read::Agent(bgp) => config.bgp = Some(bgp.to_config()),
         file::Read::Foreign => eprintln!(
             "warning: {origin} was not written by router-agent; it is not part of this config"
@@ -137,11 +135,10 @@ pub fn show(config: &mut Config) -> Result<(), AnyError> {
 /// away before the caller stops BIRD. For BIRD's unit, which stops before the agent.
 pub fn drain(wait: std::time::Duration) -> Result<String, AnyError> {
     let mut bird = backend();
-    let Some(text) = bird.read_conf()? else {
+    let Some((origin, read)) = bird.read_back()? else {
         return Ok("no bird.conf: nothing to drain".into());
     };
-    let origin = bird.conf.display().to_string();
-    let file::Read::Agent(bgp) = file::parse_file(&origin, &text)? else {
+    let file::Read::Agent(bgp) = read else {
         return Ok(format!(
             "{origin} was not written by router-agent: not drained"
         ));

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Applied, Router, RouterError};
-use crate::bgp::{self, BgpPlan, Bird, BirdCli};
+use crate::bgp::{self, BgpPlan, BirdCli};
 use crate::firewall::{self, Backend, NftBackend};
 use crate::kernel::LinuxKernel;
 use crate::model::firewall::Firewall;
@@ -117,9 +117,8 @@ impl Router for LinuxRouter {
         let mut config = model::to_config(&state);
         let fw = self.nft.read(&[]).map_err(RouterError::ReadFirewall)?;
         config.firewall = fw.firewall.map(|f| f.to_config());
-        if let Some(text) = self.bird.read_conf().map_err(RouterError::Bgp)? {
-            let origin = self.bird.conf.display().to_string();
-            match bgp::parse_file(&origin, &text).map_err(RouterError::Bgp)? {
+        if let Some((origin, read)) = self.bird.read_back().map_err(RouterError::Bgp)? {
+            match read {
                 bgp::Read::Agent(b) => config.bgp = Some(b.to_config()),
                 bgp::Read::Foreign => {
                     tracing::warn!(
