@@ -12,7 +12,7 @@ Image
                       (default: image-recipe/out)
   --boot MODE         kernel (default: -kernel/-initrd, takes --append and --overlay),
                       iso (BIOS), iso-uefi (OVMF), uki (OVMF, router.efi from a FAT disk)
-  --append ARGS       kernel arguments after the console ones, e.g.
+  --append ARGS       kernel arguments after the image's own (its cmdline file), e.g.
                       "router.store=http://10.0.2.2:8080 router.id=r1 router.mgmt=dhcp"
   --overlay DIR       add DIR's files to the root (appended to the initrd as a second
                       cpio, owned by root); repeatable
@@ -125,7 +125,7 @@ args=(-accel tcg -m "$mem" -smp "$smp" -display none -vga std
 [ $allow_reboot = 1 ] || args+=(-no-reboot)
 case $boot in
     kernel)
-        for f in vmlinuz initrd.img; do
+        for f in vmlinuz initrd.img cmdline; do
             [ -f "$image/$f" ] || die "$image/$f not found: build the image (make image)"
         done
         initrd=$image/initrd.img
@@ -148,7 +148,7 @@ case $boot in
             initrd=$tmp/initrd.img
         fi
         args+=(-kernel "$image/vmlinuz" -initrd "$initrd"
-               -append "rootfstype=ramfs console=tty0 console=ttyS0,115200n8${append:+ $append}")
+               -append "$(cat "$image/cmdline")${append:+ $append}")
         ;;
     iso|iso-uefi)
         [ -f "$image/router.iso" ] || die "$image/router.iso not found: build the image (make image)"

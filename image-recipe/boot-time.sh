@@ -36,6 +36,7 @@ EOF
 chmod 755 "$work/floor-root/init"
 (cd "$work/floor-root" && find . | cpio --quiet -o -H newc) | zstd -q > "$work/floor/initrd.img"
 ln -s "$here/out/vmlinuz" "$work/floor/vmlinuz"
+ln -s "$here/out/cmdline" "$work/floor/cmdline"
 
 port=$((20000 + RANDOM % 20000))
 "$agent" store serve --dir "$work/store" --listen "127.0.0.1:$port" >"$work/store.log" 2>&1 &

@@ -7,6 +7,8 @@
 #   router.ipxe   iPXE script for HTTP boot (kernel + initrd next to it)
 #   router.iso    hybrid ISO, BIOS and UEFI (CD, USB stick, a hypervisor's virtual CD)
 #   router.efi    unified kernel image (UEFI HTTP boot; command line baked in)
+#   cmdline       the kernel arguments every boot of the image needs (boot-qemu.sh's
+#                 -kernel boots start with them)
 #   SHA256SUMS, sizes.txt
 #
 # Environment (all optional):
@@ -137,6 +139,8 @@ chroot "$root" /usr/sbin/router-agent --version >/dev/null \
 cp -R --preserve=mode "$here/rootfs/." "$root/"
 chroot "$root" systemctl enable router-agent.service ssh-hostkeys.service serial-getty@ttyS0.service
 chroot "$root" systemctl set-default multi-user.target
+# The system users exist from the build on: systemd-sysusers at boot would only find so.
+chroot "$root" systemd-sysusers
 # firstboot would prompt on the console: every boot of a RAM root is a "first boot".
 # logind needs D-Bus, which the image does not have (nothing here uses sessions).
 # The rest has no use on a router whose root is RAM, and on a small VM each unit costs
@@ -151,10 +155,21 @@ chroot "$root" systemctl mask systemd-firstboot.service systemd-logind.service \
     sys-fs-fuse-connections.mount sys-kernel-config.mount dev-hugepages.mount \
     dev-mqueue.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
     modprobe@dm_mod.service modprobe@loop.service modprobe@fuse.service \
-    modprobe@efi_pstore.service modprobe@configfs.service
+    modprobe@efi_pstore.service modprobe@configfs.service \
+    systemd-sysusers.service systemd-journal-flush.service
+# journal-flush moves the journal to /var, which Storage=volatile never does.
+# systemd-modules-load has nothing to do (the agent loads what its config needs, udev the
+# drivers): without kmod's /etc/modules link it is skipped by its condition, not run.
+rm "$root/etc/modules-load.d/modules.conf"
+# The agent owns net.* sysctls ([sysctl] in its config) and starts beside
+# systemd-sysctl, not after it: a net.* key here would race it.
+if grep -rsh '^[[:space:]]*-\?net\.' "$root"/etc/sysctl.d "$root"/usr/lib/sysctl.d "$root"/etc/sysctl.conf; then
+    die "the image's sysctl.d sets net.* keys (above), which would race the agent's [sysctl]"
+fi
 # Generators that look for disks, encrypted volumes and SysV scripts: none here, and each
 # one costs boot time.
-for g in systemd-gpt-auto-generator systemd-cryptsetup-generator systemd-integritysetup-generator \
+# (fstab: the image has no fstab, nothing here mounts a disk.)
+for g in systemd-fstab-generator systemd-gpt-auto-generator systemd-cryptsetup-generator systemd-integritysetup-generator \
     systemd-veritysetup-generator systemd-hibernate-resume-generator systemd-sysv-generator \
     systemd-rc-local-generator systemd-system-update-generator; do
     [ -e "$root/usr/lib/systemd/system-generators/$g" ] || die "generator $g not found: update the list"
@@ -220,6 +235,7 @@ zstd -q -12 -T0 -f "$work/root.cpio" -o "$work/initrd.img"
 step "iPXE script, ISO, UKI"
 mkdir -p "$out"
 mv "$work/vmlinuz" "$work/initrd.img" "$out/"
+echo "$base_args" > "$out/cmdline"
 cmdline="$base_args${append:+ $append}"
 cat > "$out/router.ipxe" <<EOF
 #!ipxe

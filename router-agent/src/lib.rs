@@ -5,6 +5,7 @@
 
 pub mod bgp;
 pub mod config_file;
+pub mod console_log;
 pub mod confirm;
 pub mod daemon;
 pub mod firewall;

@@ -144,6 +144,10 @@ struct DaemonCli {
     /// Seconds between readings of BIRD's sessions for the metrics (0: none).
     #[arg(long, default_value_t = 30)]
     bgp_interval: u64,
+    /// Also write the log's info lines to this terminal (e.g. /dev/console) directly, not
+    /// through the journal: they show while journald is still starting.
+    #[arg(long)]
+    console: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -154,7 +158,11 @@ fn main() -> ExitCode {
     } else {
         0
     };
-    init_logging(cli.verbose.max(quiet));
+    let console = match &cli.command {
+        Command::Daemon(d) => d.console.as_deref(),
+        _ => None,
+    };
+    init_logging(cli.verbose.max(quiet), console);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -170,7 +178,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// Logs to stderr (the journal, for the daemon) and, with `console`, to that terminal too.
+fn init_logging(verbose: u8, console: Option<&std::path::Path>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -179,11 +192,19 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter(filter);
+    let (console, failed) = match console.map(|p| (p, router_agent::console_log::open(p))) {
+        Some((_, Ok(file))) => (Some(router_agent::console_log::layer(file)), None),
+        Some((path, Err(e))) => (None, Some(format!("--console {}: {e}", path.display()))),
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(stderr).with(console).init();
+    if let Some(problem) = failed {
+        tracing::warn!("{problem}; logging to the journal only");
+    }
 }
 
 type AnyError = Box<dyn std::error::Error>;

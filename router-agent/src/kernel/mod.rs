@@ -6,6 +6,7 @@ mod execute;
 mod link_codec;
 mod linux;
 pub mod mgmt_path;
+pub mod modules;
 pub mod monitor;
 pub mod netlink;
 pub mod netns;

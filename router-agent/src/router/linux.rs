@@ -1,12 +1,14 @@
 //! The Linux router: netlink for interfaces, addresses, routes and rules; nftables for the
 //! firewall.
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Applied, Router, RouterError};
 use crate::bgp::{self, BgpPlan, BirdCli};
 use crate::firewall::{self, Backend, NftBackend};
-use crate::kernel::LinuxKernel;
+use crate::kernel::{modules, LinuxKernel};
 use crate::model::firewall::Firewall;
 use crate::model::{self, Config, NetState, ValidConfig};
 use crate::plan::Plan;
@@ -19,6 +21,8 @@ pub struct LinuxRouter {
     bird: BirdCli,
     /// False inside a network namespace: the hostname is the host's.
     manage_hostname: bool,
+    /// Kernel modules already asked for: one that failed is left to the kernel after.
+    modules_tried: HashSet<&'static str>,
 }
 
 impl LinuxRouter {
@@ -29,6 +33,7 @@ impl LinuxRouter {
             nft: NftBackend::default(),
             bird: bgp::cli::backend(),
             manage_hostname,
+            modules_tried: HashSet::new(),
         })
     }
 }
@@ -69,6 +74,8 @@ impl Router for LinuxRouter {
         if !self.manage_hostname {
             state.hostname = None;
         }
+        let wanted = modules::for_config(config);
+        modules::load_missing(Path::new("/sys/module"), &wanted, &mut self.modules_tried);
         // BGP first: BIRD checks its new config before anything else is written.
         let bgp_plan = match &config.bgp {
             Some(b) => {

@@ -27,8 +27,9 @@ pub(super) enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
-/// A client config trusting the system's roots and `ca` (PEM; may hold several). With no
-/// root at all, only `https` is an error: a plain-HTTP store never uses the config.
+/// A client config trusting the system's roots (for `https` only) and `ca` (PEM; may hold
+/// several). With no root at all, only `https` is an error: a plain-HTTP store never uses
+/// the config.
 pub(super) fn client_config(
     ca: Option<&Path>,
     https: bool,
@@ -37,11 +38,18 @@ pub(super) fn client_config(
         Some(path) => read_pem(path)?,
         None => Vec::new(),
     };
-    let system = rustls_native_certs::load_native_certs();
-    for e in &system.errors {
-        tracing::debug!("system CA certificates: {e}");
-    }
-    let roots = roots(system.certs, extra, https)?;
+    // Parsing the system's bundle costs 80 ms at boot in a small VM; a plain-HTTP store
+    // (redirects are not followed) never needs it.
+    let system = if https {
+        let system = rustls_native_certs::load_native_certs();
+        for e in &system.errors {
+            tracing::debug!("system CA certificates: {e}");
+        }
+        system.certs
+    } else {
+        Vec::new()
+    };
+    let roots = roots(system, extra, https)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
