@@ -30,7 +30,8 @@ mkdir -p "$work/floor-root/dev" "$work/floor-root/proc"
 cat > "$work/floor-root/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox mount -t devtmpfs dev /dev
-/bin/busybox echo "FLOOR: /init ran" > /dev/ttyS0
+/bin/busybox mount -t proc proc /proc
+/bin/busybox echo "FLOOR: /init ran at $(/bin/busybox cut -d' ' -f1 /proc/uptime) s" > /dev/ttyS0
 exec /bin/busybox sleep 600
 EOF
 chmod 755 "$work/floor-root/init"
@@ -46,9 +47,9 @@ curl -fsS -X PUT -H 'If-None-Match: *' --data-binary @configs/vm-demo.toml \
     "http://127.0.0.1:$port/v1/routers/demo/config" >/dev/null
 
 seconds() { sed -n 's/^boot-qemu.sh: matched after \([0-9.]*\) s.*/\1/p'; }
-floor=() image=()
+floor=() image=() floor_k=() image_k=()
 for r in $(seq "$rounds"); do
-    f=$(image-recipe/boot-qemu.sh --image "$work/floor" --quiet --timeout 60 \
+    f=$(image-recipe/boot-qemu.sh --image "$work/floor" --quiet --timeout 60 --log "$work/floor.log" \
         --wait-for "FLOOR: /init ran" --then kill 2>&1 | tee -a "$work/floor.out" | seconds || true)
     i=$(image-recipe/boot-qemu.sh --quiet --timeout 120 --log "$work/console.log" \
         --nic "user,mac=52:54:00:de:00:01" --nic "socket,listen=127.0.0.1:$((port + 1)),mac=52:54:00:de:00:02" \
@@ -56,9 +57,11 @@ for r in $(seq "$rounds"); do
         --wait-for "applied demo@" --then kill 2>&1 | tee -a "$work/image.out" | seconds || true)
     [ -n "$f" ] && [ -n "$i" ] || { echo "boot-time.sh: round $r failed (floor '$f', image '$i')" >&2; tail -30 "$work/console.log" >&2; exit 1; }
     kernel=$(grep -a 'applied demo@' "$work/console.log" | head -1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
-    echo "round $r: floor ${f} s, image ${i} s to config applied (kernel clock ${kernel:-?} s), load $(cut -d' ' -f1 /proc/loadavg)"
-    floor+=("$f") image+=("$i")
+    fkernel=$(sed -n 's/.*FLOOR: \/init ran at \([0-9.]*\) s.*/\1/p' "$work/floor.log" | head -1)
+    echo "round $r: floor ${f} s (kernel clock ${fkernel:-?} s), image ${i} s to config applied (kernel clock ${kernel:-?} s), load $(cut -d' ' -f1 /proc/loadavg)"
+    floor+=("$f") image+=("$i") floor_k+=("${fkernel:-0}") image_k+=("${kernel:-0}")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mf=$(median "${floor[@]}") mi=$(median "${image[@]}")
 echo "median of $rounds: floor $mf s, image $mi s to config applied; the image adds $(echo "$mi - $mf" | bc) s"
+echo "median of $rounds on the guest kernel's clock: floor $(median "${floor_k[@]}") s, image $(median "${image_k[@]}") s"

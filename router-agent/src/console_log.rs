@@ -68,7 +68,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 1, "{text}");
         let (stamp, rest) = lines[0].split_once("] router-agent: ").expect("prefix");
-        assert!(stamp.trim_start_matches('[').trim().parse::<f64>().is_ok(), "{stamp}");
+        assert!(
+            stamp.trim_start_matches('[').trim().parse::<f64>().is_ok(),
+            "{stamp}"
+        );
         assert_eq!(rest.trim_start(), "INFO applied r1@abc");
     }
 }

@@ -5,8 +5,8 @@
 
 pub mod bgp;
 pub mod config_file;
-pub mod console_log;
 pub mod confirm;
+pub mod console_log;
 pub mod daemon;
 pub mod firewall;
 #[cfg(feature = "kernel")]

@@ -201,7 +201,10 @@ fn init_logging(verbose: u8, console: Option<&std::path::Path>) {
         Some((path, Err(e))) => (None, Some(format!("--console {}: {e}", path.display()))),
         None => (None, None),
     };
-    tracing_subscriber::registry().with(stderr).with(console).init();
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(console)
+        .init();
     if let Some(problem) = failed {
         tracing::warn!("{problem}; logging to the journal only");
     }

@@ -24,6 +24,18 @@ fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
     Ok(out.status.success().then_some(out.stdout))
 }
 
+/// Whether netlink says the agent's table does not exist: then there is nothing to list
+/// (an `nft` process less on every boot). Without the netlink backend: never known.
+#[cfg(feature = "kernel")]
+fn table_absent() -> bool {
+    matches!(table_userdata(), Ok(None))
+}
+
+#[cfg(not(feature = "kernel"))]
+fn table_absent() -> bool {
+    false
+}
+
 #[cfg(feature = "kernel")]
 fn generation() -> Option<u32> {
     crate::kernel::nf_tables::generation().ok()
@@ -158,7 +170,12 @@ impl NftBackend {
     fn read_listing(&mut self, keep: &[String]) -> Result<Current, FirewallError> {
         let mut current = Current::default();
         // Protocols as numbers: names come from /etc/protocols, which differs between hosts.
-        if let Some(json) = self.list_table(&["-s", "-p", "-j", "list", "table", "inet", TABLE])? {
+        let json = if table_absent() {
+            None
+        } else {
+            self.list_table(&["-s", "-p", "-j", "list", "table", "inet", TABLE])?
+        };
+        if let Some(json) = json {
             let text = self.list(&["-s", "-p", "-t", "-a", "list", "table", "inet", TABLE])?;
             let listing = listing::parse(&text);
             let mut fetch = |kind: &str, name: &str| -> Result<String, FirewallError> {
