@@ -55,7 +55,7 @@ echo "smoke-test: booting vmlinuz + initrd.img, 256 MiB, TCG"
 boot_pid=$!
 # Wait for the login prompt on the serial console, then press the power button.
 for _ in $(seq 1800); do
-    grep -q 'router login:' "$log" && break
+    grep -qs 'router login:' "$log" && break
     kill -0 $boot_pid 2>/dev/null || break
     sleep 0.1
 done
