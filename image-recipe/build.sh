@@ -168,8 +168,10 @@ if grep -rsh '^[[:space:]]*-\?net\.' "$root"/etc/sysctl.d "$root"/usr/lib/sysctl
 fi
 # Generators that look for disks, encrypted volumes and SysV scripts: none here, and each
 # one costs boot time.
-# (fstab: the image has no fstab, nothing here mounts a disk.)
-for g in systemd-fstab-generator systemd-gpt-auto-generator systemd-cryptsetup-generator systemd-integritysetup-generator \
+# (fstab: the image has no fstab, nothing here mounts a disk. run: systemd.run= on the
+# kernel command line, a debugging aid. Kept: debug, for systemd.mask=/wants=/debug_shell,
+# and getty, for a console= other than ttyS0.)
+for g in systemd-fstab-generator systemd-run-generator systemd-gpt-auto-generator systemd-cryptsetup-generator systemd-integritysetup-generator \
     systemd-veritysetup-generator systemd-hibernate-resume-generator systemd-sysv-generator \
     systemd-rc-local-generator systemd-system-update-generator; do
     [ -e "$root/usr/lib/systemd/system-generators/$g" ] || die "generator $g not found: update the list"
