@@ -425,6 +425,14 @@ fn run(command: Command) -> Result<(), AnyError> {
             // BGP first: BIRD checks the new config before anything else is written.
             let bgp_plan =
                 router_agent::bgp::cli::apply(&file, desired.bgp.as_ref(), bird_timeout)?;
+            router_agent::kernel::modules::load_missing(
+                std::path::Path::new("/sys/module"),
+                &router_agent::kernel::modules::for_config(
+                    &desired.state,
+                    desired.firewall.as_ref(),
+                ),
+                &mut std::collections::HashSet::new(),
+            );
             let mut nft = NftBackend::default();
             // What runs now, to go back to if the apply is not confirmed in time.
             let rollback = match confirm_secs {

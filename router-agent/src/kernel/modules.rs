@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::model::firewall::{ChainType, Firewall, Rule, Verdict};
-use crate::model::{LinkKind, ValidConfig};
+use crate::model::{LinkKind, NetState};
 
 /// The module behind a link kind; `None` where the kernel needs none.
 fn link_module(kind: &LinkKind) -> Option<&'static str> {
@@ -56,15 +56,14 @@ fn firewall_modules(fw: &Firewall, out: &mut BTreeSet<&'static str>) {
     }
 }
 
-/// Every module applying `config` can need, loaded or not.
-pub fn for_config(config: &ValidConfig) -> BTreeSet<&'static str> {
-    let mut out: BTreeSet<&'static str> = config
-        .state
+/// Every module applying `state` and `firewall` can need, loaded or not.
+pub fn for_config(state: &NetState, firewall: Option<&Firewall>) -> BTreeSet<&'static str> {
+    let mut out: BTreeSet<&'static str> = state
         .links
         .values()
         .filter_map(|l| link_module(&l.kind))
         .collect();
-    if let Some(fw) = &config.firewall {
+    if let Some(fw) = firewall {
         firewall_modules(fw, &mut out);
     }
     out
@@ -107,7 +106,9 @@ mod tests {
 
     fn modules(text: &str) -> Vec<&'static str> {
         let config = crate::model::load("test.toml", text).expect("valid config");
-        for_config(&config).into_iter().collect()
+        for_config(&config.state, config.firewall.as_ref())
+            .into_iter()
+            .collect()
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Router for LinuxRouter {
         if !self.manage_hostname {
             state.hostname = None;
         }
-        let wanted = modules::for_config(config);
+        let wanted = modules::for_config(&state, config.firewall.as_ref());
         modules::load_missing(Path::new("/sys/module"), &wanted, &mut self.modules_tried);
         // BGP first: BIRD checks its new config before anything else is written.
         let bgp_plan = match &config.bgp {
