@@ -52,7 +52,7 @@ until grep -q "applied $id@" "$demo/console.log" 2>/dev/null; do
     sleep 0.5
 done
 echo "config applied $((SECONDS - start)) s after qemu started:"
-grep -a "router-agent\[" "$demo/console.log" | sed 's/^.*router_agent::/  /' | tail -8
+grep -a "router-agent: " "$demo/console.log" | sed 's/^/  /' | tail -8
 until ssh_ true 2>/dev/null; do
     [ $((SECONDS - start)) -lt 240 ] || { echo "demo-vm.sh: no SSH within 240 s" >&2; exit 1; }
     sleep 1
