@@ -5,9 +5,10 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
@@ -17,10 +18,27 @@ use tracing_subscriber::Layer;
 /// Lines start like the kernel's: seconds since boot, then who speaks.
 struct SinceBoot;
 
+fn stamp() -> String {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    format!("[{:5}.{:06}] router-agent:", t.tv_sec, t.tv_nsec / 1000)
+}
+
 impl FormatTime for SinceBoot {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-        write!(w, "[{:5}.{:06}] router-agent:", t.tv_sec, t.tv_nsec / 1000)
+        w.write_str(&stamp())
+    }
+}
+
+/// The console [`layer`] writes to, for [`fatal`].
+static CONSOLE: OnceLock<Mutex<File>> = OnceLock::new();
+
+/// Writes the error a process exits with to the console, if it logs there: it comes
+/// after the log, outside of it (main prints it to stderr).
+pub fn fatal(message: &str) {
+    if let Some(console) = CONSOLE.get() {
+        if let Ok(mut f) = console.lock() {
+            let _ = writeln!(f, "{} ERROR {message}", stamp());
+        }
     }
 }
 
@@ -41,6 +59,9 @@ pub fn layer<S>(console: File) -> impl Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    if let Ok(copy) = console.try_clone() {
+        let _ = CONSOLE.set(Mutex::new(copy));
+    }
     tracing_subscriber::fmt::layer()
         .with_writer(Mutex::new(console))
         .with_ansi(false)

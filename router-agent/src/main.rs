@@ -168,11 +168,14 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             let code = e.downcast_ref::<Exit>().map_or(1, |x| x.0);
+            let mut message = e.to_string();
             let mut source = e.source();
             while let Some(s) = source {
                 eprintln!("  caused by: {s}");
+                message.push_str(&format!(": {s}"));
                 source = s.source();
             }
+            router_agent::console_log::fatal(&message);
             ExitCode::from(code)
         }
     }
