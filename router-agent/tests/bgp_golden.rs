@@ -5,22 +5,16 @@
 //! `BLESS=1 cargo test --test bgp_golden` rewrites every `bird.conf`; read the diff.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use router_agent::bgp::{parse_file, render_file, Read};
 use router_agent::model;
 
+mod golden_support;
+
 #[test]
 fn golden_bird_confs() {
-    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bgp_cases");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("tests/bgp_cases exists")
-        .map(|e| e.expect("listing").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
+    let dirs = golden_support::case_dirs("bgp_cases");
     assert!(dirs.len() >= 3, "too few cases under tests/bgp_cases");
     let mut failures = Vec::new();
     for dir in &dirs {
@@ -32,11 +26,7 @@ fn golden_bird_confs() {
             .expect("a case has [bgp]");
         let got = render_file(&bgp);
         let out = dir.join("bird.conf");
-        if bless {
-            fs::write(&out, &got).expect("write bird.conf");
-        } else if fs::read_to_string(&out).unwrap_or_default() != got {
-            failures.push(format!("{}:\n{got}", out.display()));
-        }
+        golden_support::check(&out, &got, &mut failures);
         let check = Command::new("bird")
             .args(["-p", "-c"])
             .arg(&out)

@@ -6,10 +6,12 @@
 //! `BLESS=1 cargo test --test firewall_golden` rewrites every `expected.txt`; read the diff.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use router_agent::firewall::{self, compile::compile, Current};
 use router_agent::model;
+
+mod golden_support;
 
 fn load(path: &Path) -> Option<model::firewall::Firewall> {
     let text =
@@ -48,27 +50,11 @@ fn render_case(dir: &Path) -> String {
 
 #[test]
 fn golden_firewalls() {
-    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firewall_cases");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("tests/firewall_cases exists")
-        .map(|e| e.expect("listing").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
+    let dirs = golden_support::case_dirs("firewall_cases");
     assert!(!dirs.is_empty(), "no cases under tests/firewall_cases");
     let mut failures = Vec::new();
     for dir in &dirs {
-        let got = render_case(dir);
-        let path = dir.join("expected.txt");
-        if bless {
-            fs::write(&path, &got).expect("write expected.txt");
-            continue;
-        }
-        let want = fs::read_to_string(&path).unwrap_or_default();
-        if got != want {
-            failures.push(format!("{}:\n{got}", dir.display()));
-        }
+        golden_support::check(&dir.join("expected.txt"), &render_case(dir), &mut failures);
     }
     assert!(
         failures.is_empty(),

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use router_agent::{model, plan};
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
+mod golden_support;
+
+fn case_dirs() -> Vec<PathBuf> {
+    golden_support::case_dirs("cases")
 }
 
 fn load(path: &Path) -> model::ValidConfig {
@@ -39,38 +41,13 @@ fn render_case(dir: &Path) -> String {
     }
 }
 
-fn case_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(cases_dir())
-        .expect("tests/cases exists")
-        .map(|e| e.expect("listing tests/cases").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
 #[test]
 fn golden_plans() {
-    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
     let dirs = case_dirs();
     assert!(!dirs.is_empty(), "no cases under tests/cases");
     let mut failures = Vec::new();
     for dir in &dirs {
-        let name = dir
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let got = render_case(dir);
-        let file = dir.join("plan.txt");
-        if bless {
-            fs::write(&file, &got).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
-            continue;
-        }
-        let want = fs::read_to_string(&file).unwrap_or_default();
-        if got != want {
-            failures.push(format!(
-                "--- case {name}: plan.txt differs (BLESS=1 rewrites it)\n--- expected:\n{want}--- got:\n{got}"
-            ));
-        }
+        golden_support::check(&dir.join("plan.txt"), &render_case(dir), &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -7,23 +7,14 @@
 //! before committing it.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use router_agent::model;
 
+mod golden_support;
+
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn case_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshot_cases");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root)
-        .expect("tests/snapshot_cases exists")
-        .map(|e| e.expect("listing tests/snapshot_cases").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 /// The running config of a case as the daemon gets it from the kernel.
@@ -38,8 +29,7 @@ fn running(dir: &Path) -> model::Config {
 
 #[test]
 fn golden_snapshots() {
-    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
-    let dirs = case_dirs();
+    let dirs = golden_support::case_dirs("snapshot_cases");
     assert!(dirs.len() >= 2, "too few cases under tests/snapshot_cases");
     let mut failures = Vec::new();
     for dir in &dirs {
@@ -60,18 +50,7 @@ fn golden_snapshots() {
             dir.display(),
             strict.err()
         );
-        let file = dir.join("snapshot.toml");
-        if bless {
-            fs::write(&file, &got).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
-            continue;
-        }
-        let want = fs::read_to_string(&file).unwrap_or_default();
-        if got != want {
-            failures.push(format!(
-                "--- case {}: snapshot.toml differs (BLESS=1 rewrites it)\n--- expected:\n{want}--- got:\n{got}",
-                dir.display()
-            ));
-        }
+        golden_support::check(&dir.join("snapshot.toml"), &got, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
