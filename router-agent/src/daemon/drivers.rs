@@ -4,7 +4,6 @@
 //! `modprobe -a`. udev still runs its coldplug; loading a module twice is a no-op.
 
 use std::path::Path;
-use std::process::Command;
 
 /// PCI class 0x02: network controllers.
 const PCI_NETWORK_CLASS: &str = "0x02";
@@ -52,12 +51,7 @@ pub fn load_network_drivers(sys: &Path) {
             return;
         }
         tracing::debug!("loading NIC drivers for {}", aliases.join(" "));
-        // -b: the blacklist applies, as for udev.
-        match Command::new("modprobe")
-            .args(["-q", "-b", "-a"])
-            .args(&aliases)
-            .status()
-        {
+        match crate::kernel::modules::modprobe(&aliases, true) {
             Ok(s) if s.success() => {}
             Ok(s) => tracing::debug!("modprobe for NIC drivers: {s} (udev will try too)"),
             Err(e) => {

@@ -6,8 +6,9 @@
 //! loaded here is still requested by the kernel, which then reports the real error.
 
 use std::collections::{BTreeSet, HashSet};
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 
 use crate::model::firewall::{ChainType, Firewall, Rule, Verdict};
 use crate::model::{LinkKind, NetState};
@@ -69,6 +70,17 @@ pub fn for_config(state: &NetState, firewall: Option<&Firewall>) -> BTreeSet<&'s
     out
 }
 
+/// One `modprobe -q -a` for every module or alias in `names`; `blacklist`: the
+/// blacklist applies, as for udev's loading by modalias.
+pub fn modprobe<S: AsRef<OsStr>>(names: &[S], blacklist: bool) -> std::io::Result<ExitStatus> {
+    let mut cmd = Command::new("modprobe");
+    cmd.args(["-q", "-a"]);
+    if blacklist {
+        cmd.arg("-b");
+    }
+    cmd.args(names).status()
+}
+
 /// Loads, in one `modprobe`, those of `wanted` that `sys_module` (a /sys/module) does not
 /// list and that were not tried before; records them in `tried`. Failures are logged.
 pub fn load_missing(
@@ -86,11 +98,7 @@ pub fn load_missing(
     }
     tried.extend(missing.iter().copied());
     tracing::debug!("loading kernel modules {}", missing.join(" "));
-    match Command::new("modprobe")
-        .args(["-q", "-a"])
-        .args(&missing)
-        .status()
-    {
+    match modprobe(&missing, false) {
         Ok(s) if s.success() => {}
         Ok(s) => tracing::debug!(
             "modprobe {}: {s} (the kernel will ask for them itself)",
