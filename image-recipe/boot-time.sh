@@ -58,8 +58,9 @@ for r in $(seq "$rounds"); do
     [ -n "$f" ] && [ -n "$i" ] || { echo "boot-time.sh: round $r failed (floor '$f', image '$i')" >&2; tail -30 "$work/console.log" >&2; exit 1; }
     kernel=$(grep -a 'applied demo@' "$work/console.log" | head -1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
     fkernel=$(sed -n 's/.*FLOOR: \/init ran at \([0-9.]*\) s.*/\1/p' "$work/floor.log" | head -1)
-    echo "round $r: floor ${f} s (kernel clock ${fkernel:-?} s), image ${i} s to config applied (kernel clock ${kernel:-?} s), load $(cut -d' ' -f1 /proc/loadavg)"
-    floor+=("$f") image+=("$i") floor_k+=("${fkernel:-0}") image_k+=("${kernel:-0}")
+    [ -n "$fkernel" ] && [ -n "$kernel" ] || { echo "boot-time.sh: round $r: no kernel-clock time in a console line (floor '$fkernel', image '$kernel')" >&2; exit 1; }
+    echo "round $r: floor ${f} s (kernel clock ${fkernel} s), image ${i} s to config applied (kernel clock ${kernel} s), load $(cut -d' ' -f1 /proc/loadavg)"
+    floor+=("$f") image+=("$i") floor_k+=("$fkernel") image_k+=("$kernel")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mf=$(median "${floor[@]}") mi=$(median "${image[@]}")
