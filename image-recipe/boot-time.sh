@@ -9,6 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here/.."
 rounds=${1:-5}
 agent=target/release/router-agent
+store_bin=target/release/router-store
 out=image-recipe/out
 [ -x "$agent" ] || { echo "boot-time.sh: $agent missing: make build" >&2; exit 1; }
 [ -f "$out/initrd.img" ] || { echo "boot-time.sh: no image: make image" >&2; exit 1; }
@@ -40,7 +41,7 @@ ln -s "$here/out/vmlinuz" "$work/floor/vmlinuz"
 ln -s "$here/out/cmdline" "$work/floor/cmdline"
 
 port=$((20000 + RANDOM % 20000))
-"$agent" store serve --dir "$work/store" --listen "127.0.0.1:$port" >"$work/store.log" 2>&1 &
+"$store_bin" serve --dir "$work/store" --listen "127.0.0.1:$port" >"$work/store.log" 2>&1 &
 store_pid=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 curl -fsS -X PUT -H 'If-None-Match: *' --data-binary @configs/vm-demo.toml \

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agent=target/release/router-agent
+store_bin=target/release/router-store
 demo=${DEMO_DIR:-demo}
 port=${DEMO_STORE_PORT:-8080}
 ssh_port=${DEMO_SSH_PORT:-2222}
@@ -24,8 +25,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "store server: $agent store serve --dir $demo/store --listen 127.0.0.1:$port"
-"$agent" store serve --dir "$demo/store" --listen "127.0.0.1:$port" 2>"$demo/store.log" &
+say "store server: $store_bin serve --dir $demo/store --listen 127.0.0.1:$port"
+"$store_bin" serve --dir "$demo/store" --listen "127.0.0.1:$port" 2>"$demo/store.log" &
 pids+=($!)
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 curl -fsS -X PUT -H 'If-None-Match: *' --data-binary @configs/vm-demo.toml \

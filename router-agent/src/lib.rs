@@ -1,7 +1,9 @@
 //! `router-agent`: a declarative router config (TOML) applied to the Linux kernel over
 //! netlink, and the running kernel state rendered back as config.
 //!
-//! `model` and `plan` are pure; `kernel` is the only module that talks to the kernel.
+//! The config model and the planner are the pure `router-model` crate (re-exported here as
+//! `model` and `plan`); the stores are `router-store-client` (as `store`). `kernel` holds the
+//! netlink side; `firewall` and `bgp` drive `nft` and BIRD.
 
 pub mod bgp;
 pub mod config_file;
@@ -11,8 +13,9 @@ pub mod daemon;
 pub mod firewall;
 #[cfg(feature = "kernel")]
 pub mod kernel;
-pub mod model;
-pub mod plan;
 pub mod reconcile;
 pub mod router;
-pub mod store;
+
+pub use router_model as model;
+pub use router_model::plan;
+pub use router_store_client as store;

@@ -101,8 +101,12 @@ enum BgpCommand {
 
 #[derive(Debug, Subcommand)]
 enum StoreCommand {
-    /// Serve router configs over HTTP(S), every version kept in git (docs/store.md).
-    Serve(router_agent::store::server::ServeArgs),
+    /// Moved: the store server is its own program, `router-store serve`.
+    #[command(hide = true, disable_help_flag = true)]
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -358,8 +362,14 @@ fn run(command: Command) -> Result<(), AnyError> {
     match command {
         Command::Daemon(cli) => run_daemon(cli)?,
         Command::Store {
-            command: StoreCommand::Serve(args),
-        } => router_agent::store::server::run(args)?,
+            command: StoreCommand::Serve { .. },
+        } => {
+            return Err(
+                "the store server is its own program now: run `router-store serve` \
+                        with the same options (package router-store)"
+                    .into(),
+            )
+        }
         Command::Bgp {
             command: BgpCommand::Drain { wait },
         } => println!(

@@ -1,4 +1,4 @@
-//! The store server on the host, as `router-agent store serve` (guests reach it at
+//! The store server on the host, as `router-store serve` (guests reach it at
 //! 10.0.2.2 through qemu's user network).
 
 use std::path::{Path, PathBuf};
@@ -15,8 +15,14 @@ pub struct StoreServer {
     log: PathBuf,
 }
 
-pub fn agent_binary() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/router-agent");
+pub fn store_binary() -> PathBuf {
+    release_binary("router-store")
+}
+
+fn release_binary(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/release")
+        .join(name);
     assert!(
         p.is_file(),
         "{} missing: `cargo build --release`",
@@ -41,8 +47,8 @@ impl StoreServer {
 
     /// Starts (again) the server process and waits until it answers.
     pub fn up(&mut self) {
-        let child = Command::new(agent_binary())
-            .args(["store", "serve", "--dir"])
+        let child = Command::new(store_binary())
+            .args(["serve", "--dir"])
             .arg(&self.dir)
             .args(["--listen", &format!("0.0.0.0:{}", self.port)])
             .stdout(Stdio::null())

@@ -1,0 +1,136 @@
+//! The running config as the store keeps it. The kernel holds only what it needs: table
+//! numbers without their names, no comments, no layout. Those come from the text saved
+//! (or applied) before, which the running state itself cannot contradict.
+
+use std::collections::BTreeMap;
+
+use super::render::render_config;
+use super::render_preserving::render_over;
+use super::types::TableRef;
+use super::Config;
+
+/// `running` as TOML: with the table names of `previous` (a config text) and laid out like
+/// it; the canonical render without one, or when it is no config.
+pub fn render_snapshot(previous: Option<&str>, running: &Config) -> String {
+    let Some(text) = previous else {
+        return render_config(running);
+    };
+    match toml::from_str::<Config>(text) {
+        Ok(prev) => render_over(text, &with_table_names(running.clone(), &prev.tables)),
+        Err(e) => {
+            tracing::warn!(
+                "the previous config text does not parse ({e}); snapshot rendered afresh"
+            );
+            render_config(running)
+        }
+    }
+}
+
+/// `running` with the names of `names` declared under `[tables]` (all of them: a name
+/// nothing uses yet is config too) and used wherever their tables are. A name or number
+/// that `running` names already keeps its name there.
+pub fn with_table_names(mut running: Config, names: &BTreeMap<String, u32>) -> Config {
+    for (name, id) in names {
+        let taken = running.tables.contains_key(name) || running.tables.values().any(|t| t == id);
+        if !taken {
+            running.tables.insert(name.clone(), *id);
+        }
+    }
+    let by_id: BTreeMap<u32, &String> = running.tables.iter().map(|(n, id)| (*id, n)).collect();
+    let name = |t: &mut TableRef| {
+        if let TableRef::Id(id) = t {
+            if let Some(n) = by_id.get(id) {
+                *t = TableRef::Name((*n).clone());
+            }
+        }
+    };
+    for r in &mut running.routes {
+        r.table.as_mut().map(name);
+    }
+    for r in &mut running.rules {
+        r.table.as_mut().map(name);
+    }
+    for i in &mut running.interfaces {
+        if let Some(v) = &mut i.vrf {
+            name(&mut v.table);
+        }
+    }
+    running
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{load, render, to_config};
+
+    const NAMED: &str = r#"version = 1
+
+[tables]
+blue = 10
+spare = 20
+
+[[interface]]
+name = "eth0"
+kind = "physical"
+addresses = ["192.0.2.1/24"]
+
+[[interface]]
+name = "vrf-blue"
+kind = "vrf"
+vrf = { table = "blue", members = [] }
+
+[[route]]
+to = "10.0.0.0/8"
+via = "192.0.2.254"
+table = "blue"
+
+[[rule]]
+priority = 100
+from = "10.0.0.0/8"
+table = "blue"
+"#;
+
+    /// Load, to the state the kernel holds (no names), back to a config: the names come
+    /// back from the config applied before, wherever the original used them.
+    #[test]
+    fn table_names_survive_a_round_trip_through_the_kernel() {
+        let original = load("named.toml", NAMED).unwrap();
+        let mut kernel = original.state.clone();
+        kernel.table_names.clear();
+        let running = to_config(&kernel);
+        assert!(render_config(&running).contains("table = 10"));
+        let named = with_table_names(running, &original.config.tables);
+        assert_eq!(render_config(&named), render(&original.state));
+        let text = render_config(&named);
+        assert!(
+            text.contains("table = \"blue\"") && text.contains("spare = 20"),
+            "{text}"
+        );
+        assert!(!text.contains("table = 10"), "{text}");
+    }
+
+    #[test]
+    fn a_snapshot_over_the_applied_text_keeps_names_and_the_text_itself() {
+        let original = load("named.toml", NAMED).unwrap();
+        let mut kernel = original.state.clone();
+        kernel.table_names.clear();
+        let running = to_config(&kernel);
+        let text = render_snapshot(Some(NAMED), &running);
+        let back = load("snapshot.toml", &text).unwrap();
+        assert_eq!(back.state, original.state);
+        assert!(text.contains("[tables]\nblue = 10"), "{text}");
+        assert!(text.contains("table = \"blue\""), "{text}");
+    }
+
+    #[test]
+    fn a_number_the_running_config_names_already_keeps_its_name() {
+        let mut running = Config::default();
+        running.tables.insert("red".into(), 10);
+        let names = BTreeMap::from([("blue".to_owned(), 10), ("green".to_owned(), 11)]);
+        let merged = with_table_names(running, &names);
+        assert_eq!(
+            merged.tables,
+            BTreeMap::from([("red".to_owned(), 10), ("green".to_owned(), 11)])
+        );
+    }
+}
