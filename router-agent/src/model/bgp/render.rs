@@ -22,6 +22,11 @@ impl Policy {
             max_length_v6: unless(self.length_v6.1, d.length_v6.1),
             rpki: self.rpki,
             blackhole: self.blackhole,
+            blackhole_min_length_v4: unless(self.blackhole_length_v4.0, d.blackhole_length_v4.0),
+            blackhole_max_length_v4: unless(self.blackhole_length_v4.1, d.blackhole_length_v4.1),
+            blackhole_min_length_v6: unless(self.blackhole_length_v6.0, d.blackhole_length_v6.0),
+            blackhole_max_length_v6: unless(self.blackhole_length_v6.1, d.blackhole_length_v6.1),
+            blackhole_without_list: self.blackhole_without_list,
             graceful_shutdown: unless(self.graceful_shutdown, d.graceful_shutdown),
         }
     }
@@ -112,6 +117,7 @@ impl Peer {
             families: self.families_written.then(|| self.families.clone()),
             policy: (self.policy.as_str() != DEFAULT_POLICY).then(|| self.policy.clone()),
             rs_client: unless(self.rs_client, route_server),
+            community_alias: self.community_alias,
             max_prefix_v4: self.max_prefix_v4,
             max_prefix_v6: self.max_prefix_v6,
             max_prefix_action: self.max_prefix_action,

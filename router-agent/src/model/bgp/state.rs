@@ -66,6 +66,9 @@ pub struct Policy {
     pub length_v6: (u8, u8),
     pub rpki: RpkiAction,
     pub blackhole: bool,
+    pub blackhole_length_v4: (u8, u8),
+    pub blackhole_length_v6: (u8, u8),
+    pub blackhole_without_list: bool,
     pub graceful_shutdown: bool,
 }
 
@@ -82,6 +85,9 @@ impl Default for Policy {
             length_v6: (16, 48),
             rpki: RpkiAction::Off,
             blackhole: false,
+            blackhole_length_v4: (24, 32),
+            blackhole_length_v6: (48, 128),
+            blackhole_without_list: false,
             graceful_shutdown: true,
         }
     }
@@ -105,6 +111,7 @@ pub struct Peer {
     pub families_written: bool,
     pub policy: BgpName,
     pub rs_client: bool,
+    pub community_alias: Option<Asn>,
     pub max_prefix_v4: Option<u32>,
     pub max_prefix_v6: Option<u32>,
     pub max_prefix_action: MaxPrefixAction,
@@ -123,6 +130,15 @@ impl Peer {
         match f {
             Family::Ipv4 => self.max_prefix_v4,
             Family::Ipv6 => self.max_prefix_v6,
+        }
+    }
+    /// The ASN standard communities name the peer by: its own if it fits 16 bits, else
+    /// its alias, if any.
+    pub fn community_asn(&self) -> Option<Asn> {
+        if self.asn.is_16bit() {
+            Some(self.asn)
+        } else {
+            self.community_alias
         }
     }
     /// The allowed prefixes of one family (None: not checked).
