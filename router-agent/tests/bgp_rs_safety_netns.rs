@@ -6,7 +6,8 @@
 //! - BLACKHOLE only within the member's own space and lengths, never the default route;
 //! - the next hop of IPv4 routes learned over IPv6 sessions (RFC 8950) is checked;
 //! - `rpki = "tag"` sends no RPKI-invalid route to any member;
-//! - NO_EXPORT from a member is passed on (it is for the receiving member).
+//! - NO_EXPORT from a member is passed on (it is for the receiving member);
+//! - leaks: transit-free and never-via-route-servers ASNs in a member's path.
 //!
 //! Timeouts only bound waits for BGP to converge; nothing asserts on elapsed time.
 
@@ -371,7 +372,10 @@ fn rpki_tag_sends_no_invalid_route() {
     let c1 = lab.start_client(
         1,
         10001,
-        "  route 185.1.0.0/24 blackhole;\n  route 185.3.1.0/24 blackhole;\n",
+        // The route server's own informational communities, forged: scrubbed on import.
+        "  route 185.1.0.0/24 blackhole { bgp_large_community.add((64500, 1101, 2)); };
+  route 185.3.1.0/24 blackhole { bgp_large_community.add((64500, 1000, 1)); };
+",
         "",
     );
     let c2 = lab.start_client(2, 10002, "", "");
@@ -438,4 +442,52 @@ fn no_export_is_passed_on() {
         !c2.has_route("185.1.1.0/24"),
         "a NO_ADVERTISE route was sent on"
     );
+}
+
+#[test]
+fn leaks_through_transit_free_and_never_via_rs_asns_are_filtered() {
+    let lab = Lab::new(3);
+    let rs = lab.start_rs();
+    lab.apply_rs(
+        &rs_toml(
+            "",
+            "never_via_rs_asns = [20940]",
+            &[
+                P("c1", "192.0.2.1", 10001, ""),
+                // A transit-free network as a member: its own routes are fine.
+                P("c2", "192.0.2.2", 3356, ""),
+                P("c3", "192.0.2.3", 10003, ""),
+            ],
+        ),
+        &[],
+    );
+    let c1 = lab.start_client(
+        1,
+        10001,
+        "  route 185.1.0.0/24 blackhole;\n  route 185.1.1.0/24 blackhole;\n  route 185.1.9.0/24 blackhole;\n",
+        "      if net = 185.1.0.0/24 then bgp_path.prepend(174);
+      if net = 185.1.1.0/24 then bgp_path.prepend(20940);
+",
+    );
+    let c2 = lab.start_client(
+        2,
+        3356,
+        "  route 185.2.0.0/24 blackhole;\n  route 185.2.1.0/24 blackhole;\n",
+        "      if net = 185.2.1.0/24 then bgp_path.prepend(174);\n",
+    );
+    let c3 = lab.start_client(3, 10003, "", "");
+    let all = [&c1, &c2, &c3];
+    wait_or(
+        "c3 to learn the clean routes",
+        diag(&lab, &rs, &all),
+        || c3.has_route("185.1.9.0/24") && c3.has_route("185.2.0.0/24"),
+    );
+    for (prefix, why) in [
+        ("185.1.0.0/24", 14),
+        ("185.2.1.0/24", 14),
+        ("185.1.1.0/24", 15),
+    ] {
+        filtered(&rs, prefix, why);
+        assert!(!c3.has_route(prefix), "{prefix} was sent on");
+    }
 }

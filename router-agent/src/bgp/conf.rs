@@ -26,6 +26,8 @@ pub mod reason {
     pub const IRR_PREFIX: u32 = 8;
     pub const IRR_ORIGIN: u32 = 9;
     pub const RPKI_INVALID: u32 = 13;
+    pub const TRANSIT_FREE: u32 = 14;
+    pub const NEVER_VIA_RS: u32 = 15;
 }
 /// `(ASN, 1101, reason)`: why a route was filtered.
 pub const FILTERED: u32 = 1101;
@@ -237,6 +239,17 @@ fn render_policy(o: &mut String, bgp: &Bgp, name: &str, p: &Policy, f: Family) {
         Family::Ipv6 => p.length_v6,
     };
     let gs = Community::GRACEFUL_SHUTDOWN;
+    // Sets for the clients' filters (see render_peer_filters), once per policy.
+    if f == Family::Ipv4 {
+        for (set, l) in [
+            ("TRANSIT_FREE", &p.transit_free_asns),
+            ("NEVER_VIA_RS", &p.never_via_rs_asns),
+        ] {
+            if !l.is_empty() {
+                let _ = writeln!(o, "define {set}_{name} = [ {} ];\n", list(l, "  "));
+            }
+        }
+    }
     let _ = writeln!(
         o,
         "function policy_{name}_{d}(int peer_as; ip peer_ip; bool nh; bool bh) {{"
@@ -488,6 +501,25 @@ fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
             "  if {} then {{ rs_reject({}); accept; }}",
             own.join(" && "),
             reason::NEXT_HOP
+        );
+    }
+    // Route leaks: a tier 1 behind a member (the member itself may be one), or a
+    // network that peers never via route servers.
+    if p.rs_client && !policy.transit_free_asns.is_empty() {
+        let _ = writeln!(
+            o,
+            "  if filter(delete(bgp_path, {}), TRANSIT_FREE_{}).len > 0 then {{ rs_reject({}); accept; }}",
+            p.asn,
+            p.policy,
+            reason::TRANSIT_FREE
+        );
+    }
+    if p.rs_client && !policy.never_via_rs_asns.is_empty() {
+        let _ = writeln!(
+            o,
+            "  if filter(bgp_path, NEVER_VIA_RS_{}).len > 0 then {{ rs_reject({}); accept; }}",
+            p.policy,
+            reason::NEVER_VIA_RS
         );
     }
     // Nothing from a member makes the default route: neither as a blackhole nor as a

@@ -140,6 +140,14 @@ pub struct PolicyConfig {
     /// Private, reserved and documentation ASNs in the AS_PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bogon_asns: Option<bool>,
+    /// ASNs that are nobody's customer (tier 1): in a member's AS_PATH, other than as the
+    /// member itself, they mean a leak. Left out: [`TRANSIT_FREE_ASNS`]; `[]`: not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit_free_asns: Option<Vec<Asn>>,
+    /// ASNs that peer never via route servers (PeeringDB's "never via route servers"):
+    /// a route through one of them is a leak.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_via_rs_asns: Vec<Asn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_as_path: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

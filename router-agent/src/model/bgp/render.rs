@@ -8,9 +8,11 @@ fn unless<T: PartialEq>(v: T, default: T) -> Option<T> {
 }
 
 impl Policy {
-    fn to_config(self) -> PolicyConfig {
+    fn to_config(&self) -> PolicyConfig {
         let d = Policy::default();
         PolicyConfig {
+            transit_free_asns: unless(self.transit_free_asns.clone(), d.transit_free_asns.clone()),
+            never_via_rs_asns: self.never_via_rs_asns.clone(),
             next_hop: unless(self.next_hop, d.next_hop),
             first_as: unless(self.first_as, d.first_as),
             bogon_prefixes: unless(self.bogon_prefixes, d.bogon_prefixes),

@@ -55,12 +55,23 @@ pub struct Roa {
     pub asn: Asn,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Transit-free networks checked by default: a common list (Cogent, Verizon, Arelion,
+/// NTT, GTT, Lumen, Tata, Zayo, AT&T, ...).
+pub const TRANSIT_FREE_ASNS: &[u32] = &[
+    174, 209, 286, 701, 1239, 1299, 2828, 2914, 3257, 3320, 3356, 3491, 5511, 6453, 6461, 6762,
+    6830, 7018, 12956,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub next_hop: bool,
     pub first_as: bool,
     pub bogon_prefixes: bool,
     pub bogon_asns: bool,
+    /// Sorted, without duplicates.
+    pub transit_free_asns: Vec<Asn>,
+    /// Sorted, without duplicates.
+    pub never_via_rs_asns: Vec<Asn>,
     pub max_as_path: u8,
     pub length_v4: (u8, u8),
     pub length_v6: (u8, u8),
@@ -80,6 +91,11 @@ impl Default for Policy {
             first_as: true,
             bogon_prefixes: true,
             bogon_asns: true,
+            transit_free_asns: TRANSIT_FREE_ASNS
+                .iter()
+                .map(|&a| Asn::new(a.into()).expect("a valid ASN"))
+                .collect(),
+            never_via_rs_asns: Vec::new(),
             max_as_path: 32,
             length_v4: (8, 24),
             length_v6: (16, 48),

@@ -162,6 +162,12 @@ impl BgpConfig {
                     first_as: c.first_as.unwrap_or(d.first_as),
                     bogon_prefixes: c.bogon_prefixes.unwrap_or(d.bogon_prefixes),
                     bogon_asns: c.bogon_asns.unwrap_or(d.bogon_asns),
+                    transit_free_asns: sorted(
+                        c.transit_free_asns
+                            .clone()
+                            .unwrap_or_else(|| d.transit_free_asns.clone()),
+                    ),
+                    never_via_rs_asns: sorted(c.never_via_rs_asns.clone()),
                     max_as_path,
                     length_v4,
                     length_v6,
@@ -489,6 +495,12 @@ impl BgpConfig {
         }
         out
     }
+}
+
+fn sorted(mut l: Vec<Asn>) -> Vec<Asn> {
+    l.sort();
+    l.dedup();
+    l
 }
 
 fn default_policy() -> BgpName {
