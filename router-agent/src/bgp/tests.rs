@@ -118,6 +118,15 @@ fn community_aliases_and_blackhole_lengths_are_checked() {
     );
     assert!(model::load("t.toml", &ok).is_ok());
     let e = errors(&format!(
+        "{HEAD}{}{}",
+        peer("a", 10, "4200000001", "community_alias = 64601\n"),
+        peer("b", 11, "4200000001", "")
+    ));
+    assert!(
+        e.contains("bgp.peer[1].community_alias") && e.contains("the same"),
+        "{e}"
+    );
+    let e = errors(&format!(
         "{HEAD}[bgp.blackhole]\nnext_hop_v4 = \"192.0.2.66\"\n[bgp.policy.default]\nblackhole = true\nblackhole_min_length_v4 = 0\n"
     ));
     assert!(

@@ -437,6 +437,20 @@ impl BgpConfig {
             .filter(|p| p.asn.is_16bit())
             .map(|p| (p.asn.get(), p.asn))
             .collect();
+        // A member's sessions name it alike.
+        let mut first: HashMap<Asn, (usize, Option<Asn>)> = HashMap::new();
+        for (i, p) in self.peers.iter().enumerate() {
+            let (j, alias) = *first.entry(p.asn).or_insert((i, p.community_alias));
+            if alias != p.community_alias {
+                ck.report(
+                    &at(base, &[k("peer"), Seg::Index(i), k("community_alias")]),
+                    format!(
+                        "AS{}'s session bgp.peer[{j}] has another community_alias; give all its sessions the same",
+                        p.asn
+                    ),
+                );
+            }
+        }
         for (i, p) in self.peers.iter().enumerate() {
             let Some(alias) = p.community_alias else {
                 continue;
