@@ -11,6 +11,9 @@ use std::fmt::Write;
 use crate::model::bgp::{Asn, Bgp, Community, Peer, Policy, PrefixPattern, RpkiAction};
 use crate::model::Family;
 
+mod export;
+use export::{member_addresses, render_export_ok};
+
 /// Large-community reasons for filtered routes, `(ASN, 1101, reason)`, as IXP Manager
 /// numbers them.
 pub mod reason {
@@ -23,6 +26,8 @@ pub mod reason {
     pub const IRR_PREFIX: u32 = 8;
     pub const IRR_ORIGIN: u32 = 9;
     pub const RPKI_INVALID: u32 = 13;
+    pub const TRANSIT_FREE: u32 = 14;
+    pub const NEVER_VIA_RS: u32 = 15;
 }
 /// `(ASN, 1101, reason)`: why a route was filtered.
 pub const FILTERED: u32 = 1101;
@@ -192,21 +197,13 @@ function rs_rejected() {{
     let gs = Community::GRACEFUL_SHUTDOWN;
     let bh = Community::BLACKHOLE;
     let bh_pair = format!("{},{}", bh.0, bh.1);
+    render_export_ok(o, bgp);
     let _ = writeln!(
         o,
-        "# What every client's export filter does: drop filtered routes, honour the export
-# control communities, strip them, point blackholes at the blackhole next hop.
-function export_ok(int peer_as) {{
-  if rs_rejected() then return false;
-  if ({a}, 0, peer_as) ~ bgp_large_community then return false;
-  if ({a}, 0, 0) ~ bgp_large_community && !(({a}, 1, peer_as) ~ bgp_large_community) then return false;
-  return true;
-}}
-
-function export_clean() {{
-  bgp_large_community.delete([({a}, 0, *), ({a}, 1, *)]);{std}
-  # RFC 7999: blackholes go no further than the clients. (Added here, after BIRD's
-  # own NO_EXPORT check, which would keep them from the clients too.)
+        "function export_clean() {{
+  bgp_large_community.delete([({a}, 0, *), ({a}, 1, *)]);
+  bgp_community.delete([(0, *){std}]);
+  # RFC 7999: blackholes go no further than the clients.
   if ({bh}) ~ bgp_community then {{{bh4}{bh6}
     bgp_community.add((65535,65281));
   }}{gsadd}
@@ -214,7 +211,7 @@ function export_clean() {{
 ",
         bh = bh_pair,
         std = if bgp.asn.is_16bit() {
-            format!("\n  bgp_community.delete([(0, *), ({a}, *)]);")
+            format!(", ({a}, *)")
         } else {
             String::new()
         },
@@ -241,8 +238,18 @@ fn render_policy(o: &mut String, bgp: &Bgp, name: &str, p: &Policy, f: Family) {
         Family::Ipv4 => p.length_v4,
         Family::Ipv6 => p.length_v6,
     };
-    let bh = Community::BLACKHOLE;
     let gs = Community::GRACEFUL_SHUTDOWN;
+    // Sets for the clients' filters (see render_peer_filters), once per policy.
+    if f == Family::Ipv4 {
+        for (set, l) in [
+            ("TRANSIT_FREE", &p.transit_free_asns),
+            ("NEVER_VIA_RS", &p.never_via_rs_asns),
+        ] {
+            if !l.is_empty() {
+                let _ = writeln!(o, "define {set}_{name} = [ {} ];\n", list(l, "  "));
+            }
+        }
+    }
     let _ = writeln!(
         o,
         "function policy_{name}_{d}(int peer_as; ip peer_ip; bool nh; bool bh) {{"
@@ -259,10 +266,15 @@ fn render_policy(o: &mut String, bgp: &Bgp, name: &str, p: &Policy, f: Family) {
         );
     }
     if p.blackhole {
+        let (bmin, bmax) = match f {
+            Family::Ipv4 => p.blackhole_length_v4,
+            Family::Ipv6 => p.blackhole_length_v6,
+        };
         let _ = writeln!(
             o,
-            "  if !bh && (net.len < {min} || net.len > {max}) then {{ rs_reject({}); return false; }}",
-            reason::PREFIX_LENGTH
+            "  if !bh && (net.len < {min} || net.len > {max}) then {{ rs_reject({r}); return false; }}
+  if bh && (net.len < {bmin} || net.len > {bmax}) then {{ rs_reject({r}); return false; }}",
+            r = reason::PREFIX_LENGTH
         );
     } else {
         let _ = writeln!(
@@ -271,7 +283,6 @@ fn render_policy(o: &mut String, bgp: &Bgp, name: &str, p: &Policy, f: Family) {
             reason::PREFIX_LENGTH
         );
     }
-    let _ = bh;
     if p.bogon_prefixes {
         let global = if f == Family::Ipv6 {
             " || !(net ~ [2000::/3+])"
@@ -379,7 +390,8 @@ fn render_peer(o: &mut String, bgp: &Bgp, p: &Peer) {
         bgp.asn, p.address, p.asn
     );
     if p.rs_client {
-        o.push_str("  rs client;\n");
+        // NO_EXPORT is for the members: BIRD would drop such routes on export.
+        o.push_str("  rs client;\n  interpret communities off;\n");
     }
     if let Some(pw) = &p.password {
         let _ = writeln!(o, "  password \"{pw}\";");
@@ -432,12 +444,13 @@ fn render_peer(o: &mut String, bgp: &Bgp, p: &Peer) {
 fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
     let name = p.name.as_str();
     let (_, d) = fam(f);
-    let a = bgp.asn.get();
     let policy = &bgp.policies[&p.policy];
-    // Over a session of the other family the next hop cannot be the peer's address.
+    // Over a session of the other family the policy cannot compare with the peer's
+    // address; a client's next hop is checked below instead.
     // iBGP: the path starts empty and the next hop is any router's; 0 skips first AS.
     let ibgp = p.asn == bgp.asn;
-    let nh = Family::of_addr(&p.address) == f && !ibgp;
+    let same_family = Family::of_addr(&p.address) == f;
+    let nh = same_family && !ibgp;
     let first_as = if ibgp { 0 } else { p.asn.get() };
     let bh = Community::BLACKHOLE;
     let allowed = p.allowed(f);
@@ -476,11 +489,61 @@ fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
         "  if !policy_{}_{d}({}, {}, {nh}, bh) then accept;",
         p.policy, first_as, p.address
     );
+    if p.rs_client && !same_family && policy.next_hop {
+        // RFC 8950 (IPv4 over an IPv6 session) or the reverse: the next hop must be one
+        // of the member's own addresses, this session's or its other sessions'.
+        let own: Vec<String> = member_addresses(bgp, p)
+            .iter()
+            .map(|a| format!("bgp_next_hop != {a}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  if {} then {{ rs_reject({}); accept; }}",
+            own.join(" && "),
+            reason::NEXT_HOP
+        );
+    }
+    // Route leaks: a tier 1 behind a member (the member itself may be one), or a
+    // network that peers never via route servers.
+    if p.rs_client && !policy.transit_free_asns.is_empty() {
+        let _ = writeln!(
+            o,
+            "  if filter(delete(bgp_path, {}), TRANSIT_FREE_{}).len > 0 then {{ rs_reject({}); accept; }}",
+            p.asn,
+            p.policy,
+            reason::TRANSIT_FREE
+        );
+    }
+    if p.rs_client && !policy.never_via_rs_asns.is_empty() {
+        let _ = writeln!(
+            o,
+            "  if filter(bgp_path, NEVER_VIA_RS_{}).len > 0 then {{ rs_reject({}); accept; }}",
+            p.policy,
+            reason::NEVER_VIA_RS
+        );
+    }
+    // Nothing from a member makes the default route: neither as a blackhole nor as a
+    // route (whatever the lengths allow).
+    if p.rs_client {
+        let _ = writeln!(
+            o,
+            "  if net.len = 0 then {{ rs_reject({}); accept; }}",
+            reason::PREFIX_LENGTH
+        );
+    }
+    if allowed.is_none() && policy.blackhole && !policy.blackhole_without_list {
+        // Without a list there is no space of the member's own to blackhole.
+        let _ = writeln!(
+            o,
+            "  if bh then {{ rs_reject({}); accept; }}",
+            reason::IRR_PREFIX
+        );
+    }
     if allowed.is_some() {
         let _ = writeln!(
             o,
             "  if !bh && !(net ~ allowed{d}_{name}) then {{ rs_reject({}); accept; }}",
-            crate::bgp::conf::reason::IRR_PREFIX
+            reason::IRR_PREFIX
         );
         if policy.blackhole {
             let _ = writeln!(
@@ -505,14 +568,12 @@ fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
     o.push_str("  accept;\n}\n\n");
     let _ = writeln!(o, "filter out{d}_{name} {{");
     if p.rs_client {
-        let _ = writeln!(o, "  if !export_ok({}) then reject;", p.asn);
-        if bgp.asn.is_16bit() && p.asn.is_16bit() {
-            let _ = writeln!(
-                o,
-                "  if (0, {pa}) ~ bgp_community then reject;\n  if (0, {a}) ~ bgp_community && !(({a}, {pa}) ~ bgp_community) then reject;",
-                pa = p.asn
-            );
-        }
+        let _ = writeln!(
+            o,
+            "  if !export_ok({}, {}) then reject;",
+            p.asn,
+            p.community_asn().map_or(0, Asn::get)
+        );
         o.push_str("  export_clean();\n  accept;\n}\n\n");
     } else {
         o.push_str("  if source != RTS_STATIC || proto !~ \"announce*\" then reject;\n");

@@ -84,6 +84,59 @@ fn bad_input_points_at_the_line() {
 }
 
 #[test]
+fn community_aliases_and_blackhole_lengths_are_checked() {
+    let peer = |n: &str, i: u8, asn: &str, more: &str| {
+        format!("[[bgp.peer]]\nname = \"{n}\"\naddress = \"192.0.2.{i}\"\nasn = {asn}\n{more}")
+    };
+    let e = errors(&format!(
+        "{HEAD}{}",
+        peer("a", 10, "10", "community_alias = 64601\n")
+    ));
+    assert!(
+        e.contains("t.toml:9:19: bgp.peer[0].community_alias") && e.contains("fits standard"),
+        "{e}"
+    );
+    let e = errors(&format!(
+        "{HEAD}{}",
+        peer("a", 10, "4200000001", "community_alias = 4200000001\n")
+    ));
+    assert!(e.contains("must fit 16 bits"), "{e}");
+    let e = errors(&format!(
+        "{HEAD}{}{}",
+        peer("a", 10, "64601", ""),
+        peer("b", 11, "4200000001", "community_alias = 64601\n")
+    ));
+    assert!(
+        e.contains("bgp.peer[1].community_alias") && e.contains("already names AS64601"),
+        "{e}"
+    );
+    // The same member's two sessions share its alias.
+    let ok = format!(
+        "{HEAD}{}{}",
+        peer("a", 10, "4200000001", "community_alias = 64601\n"),
+        peer("b", 11, "4200000001", "community_alias = 64601\n")
+    );
+    assert!(model::load("t.toml", &ok).is_ok());
+    let e = errors(&format!(
+        "{HEAD}{}{}",
+        peer("a", 10, "4200000001", "community_alias = 64601\n"),
+        peer("b", 11, "4200000001", "")
+    ));
+    assert!(
+        e.contains("bgp.peer[1].community_alias") && e.contains("the same"),
+        "{e}"
+    );
+    let e = errors(&format!(
+        "{HEAD}[bgp.blackhole]\nnext_hop_v4 = \"192.0.2.66\"\n[bgp.policy.default]\nblackhole = true\nblackhole_min_length_v4 = 0\n"
+    ));
+    assert!(
+        e.contains("t.toml:9:27: bgp.policy.default.blackhole_min_length_v4")
+            && e.contains("default route"),
+        "{e}"
+    );
+}
+
+#[test]
 fn apply_checks_writes_and_reconfigures() {
     let bgp = sample();
     let mut bird = FakeBird::running_with("old");

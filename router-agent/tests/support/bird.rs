@@ -189,7 +189,6 @@ impl Lab {
     }
 
     pub fn start_client(&self, i: usize, asn: u32, statics: &str, export: &str) -> Bird {
-        let conf = self.path(&format!("c{i}.conf"));
         let text = format!(
             "router id 192.0.2.{i};
 protocol device {{}}
@@ -209,12 +208,35 @@ protocol bgp to_rs {{
 }}
 "
         );
+        self.start_client_text(i, &text)
+    }
+
+    /// Client `i` with a whole BIRD config of the caller's (its session must be `to_rs`).
+    pub fn start_client_text(&self, i: usize, text: &str) -> Bird {
+        let conf = self.path(&format!("c{i}.conf"));
         std::fs::write(&conf, text).expect("write");
         Bird::start(
             &self.clients[i - 1],
             &conf,
             &self.path(&format!("c{i}.ctl")),
         )
+    }
+
+    /// Writes `toml` as rs.toml (and `files` beside it) and applies it; fails with the
+    /// agent's output when it refuses.
+    pub fn apply_rs(&self, toml: &str, files: &[(&str, &str)]) {
+        let file = self.path("rs.toml");
+        std::fs::write(&file, toml).expect("write");
+        for (name, text) in files {
+            std::fs::write(self.path(name), text).expect("write");
+        }
+        let out = self.agent("apply", Some(&file));
+        assert!(
+            out.status.success(),
+            "apply: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
     }
 }
 

@@ -140,6 +140,14 @@ pub struct PolicyConfig {
     /// Private, reserved and documentation ASNs in the AS_PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bogon_asns: Option<bool>,
+    /// ASNs that are nobody's customer (tier 1): in a member's AS_PATH, other than as the
+    /// member itself, they mean a leak. Left out: [`TRANSIT_FREE_ASNS`]; `[]`: not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit_free_asns: Option<Vec<Asn>>,
+    /// ASNs that peer never via route servers (PeeringDB's "never via route servers"):
+    /// a route through one of them is a leak.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_via_rs_asns: Vec<Asn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_as_path: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,6 +163,20 @@ pub struct PolicyConfig {
     /// Accept BLACKHOLE-tagged more-specifics of the peer's allowed prefixes.
     #[serde(default, skip_serializing_if = "is_false")]
     pub blackhole: bool,
+    /// The lengths a blackhole may have: 24..=32 (IPv4) and 48..=128 (IPv6) by default;
+    /// never 0 (the default route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blackhole_min_length_v4: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blackhole_max_length_v4: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blackhole_min_length_v6: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blackhole_max_length_v6: Option<u8>,
+    /// Peers without `allowed_prefixes` may blackhole any prefix (of the lengths above).
+    /// Off: such peers blackhole nothing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub blackhole_without_list: bool,
     /// Honour GRACEFUL_SHUTDOWN: such routes get the lowest preference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graceful_shutdown: Option<bool>,
@@ -195,6 +217,10 @@ pub struct PeerConfig {
     /// Whether the peer is a route-server client; `bgp.route_server` when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rs_client: Option<bool>,
+    /// A 32-bit ASN's 16-bit stand-in in standard export-control communities
+    /// (`0:ALIAS`, `RS:ALIAS`); large communities name the real ASN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community_alias: Option<Asn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_prefix_v4: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,9 +8,11 @@ fn unless<T: PartialEq>(v: T, default: T) -> Option<T> {
 }
 
 impl Policy {
-    fn to_config(self) -> PolicyConfig {
+    fn to_config(&self) -> PolicyConfig {
         let d = Policy::default();
         PolicyConfig {
+            transit_free_asns: unless(self.transit_free_asns.clone(), d.transit_free_asns.clone()),
+            never_via_rs_asns: self.never_via_rs_asns.clone(),
             next_hop: unless(self.next_hop, d.next_hop),
             first_as: unless(self.first_as, d.first_as),
             bogon_prefixes: unless(self.bogon_prefixes, d.bogon_prefixes),
@@ -22,6 +24,11 @@ impl Policy {
             max_length_v6: unless(self.length_v6.1, d.length_v6.1),
             rpki: self.rpki,
             blackhole: self.blackhole,
+            blackhole_min_length_v4: unless(self.blackhole_length_v4.0, d.blackhole_length_v4.0),
+            blackhole_max_length_v4: unless(self.blackhole_length_v4.1, d.blackhole_length_v4.1),
+            blackhole_min_length_v6: unless(self.blackhole_length_v6.0, d.blackhole_length_v6.0),
+            blackhole_max_length_v6: unless(self.blackhole_length_v6.1, d.blackhole_length_v6.1),
+            blackhole_without_list: self.blackhole_without_list,
             graceful_shutdown: unless(self.graceful_shutdown, d.graceful_shutdown),
         }
     }
@@ -112,6 +119,7 @@ impl Peer {
             families: self.families_written.then(|| self.families.clone()),
             policy: (self.policy.as_str() != DEFAULT_POLICY).then(|| self.policy.clone()),
             rs_client: unless(self.rs_client, route_server),
+            community_alias: self.community_alias,
             max_prefix_v4: self.max_prefix_v4,
             max_prefix_v6: self.max_prefix_v6,
             max_prefix_action: self.max_prefix_action,

@@ -55,17 +55,31 @@ pub struct Roa {
     pub asn: Asn,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Transit-free networks checked by default: a common list (Cogent, Verizon, Arelion,
+/// NTT, GTT, Lumen, Tata, Zayo, AT&T, ...).
+pub const TRANSIT_FREE_ASNS: &[u32] = &[
+    174, 209, 286, 701, 1239, 1299, 2828, 2914, 3257, 3320, 3356, 3491, 5511, 6453, 6461, 6762,
+    6830, 7018, 12956,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub next_hop: bool,
     pub first_as: bool,
     pub bogon_prefixes: bool,
     pub bogon_asns: bool,
+    /// Sorted, without duplicates.
+    pub transit_free_asns: Vec<Asn>,
+    /// Sorted, without duplicates.
+    pub never_via_rs_asns: Vec<Asn>,
     pub max_as_path: u8,
     pub length_v4: (u8, u8),
     pub length_v6: (u8, u8),
     pub rpki: RpkiAction,
     pub blackhole: bool,
+    pub blackhole_length_v4: (u8, u8),
+    pub blackhole_length_v6: (u8, u8),
+    pub blackhole_without_list: bool,
     pub graceful_shutdown: bool,
 }
 
@@ -77,11 +91,19 @@ impl Default for Policy {
             first_as: true,
             bogon_prefixes: true,
             bogon_asns: true,
+            transit_free_asns: TRANSIT_FREE_ASNS
+                .iter()
+                .map(|&a| Asn::new(a.into()).expect("a valid ASN"))
+                .collect(),
+            never_via_rs_asns: Vec::new(),
             max_as_path: 32,
             length_v4: (8, 24),
             length_v6: (16, 48),
             rpki: RpkiAction::Off,
             blackhole: false,
+            blackhole_length_v4: (24, 32),
+            blackhole_length_v6: (48, 128),
+            blackhole_without_list: false,
             graceful_shutdown: true,
         }
     }
@@ -105,6 +127,7 @@ pub struct Peer {
     pub families_written: bool,
     pub policy: BgpName,
     pub rs_client: bool,
+    pub community_alias: Option<Asn>,
     pub max_prefix_v4: Option<u32>,
     pub max_prefix_v6: Option<u32>,
     pub max_prefix_action: MaxPrefixAction,
@@ -123,6 +146,15 @@ impl Peer {
         match f {
             Family::Ipv4 => self.max_prefix_v4,
             Family::Ipv6 => self.max_prefix_v6,
+        }
+    }
+    /// The ASN standard communities name the peer by: its own if it fits 16 bits, else
+    /// its alias, if any.
+    pub fn community_asn(&self) -> Option<Asn> {
+        if self.asn.is_16bit() {
+            Some(self.asn)
+        } else {
+            self.community_alias
         }
     }
     /// The allowed prefixes of one family (None: not checked).

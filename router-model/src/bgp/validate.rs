@@ -58,6 +58,7 @@ impl BgpConfig {
             );
         }
         let peers = self.check_peers(&mut ck, base, &policies);
+        self.check_aliases(&mut ck, base);
         let announces = self.check_announces(&mut ck, base);
         if !ck.problems.is_empty() {
             return Err(ck.problems);
@@ -102,18 +103,51 @@ impl BgpConfig {
                               max: Option<u8>,
                               dflt: (u8, u8),
                               top: u8,
-                              v: &str| {
+                              (pre, v): (&str, &str)| {
                 let (lo, hi) = (min.unwrap_or(dflt.0), max.unwrap_or(dflt.1));
                 if hi > top || lo > hi {
                     ck.report(
-                        &at(&path, &[k(&format!("max_length_{v}"))]),
-                        format!("prefix lengths must satisfy min_length_{v} <= max_length_{v} <= {top}; here {lo} and {hi}"),
+                        &at(&path, &[k(&format!("{pre}max_length_{v}"))]),
+                        format!("prefix lengths must satisfy {pre}min_length_{v} <= {pre}max_length_{v} <= {top}; here {lo} and {hi}"),
+                    );
+                }
+                // The default route is never a blackhole.
+                if !pre.is_empty() && lo == 0 {
+                    ck.report(
+                        &at(&path, &[k(&format!("{pre}min_length_{v}"))]),
+                        format!("{pre}min_length_{v} must be at least 1: nobody may blackhole the default route"),
                     );
                 }
                 (lo, hi)
             };
-            let length_v4 = length(c.min_length_v4, c.max_length_v4, d.length_v4, 32, "v4");
-            let length_v6 = length(c.min_length_v6, c.max_length_v6, d.length_v6, 128, "v6");
+            let length_v4 = length(
+                c.min_length_v4,
+                c.max_length_v4,
+                d.length_v4,
+                32,
+                ("", "v4"),
+            );
+            let length_v6 = length(
+                c.min_length_v6,
+                c.max_length_v6,
+                d.length_v6,
+                128,
+                ("", "v6"),
+            );
+            let bh_v4 = length(
+                c.blackhole_min_length_v4,
+                c.blackhole_max_length_v4,
+                d.blackhole_length_v4,
+                32,
+                ("blackhole_", "v4"),
+            );
+            let bh_v6 = length(
+                c.blackhole_min_length_v6,
+                c.blackhole_max_length_v6,
+                d.blackhole_length_v6,
+                128,
+                ("blackhole_", "v6"),
+            );
             let max_as_path = c.max_as_path.unwrap_or(d.max_as_path);
             if max_as_path == 0 {
                 ck.report(
@@ -128,11 +162,20 @@ impl BgpConfig {
                     first_as: c.first_as.unwrap_or(d.first_as),
                     bogon_prefixes: c.bogon_prefixes.unwrap_or(d.bogon_prefixes),
                     bogon_asns: c.bogon_asns.unwrap_or(d.bogon_asns),
+                    transit_free_asns: sorted(
+                        c.transit_free_asns
+                            .clone()
+                            .unwrap_or_else(|| d.transit_free_asns.clone()),
+                    ),
+                    never_via_rs_asns: sorted(c.never_via_rs_asns.clone()),
                     max_as_path,
                     length_v4,
                     length_v6,
                     rpki: c.rpki,
                     blackhole: c.blackhole,
+                    blackhole_length_v4: bh_v4,
+                    blackhole_length_v6: bh_v6,
+                    blackhole_without_list: c.blackhole_without_list,
                     graceful_shutdown: c.graceful_shutdown.unwrap_or(d.graceful_shutdown),
                 },
             );
@@ -327,6 +370,7 @@ impl BgpConfig {
                 families_written: p.families.is_some(),
                 policy,
                 rs_client,
+                community_alias: p.community_alias,
                 max_prefix_v4: p.max_prefix_v4,
                 max_prefix_v6: p.max_prefix_v6,
                 max_prefix_action: p.max_prefix_action,
@@ -384,6 +428,58 @@ impl BgpConfig {
         Some(l)
     }
 
+    /// A community alias stands for one 32-bit member: 16 bits, and no other member's
+    /// ASN or alias.
+    fn check_aliases(&self, ck: &mut Checker, base: &[Seg]) {
+        let mut taken: HashMap<u32, Asn> = self
+            .peers
+            .iter()
+            .filter(|p| p.asn.is_16bit())
+            .map(|p| (p.asn.get(), p.asn))
+            .collect();
+        // A member's sessions name it alike.
+        let mut first: HashMap<Asn, (usize, Option<Asn>)> = HashMap::new();
+        for (i, p) in self.peers.iter().enumerate() {
+            let (j, alias) = *first.entry(p.asn).or_insert((i, p.community_alias));
+            if alias != p.community_alias {
+                ck.report(
+                    &at(base, &[k("peer"), Seg::Index(i), k("community_alias")]),
+                    format!(
+                        "AS{}'s session bgp.peer[{j}] has another community_alias; give all its sessions the same",
+                        p.asn
+                    ),
+                );
+            }
+        }
+        for (i, p) in self.peers.iter().enumerate() {
+            let Some(alias) = p.community_alias else {
+                continue;
+            };
+            let path = at(base, &[k("peer"), Seg::Index(i), k("community_alias")]);
+            if p.asn.is_16bit() {
+                ck.report(
+                    &path,
+                    format!(
+                        "AS{} fits standard communities itself; remove community_alias",
+                        p.asn
+                    ),
+                );
+            } else if !alias.is_16bit() || alias.get() == 65535 {
+                ck.report(
+                    &path,
+                    format!("an alias must fit 16 bits (1..=65534); {alias} does not"),
+                );
+            } else if let Some(owner) = taken.insert(alias.get(), p.asn) {
+                if owner != p.asn {
+                    ck.report(
+                        &path,
+                        format!("{alias} already names AS{owner} in standard communities"),
+                    );
+                }
+            }
+        }
+    }
+
     fn check_announces(&self, ck: &mut Checker, base: &[Seg]) -> Vec<Announce> {
         let mut seen = HashMap::new();
         let mut out = Vec::new();
@@ -413,6 +509,12 @@ impl BgpConfig {
         }
         out
     }
+}
+
+fn sorted(mut l: Vec<Asn>) -> Vec<Asn> {
+    l.sort();
+    l.dedup();
+    l
 }
 
 fn default_policy() -> BgpName {
