@@ -149,7 +149,7 @@ fn machines_get_their_scripts_and_images_stream_with_ranges() {
     let body = String::from_utf8(body).expect("text");
     assert_eq!(status, 200, "{body}");
     assert!(
-        body.contains(&format!("kernel {base}/images/v1/vmlinuz rootfstype=ramfs console=ttyS0 initrd=initrd.img router.store={base} router.id=r1 router.mgmt=dhcp BOOTIF=01-52-54-00-00-00-0b")),
+        body.contains(&format!("kernel {base}/images/v1/vmlinuz rootfstype=ramfs console=ttyS0 initrd=initrd.img router.store={base} router.image=v1 router.id=r1 router.mgmt=dhcp BOOTIF=01-52-54-00-00-00-0b")),
         "{body}"
     );
     assert!(

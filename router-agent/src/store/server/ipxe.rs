@@ -40,6 +40,8 @@ pub struct Boot<'a> {
 pub fn kernel_args(b: &Boot<'_>) -> String {
     let mut args = vec![b.image_args.trim().to_owned(), "initrd=initrd.img".into()];
     args.push(format!("router.store={}", b.public));
+    // What the router booted, for it and its operators to see in /proc/cmdline.
+    args.push(format!("router.image={}", b.image));
     if let Some(id) = b.id {
         args.push(format!("router.id={id}"));
     }
@@ -119,7 +121,7 @@ mod tests {
             machine_script(&boot(&v, Some(&id), &mgmt)),
             "#!ipxe\n\
              echo router boot: router r1, image 2026-12-01\n\
-             kernel http://10.0.2.2:8080/images/2026-12-01/vmlinuz rootfstype=ramfs console=ttyS0,115200n8 loglevel=4 initrd=initrd.img router.store=http://10.0.2.2:8080 router.id=r1 router.mgmt=192.0.2.10/24,gw=192.0.2.1 BOOTIF=01-52-54-00-00-00-0b || goto failed\n\
+             kernel http://10.0.2.2:8080/images/2026-12-01/vmlinuz rootfstype=ramfs console=ttyS0,115200n8 loglevel=4 initrd=initrd.img router.store=http://10.0.2.2:8080 router.image=2026-12-01 router.id=r1 router.mgmt=192.0.2.10/24,gw=192.0.2.1 BOOTIF=01-52-54-00-00-00-0b || goto failed\n\
              initrd http://10.0.2.2:8080/images/2026-12-01/initrd.img || goto failed\n\
              boot || goto failed\n\
              :failed\n\
