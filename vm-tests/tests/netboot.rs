@@ -1,7 +1,9 @@
 //! Network boot: a VM with `-boot n` and nothing else (no -kernel, disk or ISO) PXE-boots
 //! through qemu's iPXE ROM, TFTP (`boot.ipxe`) and the store server (its script by MAC,
 //! kernel and initramfs over HTTP), pulls its config and applies it. The same router
-//! booted with `-kernel` next to it, both timed from qemu's start to config applied.
+//! booted with `-kernel` next to it, both timed from qemu's start to config applied. A
+//! second, unlisted MAC boots the default image without a router id; the first router,
+//! moved to another image version in `machines.toml`, boots that version next time.
 
 use std::time::Duration;
 
@@ -19,6 +21,17 @@ addresses = ["203.0.113.9/32"]
 "#;
 
 const MAC: &str = "52:54:00:00:00:0d";
+
+/// The config from the store applied: the agent running, the dummy's address there.
+fn assert_applied(vm: &mut Vm) {
+    let status = vm.sh("router-agent status 2>&1");
+    assert!(status.contains("daemon: running"), "{status}");
+    let addr = vm.sh("ip -br addr show dev svc");
+    assert!(
+        addr.contains("203.0.113.9/32"),
+        "the config's address: {addr}"
+    );
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_machine_boots_over_the_network_by_its_mac_and_applies_its_config() {
@@ -54,19 +67,24 @@ async fn a_machine_boots_over_the_network_by_its_mac_and_applies_its_config() {
         .expect("seed");
     let tftp = netboot::tftp_dir(&work.path("tftp"), port);
 
-    let mut spec = VmSpec::new("rnet", 0x0d);
-    assert_eq!(spec.mgmt_mac, MAC);
-    spec.mem_mib = 384;
-    spec.boot = BootFrom::Network {
-        tftp,
-        bootfile: "boot.ipxe".into(),
+    let net_spec = |name: &str, mac_suffix: u8| {
+        let mut spec = VmSpec::new(name, mac_suffix);
+        spec.mem_mib = 384;
+        spec.boot = BootFrom::Network {
+            tftp: tftp.clone(),
+            bootfile: "boot.ipxe".into(),
+        };
+        spec
     };
+    let spec = net_spec("rnet", 0x0d);
+    assert_eq!(spec.mgmt_mac, MAC);
     let mut vm = Vm::boot(spec, &image, &work.0);
     report.watch(&vm);
     let net_time = vm.await_running(Duration::from_secs(300));
     let cmdline = vm.sh("cat /proc/cmdline");
     for want in [
         format!("router.store={public}"),
+        "router.image=v1".into(),
         "router.id=rnet".into(),
         "router.mgmt=dhcp".into(),
         "BOOTIF=01-52-54-00-00-00-0d".into(),
@@ -77,18 +95,47 @@ async fn a_machine_boots_over_the_network_by_its_mac_and_applies_its_config() {
         );
     }
     assert!(!cmdline.contains("router.token"), "{cmdline}");
-    let status = vm.sh("router-agent status 2>&1");
-    assert!(status.contains("daemon: running"), "{status}");
-    let addr = vm.sh("ip -br addr show dev svc");
-    assert!(
-        addr.contains("203.0.113.9/32"),
-        "the config's address: {addr}"
-    );
+    assert_applied(&mut vm);
     let log = store.log();
     assert!(
         log.contains("boot script for 52:54:00:00:00:0d: router rnet image v1"),
         "{log}"
     );
+    vm.kill();
+
+    // Another MAC, not listed: the default image and no router id (it derives its own).
+    let mut other = Vm::boot(net_spec("stranger", 0x0e), &image, &work.0);
+    report.watch(&other);
+    other.await_running(Duration::from_secs(300));
+    let cmdline = other.sh("cat /proc/cmdline");
+    assert!(
+        !cmdline.contains("router.id="),
+        "an unlisted machine got an id: {cmdline}"
+    );
+    assert!(cmdline.contains("router.image=v1"), "{cmdline}");
+    let (rc, _) = other.sh_rc("ip link show svc", Duration::from_secs(10));
+    assert_ne!(rc, 0, "the unlisted machine has rnet's config");
+    assert!(store
+        .log()
+        .contains("boot script for 52:54:00:00:00:0e: unlisted machine image v1"));
+    other.kill();
+
+    // Moved to v2 at its next boot: publish v2, edit the mapping, reboot.
+    netboot::publish(&image, &Vec::new(), &images, "v2");
+    std::fs::write(
+        store_dir.join("machines.toml"),
+        format!("[default]\nimage = \"v1\"\n\n[[machine]]\nmac = \"{MAC}\"\nid = \"rnet\"\nimage = \"v2\"\n"),
+    )
+    .expect("machines.toml");
+    let mut vm = Vm::boot(net_spec("rnet-v2", 0x0d), &image, &work.0);
+    report.watch(&vm);
+    vm.await_running(Duration::from_secs(300));
+    let cmdline = vm.sh("cat /proc/cmdline");
+    assert!(
+        cmdline.contains("router.image=v2") && cmdline.contains("router.id=rnet"),
+        "{cmdline}"
+    );
+    assert_applied(&mut vm);
     vm.kill();
 
     // The same router from -kernel, for the timing next to it.
