@@ -9,7 +9,8 @@ pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential c
       git)  # git: the store server keeps history in a bare repository
 # The image (image-recipe/): root filesystem, kernel modules, archive, ISO, UKI, qemu.
 pkgs+=(mmdebstrap kmod cpio zstd xz-utils xorriso grub-common grub-pc-bin grub-efi-amd64-bin
-    mtools dosfstools systemd-boot-efi qemu-system-x86 ovmf)
+    mtools dosfstools systemd-boot-efi qemu-system-x86 ovmf
+    ipxe-qemu)  # ipxe-qemu: the NICs' iPXE ROMs, for the VM tests that boot over the network
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

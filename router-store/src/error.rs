@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::boot::BootError;
 use super::git::GitError;
 use super::tokens::TokensError;
 
@@ -43,6 +44,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("network boot")]
+    Boot(#[from] BootError),
     #[error("starting the async runtime")]
     Runtime(#[source] std::io::Error),
 }

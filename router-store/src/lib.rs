@@ -3,10 +3,15 @@
 //! layout, tokens file and TLS are described in docs/store.md.
 
 mod api;
+mod assets;
+mod boot;
 mod error;
 mod files;
 mod git;
+mod ipxe;
 mod listen;
+mod machines;
+mod range;
 mod repo;
 mod setup;
 mod tokens;
@@ -21,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use boot::{BootError, BootState};
 pub use error::ServeError;
 pub use git::GitError;
 pub use repo::GitStore;
@@ -53,6 +59,15 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (larger: 413).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
     pub max_body: usize,
+    /// Network boot: a directory of image versions (VERSION/vmlinuz, initrd.img,
+    /// cmdline, SHA256SUMS) served with /boot.ipxe and /ipxe (docs/netboot.md); machines
+    /// are mapped in DIR/machines.toml.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// The URL booting machines reach this server at (router.store= of their scripts);
+    /// without it, the Host header of each request.
+    #[arg(long, requires = "images")]
+    pub public_url: Option<String>,
 }
 
 /// Runs the server until SIGTERM or SIGINT.
@@ -75,12 +90,26 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
             _ => None,
         };
         let store = GitStore::open(&args.dir).await?;
+        let boot = match args.images.clone() {
+            Some(images) => {
+                let (machines, public, tls) =
+                    (args.dir.join("machines.toml"), args.public_url.clone(), tls.is_some());
+                let state = tokio::task::spawn_blocking(move || {
+                    BootState::load(images, machines, public, tls)
+                })
+                .await
+                .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??;
+                Some(Arc::new(state))
+            }
+            None => None,
+        };
         let server = Server::start(ServerConfig {
             listen: args.listen,
             store: Arc::new(store),
             access,
             tls,
             max_body: args.max_body,
+            boot,
         })
         .await?;
         if args.tokens.is_none() {
@@ -172,6 +201,8 @@ pub struct ServerConfig {
     pub access: Access,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub max_body: usize,
+    /// The network boot endpoints, when serving images.
+    pub boot: Option<Arc<BootState>>,
 }
 
 /// A running server.
@@ -192,7 +223,10 @@ impl Server {
         };
         let listener = TcpListener::bind(config.listen).await.map_err(listen_err)?;
         let addr = listener.local_addr().map_err(listen_err)?;
-        let app = api::router(config.store, Arc::new(config.access), config.max_body);
+        let mut app = api::router(config.store, Arc::new(config.access), config.max_body);
+        if let Some(boot) = config.boot {
+            app = app.merge(boot::router(boot));
+        }
         let (stop, stopped) = watch::channel(false);
         let tls = config.tls.is_some();
         let task = tokio::spawn(listen::accept_loop(listener, app, config.tls, stopped));

@@ -19,6 +19,7 @@ async fn start(store: Arc<dyn ConfigStore>, access: Access, max_body: usize) -> 
         access,
         tls: None,
         max_body,
+        boot: None,
     })
     .await
     .expect("server starts")

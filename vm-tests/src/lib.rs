@@ -9,6 +9,7 @@
 
 pub mod image;
 pub mod lan;
+pub mod netboot;
 pub mod postmortem;
 pub mod state;
 pub mod store;
@@ -18,7 +19,7 @@ pub use image::Image;
 pub use lan::{Lan, LanNic};
 pub use postmortem::Postmortem;
 pub use store::StoreServer;
-pub use vm::{Link, Vm, VmSpec};
+pub use vm::{BootFrom, Link, Vm, VmSpec};
 
 /// A free TCP port on 127.0.0.1 (bound, then released: good enough for tests that run
 /// their servers at once).

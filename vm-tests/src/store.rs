@@ -13,6 +13,8 @@ pub struct StoreServer {
     pub dir: PathBuf,
     pub port: u16,
     log: PathBuf,
+    /// More `store serve` arguments (--images ...).
+    extra: Vec<String>,
 }
 
 pub fn store_binary() -> PathBuf {
@@ -33,6 +35,11 @@ fn release_binary(name: &str) -> PathBuf {
 
 impl StoreServer {
     pub fn start(dir: &Path, port: u16) -> StoreServer {
+        StoreServer::start_with(dir, port, &[])
+    }
+
+    /// With more `store serve` arguments.
+    pub fn start_with(dir: &Path, port: u16, extra: &[String]) -> StoreServer {
         std::fs::create_dir_all(dir).expect("store dir");
         let log = dir.with_extension("log");
         let mut s = StoreServer {
@@ -40,6 +47,7 @@ impl StoreServer {
             dir: dir.to_owned(),
             port,
             log,
+            extra: extra.to_vec(),
         };
         s.up();
         s
@@ -51,6 +59,7 @@ impl StoreServer {
             .args(["serve", "--dir"])
             .arg(&self.dir)
             .args(["--listen", &format!("0.0.0.0:{}", self.port)])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&self.log).expect("store log"))
             .spawn()

@@ -32,6 +32,19 @@ pub struct VmSpec {
     pub lans: Vec<LanNic>,
     /// Extra files for the root, beside the harness's shell.
     pub files: Files,
+    /// Where the guest's kernel comes from.
+    pub boot: BootFrom,
+}
+
+/// `-kernel` and `-initrd` from the image, or the network.
+#[derive(Debug, Clone, Default)]
+pub enum BootFrom {
+    #[default]
+    Kernel,
+    /// `-boot n`: the NIC's iPXE ROM asks qemu's DHCP, fetches `bootfile` from qemu's
+    /// TFTP server (serving `tftp`), and goes on from there; no kernel, disk or ISO. The
+    /// initramfs served must carry the harness's shell (see `netboot::publish`).
+    Network { tftp: PathBuf, bootfile: String },
 }
 
 impl VmSpec {
@@ -44,6 +57,7 @@ impl VmSpec {
             links: Vec::new(),
             lans: Vec::new(),
             files: Vec::new(),
+            boot: BootFrom::Kernel,
         }
     }
 }
@@ -88,10 +102,6 @@ impl Vm {
     pub fn boot(spec: VmSpec, image: &Image, work: &Path) -> Vm {
         let dir = work.join(&spec.name);
         std::fs::create_dir_all(&dir).expect("vm dir");
-        let initrd = dir.join("initrd.img");
-        let mut files = image::shell_files();
-        files.extend(spec.files.iter().cloned());
-        image::with_overlay(image, &files, &dir, &initrd);
         let console_log = dir.join("console.log");
         let sock = dir.join("shell.sock");
         let _ = std::fs::remove_file(&sock);
@@ -104,25 +114,38 @@ impl Vm {
             "-smp",
             "1",
         ])
-        .args(["-nodefaults", "-display", "none", "-no-reboot"])
-        .arg("-kernel")
-        .arg(&image.vmlinuz)
-        .arg("-initrd")
-        .arg(&initrd)
-        .arg("-append")
-        .arg(format!(
-            "rootfstype=ramfs console=ttyS0,115200n8 {}",
-            spec.append
-        ))
-        .arg("-chardev")
-        .arg(format!("file,id=con,path={}", console_log.display()))
-        .args(["-serial", "chardev:con", "-chardev"])
-        .arg(format!(
-            "socket,id=sh,path={},server=on,wait=off",
-            sock.display()
-        ))
-        .args(["-serial", "chardev:sh", "-nic"])
-        .arg(format!("user,model=virtio-net-pci,mac={}", spec.mgmt_mac));
+        .args(["-nodefaults", "-display", "none", "-no-reboot"]);
+        let mut user_net = format!("user,model=virtio-net-pci,mac={}", spec.mgmt_mac);
+        match &spec.boot {
+            BootFrom::Kernel => {
+                let initrd = dir.join("initrd.img");
+                let mut files = image::shell_files();
+                files.extend(spec.files.iter().cloned());
+                image::with_overlay(image, &files, &dir, &initrd);
+                cmd.arg("-kernel")
+                    .arg(&image.vmlinuz)
+                    .arg("-initrd")
+                    .arg(&initrd)
+                    .arg("-append")
+                    .arg(format!(
+                        "rootfstype=ramfs console=ttyS0,115200n8 {}",
+                        spec.append
+                    ));
+            }
+            BootFrom::Network { tftp, bootfile } => {
+                cmd.args(["-boot", "n"]);
+                user_net.push_str(&format!(",tftp={},bootfile={bootfile}", tftp.display()));
+            }
+        }
+        cmd.arg("-chardev")
+            .arg(format!("file,id=con,path={}", console_log.display()))
+            .args(["-serial", "chardev:con", "-chardev"])
+            .arg(format!(
+                "socket,id=sh,path={},server=on,wait=off",
+                sock.display()
+            ))
+            .args(["-serial", "chardev:sh", "-nic"])
+            .arg(user_net);
         for l in &spec.links {
             let side = if l.listen { "listen" } else { "connect" };
             cmd.arg("-nic").arg(format!(

@@ -2,7 +2,7 @@
 
 mod backoff;
 pub mod bgp_poll;
-pub mod bootargs;
+pub use router_store_client::bootargs;
 mod core;
 #[cfg(feature = "kernel")]
 mod drivers;

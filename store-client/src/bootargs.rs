@@ -1,12 +1,13 @@
 //! The boot contract on the kernel command line: `router.store=`, `router.id=`,
-//! `router.mgmt=`, `router.token=`, and PXE's `BOOTIF=`. Pure: the caller reads
-//! `/proc/cmdline`.
+//! `router.mgmt=`, `router.token=`, `router.image=`, and PXE's `BOOTIF=`. Pure: the caller reads
+//! `/proc/cmdline`. Shared by the agent, which reads them, and the store server, which writes
+//! them into boot scripts.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::store::RouterId;
+use crate::RouterId;
 
 /// How the management path comes up before the store can be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct BootArgs {
     pub mgmt: Option<Mgmt>,
     pub mgmt_device: Option<MgmtDevice>,
     pub token: Option<String>,
+    /// The image version a network boot says it booted (`router.image=`, written by the
+    /// store server's iPXE script).
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -176,6 +180,22 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
                 Err(e) => errors.push(e),
             },
             "router.token" if !value.is_empty() => args.token = Some(value.to_owned()),
+            "router.image" => {
+                let ok = (1..=64).contains(&value.len())
+                    && !value.starts_with('.')
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                if ok {
+                    args.image = Some(value.to_owned());
+                } else {
+                    errors.push(bad(
+                        param,
+                        value,
+                        "an image version: 1 to 64 of A-Z a-z 0-9 . _ -",
+                    ));
+                }
+            }
             "BOOTIF" => match parse_mac(value) {
                 Some(mac) => bootif = Some(MgmtDevice::Mac(mac)),
                 None => errors.push(bad(
@@ -187,7 +207,7 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
             p if p.starts_with("router.") => errors.push(bad(
                 param,
                 value,
-                "one of router.store, router.id, router.mgmt, router.token",
+                "one of router.store, router.id, router.mgmt, router.token, router.image",
             )),
             _ => {}
         }
@@ -256,6 +276,14 @@ mod tests {
         assert!(text[0].contains("router.mgmt=\"10.0.0.1\": expected dhcp or ADDRESS/PREFIX"));
         assert!(text[1].contains("router id"));
         assert!(text[4].contains("one of router.store"));
+    }
+
+    #[test]
+    fn the_image_version_a_network_boot_names() {
+        let a = parse("router.image=2026-12-01 router.mgmt=dhcp").expect("valid");
+        assert_eq!(a.image.as_deref(), Some("2026-12-01"));
+        let errs = parse("router.image=../x").expect_err("not a version");
+        assert!(errs[0].expected.contains("image version"), "{errs:?}");
     }
 
     #[test]
