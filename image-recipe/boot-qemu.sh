@@ -136,15 +136,7 @@ case $boot in
             overlays+=("$tmp/autologin")
         fi
         if [ ${#overlays[@]} -gt 0 ]; then
-            # The kernel unpacks concatenated cpio archives in order: later files win.
-            cp "$initrd" "$tmp/initrd.img"
-            # An uncompressed archive after a compressed one must start 4-byte aligned.
-            truncate -s %4 "$tmp/initrd.img"
-            for o in "${overlays[@]}"; do
-                [ -d "$o" ] || die "--overlay $o is not a directory"
-                (cd "$o" && find . -mindepth 1 | LC_ALL=C sort |
-                    cpio --quiet -o -H newc -R 0:0) >> "$tmp/initrd.img"
-            done
+            "$here/overlay.sh" "$initrd" "$tmp/initrd.img" "${overlays[@]}"
             initrd=$tmp/initrd.img
         fi
         args+=(-kernel "$image/vmlinuz" -initrd "$initrd"

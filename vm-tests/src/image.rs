@@ -7,6 +7,9 @@ use std::process::{Command, Stdio};
 pub struct Image {
     pub vmlinuz: PathBuf,
     pub initrd: PathBuf,
+    /// The kernel arguments every boot of the image needs, as image-recipe/build.sh wrote
+    /// them (`cmdline`): the one source boot-qemu.sh, the smoke test and these tests share.
+    pub cmdline: String,
 }
 
 impl Image {
@@ -16,11 +19,15 @@ impl Image {
         let dir = std::env::var_os("ROUTER_IMAGE_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../image-recipe/out"));
+        let cmdline_file = dir.join("cmdline");
         let image = Image {
             vmlinuz: dir.join("vmlinuz"),
             initrd: dir.join("initrd.img"),
+            cmdline: std::fs::read_to_string(&cmdline_file)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
         };
-        for f in [&image.vmlinuz, &image.initrd] {
+        for f in [&image.vmlinuz, &image.initrd, &cmdline_file] {
             assert!(
                 f.is_file(),
                 "{} missing: build the image first (`make image`), or point ROUTER_IMAGE_DIR at one",
@@ -63,8 +70,8 @@ pub fn shell_files() -> Files {
     ]
 }
 
-/// The image's initramfs with `files` appended as a second cpio archive (the kernel
-/// unpacks them in order; later files win), written to `out`.
+/// The image's initramfs with `files` appended by image-recipe/overlay.sh (the same overlay
+/// boot-qemu.sh makes), written to `out`.
 pub fn with_overlay(image: &Image, files: &Files, work: &Path, out: &Path) {
     let root = work.join("overlay");
     let _ = std::fs::remove_dir_all(&root);
@@ -79,30 +86,17 @@ pub fn with_overlay(image: &Image, files: &Files, work: &Path, out: &Path) {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).expect("chmod");
         }
     }
-    std::fs::copy(&image.initrd, out).expect("copy the initrd");
-    // An uncompressed archive after a compressed one must start 4-byte aligned.
-    let len = std::fs::metadata(out).expect("initrd size").len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(out)
-        .and_then(|f| f.set_len(len.next_multiple_of(4)))
-        .expect("pad the initrd");
-    let list = Command::new("sh")
-        .arg("-c")
-        .arg("find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0")
-        .current_dir(&root)
-        .stdout(Stdio::piped())
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../image-recipe/overlay.sh");
+    let done = Command::new(&script)
+        .arg(&image.initrd)
+        .arg(out)
+        .arg(&root)
+        .stderr(Stdio::piped())
         .output()
-        .expect("cpio (apt-get install cpio)");
+        .expect("image-recipe/overlay.sh runs (apt-get install cpio)");
     assert!(
-        list.status.success(),
-        "cpio failed: {}",
-        String::from_utf8_lossy(&list.stderr)
+        done.status.success(),
+        "overlay.sh failed: {}",
+        String::from_utf8_lossy(&done.stderr)
     );
-    use std::io::Write;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(out)
-        .and_then(|mut f| f.write_all(&list.stdout))
-        .expect("append the overlay");
 }

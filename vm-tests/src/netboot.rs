@@ -20,13 +20,7 @@ pub fn publish(image: &Image, files: &Files, images: &Path, version: &str) -> Pa
     image::with_overlay(image, &all, &work, &dir.join("initrd.img"));
     let _ = std::fs::remove_dir_all(&work);
     // The build's own arguments (image-recipe/out/cmdline); the -kernel boots use these.
-    let cmdline = image
-        .vmlinuz
-        .parent()
-        .map(|d| d.join("cmdline"))
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_else(|| "rootfstype=ramfs console=ttyS0,115200n8".into());
-    std::fs::write(dir.join("cmdline"), cmdline).expect("cmdline");
+    std::fs::write(dir.join("cmdline"), &image.cmdline).expect("cmdline");
     let sums = Command::new("sha256sum")
         .args(["vmlinuz", "initrd.img"])
         .current_dir(&dir)

@@ -127,10 +127,7 @@ impl Vm {
                     .arg("-initrd")
                     .arg(&initrd)
                     .arg("-append")
-                    .arg(format!(
-                        "rootfstype=ramfs console=ttyS0,115200n8 {}",
-                        spec.append
-                    ));
+                    .arg(format!("{} {}", image.cmdline, spec.append));
             }
             BootFrom::Network { tftp, bootfile } => {
                 cmd.args(["-boot", "n"]);
