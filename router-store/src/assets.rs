@@ -5,53 +5,14 @@
 //! reported when the server starts (or rescans) and not offered.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
-/// An image version's name: safe as a path component and a URL segment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ImageVersion(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("image version {0:?}: expected 1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.'")]
-pub struct BadVersion(String);
-
-impl ImageVersion {
-    pub fn new(s: &str) -> Result<Self, BadVersion> {
-        let ok = (1..=64).contains(&s.len())
-            && !s.starts_with('.')
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if ok {
-            Ok(ImageVersion(s.to_owned()))
-        } else {
-            Err(BadVersion(s.to_owned()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ImageVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ImageVersion {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        ImageVersion::new(&s).map_err(serde::de::Error::custom)
-    }
-}
+pub use router_store_client::ImageVersion;
 
 /// The files of a version that are served; nothing else in its directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 pub use error::StoreError;
 pub use http::HttpStore;
 pub use memory::MemoryStore;
-pub use names::{FileName, NameError, RouterId};
+pub use names::{FileName, ImageVersion, NameError, RouterId};
 pub use open::{open, StoreOptions};
 
 /// A store's opaque name for one version of a config (an HTTP ETag, an etcd revision, a

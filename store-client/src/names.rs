@@ -1,4 +1,4 @@
-//! Router ids and file names: safe as a path component, a URL segment and an etcd key.
+//! Router ids, file names and image versions: safe as a path component, a URL segment and an etcd key.
 
 use std::fmt;
 
@@ -73,4 +73,9 @@ safe_name!(
     /// A file kept beside a router's config.
     FileName,
     "file name"
+);
+safe_name!(
+    /// An image version the store server boots routers from (`images/<version>/`).
+    ImageVersion,
+    "image version"
 );
