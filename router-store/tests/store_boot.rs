@@ -1,69 +1,31 @@
 //! Network boot against a real `router-store serve --images` process: the iPXE
 //! scripts per machine, the images streamed with ranges, and the bad requests.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-struct Serve {
-    child: Child,
-    addr: String,
-    stderr: std::sync::mpsc::Receiver<String>,
+fn utf8(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
 }
 
-impl Serve {
-    fn start(dir: &Path, images: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_router-store"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-            .arg(dir)
-            .arg("--images")
-            .arg(images)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("router-store serve starts");
-        let (err_tx, stderr) = std::sync::mpsc::channel();
-        let err = child.stderr.take().expect("stderr piped");
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = err_tx.send(line);
-            }
-        });
-        let out = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("store: listening on http://") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("store serve printed its address within 30 s");
-        Serve {
-            child,
-            addr,
-            stderr,
-        }
-    }
+#[path = "support/serve.rs"]
+mod serve;
+use serve::Serve;
 
-    fn log(&self) -> String {
-        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
-    }
-
+/// Raw HTTP against `serve`, byte for byte.
+trait RawGet {
+    fn addr(&self) -> &str;
     /// A GET sent byte for byte: (status, headers lowercased, body).
     fn get(&self, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
-        let mut tcp = TcpStream::connect(&self.addr).expect("connect");
+        let mut tcp = TcpStream::connect(self.addr()).expect("connect");
         write!(
             tcp,
             "GET {path} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
-            self.addr
+            self.addr()
         )
         .expect("send");
         let mut answer = Vec::new();
@@ -78,10 +40,9 @@ impl Serve {
     }
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl RawGet for Serve {
+    fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 }
 
@@ -132,8 +93,8 @@ fn machines_get_their_scripts_and_images_stream_with_ranges() {
     std::fs::create_dir_all(&store).expect("mkdir");
     std::fs::write(store.join("machines.toml"), MACHINES).expect("write");
     let initrd = images(&tmp.path().join("images"));
-    let s = Serve::start(&store, &tmp.path().join("images"));
-    let base = format!("http://{}", s.addr);
+    let s = Serve::start(&store, &["--images", utf8(&tmp.path().join("images"))]);
+    let base = s.url.clone();
 
     let (status, _, body) = s.get("/boot.ipxe", "");
     let body = String::from_utf8(body).expect("text");
@@ -272,7 +233,7 @@ fn the_mapping_is_re_read_and_a_broken_one_refused() {
     );
 
     std::fs::write(store.join("machines.toml"), MACHINES).expect("write");
-    let s = Serve::start(&store, &tmp.path().join("images"));
+    let s = Serve::start(&store, &["--images", utf8(&tmp.path().join("images"))]);
     let ask = "/ipxe?mac=52-54-00-00-00-0c&uuid=";
     let (_, _, body) = s.get(ask, "");
     assert!(String::from_utf8_lossy(&body).contains("/images/v2/"));

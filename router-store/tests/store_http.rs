@@ -1,9 +1,8 @@
 //! The http(s):// client against a real `router-store serve` process: the store
 //! contract, tokens, limits, TLS, and `kill -9` in the middle of many writes.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,39 +11,16 @@ use router_store_client::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A `store serve` process, killed when dropped.
-struct Serve {
-    child: Child,
-    url: String,
+#[path = "support/serve.rs"]
+mod serve;
+use serve::Serve;
+
+/// A client of `serve`.
+trait Client {
+    fn client(&self, token: Option<&str>, ca: Option<&Path>) -> HttpStore;
 }
 
-impl Serve {
-    fn start(dir: &Path, extra: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_router-store"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-            .arg(dir)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("router-store serve starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(url) = line.strip_prefix("store: listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("store serve printed its address within 20 s");
-        Serve { child, url }
-    }
-
+impl Client for Serve {
     fn client(&self, token: Option<&str>, ca: Option<&Path>) -> HttpStore {
         let options = StoreOptions {
             token: token.map(str::to_owned),
@@ -52,18 +28,6 @@ impl Serve {
             timeout: Duration::from_secs(10),
         };
         HttpStore::open(&self.url, &options).expect("client opens")
-    }
-
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
