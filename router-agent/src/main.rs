@@ -366,7 +366,7 @@ fn run(command: Command) -> Result<(), AnyError> {
         } => {
             return Err(
                 "the store server is its own program now: run `router-store serve` \
-                        with the same options (package router-store)"
+                        with the same options (built from the router-store crate, beside router-agent)"
                     .into(),
             )
         }
