@@ -74,7 +74,20 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
             let (parent, _) = split(dir)?;
             sync_dir(parent)
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        // A link in its place would take the writes elsewhere (`history -> /etc`).
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if fs::symlink_metadata(dir)?.is_dir() {
+                Ok(())
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is not a directory (a symbolic link?); writes never go through links",
+                        dir.display()
+                    ),
+                ))
+            }
+        }
         Err(e) => Err(e),
     }
 }

@@ -35,6 +35,16 @@ pub enum StoreError {
     Refused { store: String, detail: String },
     #[error("{store}: unexpected answer: {detail}")]
     Protocol { store: String, detail: String },
+    #[error(
+        "{store}: no space left on the store's disk (ENOSPC) while {what}; free space there \
+         (the router keeps the snapshot in memory and retries)"
+    )]
+    NoSpace { store: String, what: String },
+    #[error(
+        "{store}: the store's disk is read-only (EROFS) while {what}; remount it read-write \
+         or unlock the stick's write protection"
+    )]
+    ReadOnlyDisk { store: String, what: String },
     #[error("{store}: {what}")]
     Io {
         store: String,
@@ -47,6 +57,9 @@ pub enum StoreError {
 impl StoreError {
     /// Worth retrying later (the store may come back); other errors need someone to act.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unreachable { .. })
+        matches!(
+            self,
+            StoreError::Unreachable { .. } | StoreError::NoSpace { .. }
+        )
     }
 }

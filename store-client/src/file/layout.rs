@@ -9,7 +9,9 @@
 //! DIR/<id>/.lock                flock'ed by every writer
 //! ```
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,14 +19,24 @@ use crate::{FileName, RouterId};
 
 #[derive(Debug, Clone)]
 pub(super) struct Layout {
+    pub root: PathBuf,
     pub router: PathBuf,
+    pub lock_wait: Duration,
 }
 
 impl Layout {
-    pub fn new(root: &Path, id: &RouterId) -> Layout {
+    pub fn new(root: &Path, id: &RouterId, lock_wait: Duration) -> Layout {
         Layout {
+            root: root.to_owned(),
             router: root.join(id.as_str()),
+            lock_wait,
         }
+    }
+
+    /// Reads one of the router's files, never through a link, at most
+    /// [`super::safe::MAX_READ`] bytes; `None` if it does not exist.
+    pub fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        super::safe::read(&self.root, path, super::safe::MAX_READ)
     }
 
     pub fn config(&self) -> PathBuf {

@@ -6,6 +6,7 @@
 
 mod layout;
 mod router;
+mod safe;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,6 @@ use self::router::PutOutcome;
 use super::{
     ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, Stored, Version, Watch,
 };
-use crate::atomic;
 
 #[derive(Debug, Clone)]
 pub struct FileStore {
@@ -29,6 +29,7 @@ pub struct FileStore {
 #[derive(Debug)]
 struct Inner {
     root: PathBuf,
+    lock_wait: Duration,
 }
 
 impl FileStore {
@@ -41,8 +42,21 @@ impl FileStore {
             source,
         })?;
         Ok(FileStore {
-            inner: Arc::new(Inner { root }),
+            inner: Arc::new(Inner {
+                root,
+                lock_wait: safe::LOCK_WAIT,
+            }),
         })
+    }
+
+    /// How long to wait for another process's lock (10 s unless set).
+    pub fn with_lock_wait(self, wait: Duration) -> FileStore {
+        FileStore {
+            inner: Arc::new(Inner {
+                root: self.inner.root.clone(),
+                lock_wait: wait,
+            }),
+        }
     }
 
     /// From a `file://DIR` URL.
@@ -64,7 +78,7 @@ impl FileStore {
     {
         let id = id.clone();
         self.blocking(move |inner| {
-            let layout = Layout::new(&inner.root, &id);
+            let layout = Layout::new(&inner.root, &id, inner.lock_wait);
             work(&layout).map_err(|source| inner.error(what, source))
         })
         .await
@@ -102,15 +116,25 @@ impl Inner {
                 source: Some(Box::new(source)),
             };
         }
-        StoreError::Io {
-            store: self.describe(),
-            what,
-            source,
+        match source.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StoreError::NoSpace {
+                store: self.describe(),
+                what,
+            },
+            io::ErrorKind::ReadOnlyFilesystem => StoreError::ReadOnlyDisk {
+                store: self.describe(),
+                what,
+            },
+            _ => StoreError::Io {
+                store: self.describe(),
+                what,
+                source,
+            },
         }
     }
 
     fn get(&self, id: &RouterId) -> Result<Option<Stored>, StoreError> {
-        let layout = Layout::new(&self.root, id);
+        let layout = Layout::new(&self.root, id, self.lock_wait);
         let current = (|| match layout.lock_for_read()? {
             Some(locked) => locked.current(),
             None => Ok(None),
@@ -205,7 +229,7 @@ impl ConfigStore for FileStore {
                 version: version.clone(),
             });
         };
-        let path = Layout::new(&self.inner.root, id).history();
+        let path = Layout::new(&self.inner.root, id, self.inner.lock_wait).history();
         self.inner.utf8(&path, bytes)
     }
 
@@ -216,10 +240,8 @@ impl ConfigStore for FileStore {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let what = format!("reading file {name} of {id}");
         let name = name.clone();
-        self.run(id, what, move |layout| {
-            atomic::read_optional(&layout.file(&name))
-        })
-        .await
+        self.run(id, what, move |layout| layout.read(&layout.file(&name)))
+            .await
     }
 
     async fn put_file(

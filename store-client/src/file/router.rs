@@ -1,12 +1,11 @@
 //! One router's directory, read and written under its lock (blocking calls: the store runs
 //! them on tokio's blocking pool).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{flock, FlockOperation};
+use super::safe;
 
 use super::layout::{entry_seq, Layout, Meta};
 use crate::atomic;
@@ -55,29 +54,10 @@ impl Layout {
         }))
     }
 
-    /// Opens and flocks `.lock`; `None` on a read-only file system without one, where
-    /// nobody writes and so nobody needs locking out.
+    /// Opens and flocks `.lock`, waiting at most `lock_wait`; `None` on a read-only file
+    /// system without one, where nobody writes and so nobody needs locking out.
     fn take_lock(&self) -> io::Result<Option<File>> {
-        let opened = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(atomic::PRIVATE)
-            .open(self.lock());
-        let file = match opened {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::ReadOnlyFilesystem => {
-                match File::open(self.lock()) {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        };
-        flock(&file, FlockOperation::LockExclusive)?;
-        Ok(Some(file))
+        safe::lock(&self.root, &self.lock(), self.lock_wait)
     }
 
     /// Every history entry, newest first. No lock: entries appear by rename, whole, and
@@ -113,13 +93,13 @@ impl Layout {
     /// The text of one version, `None` if there is no such entry.
     pub fn entry_text(&self, version: &Version) -> io::Result<Option<Vec<u8>>> {
         match version_seq(version) {
-            Some(seq) => atomic::read_optional(&self.entry(seq)),
+            Some(seq) => self.read(&self.entry(seq)),
             None => Ok(None),
         }
     }
 
     fn read_meta(&self, seq: u64) -> io::Result<Option<Meta>> {
-        let Some(bytes) = atomic::read_optional(&self.meta(seq))? else {
+        let Some(bytes) = self.read(&self.meta(seq))? else {
             return Ok(None);
         };
         match toml::from_str(&String::from_utf8_lossy(&bytes)) {
@@ -138,11 +118,11 @@ impl Locked<'_> {
     /// the history first, so it too has a version.
     pub fn current(&self) -> io::Result<Option<(Vec<u8>, Version)>> {
         let layout = self.layout;
-        let Some(text) = atomic::read_optional(&layout.config())? else {
+        let Some(text) = layout.read(&layout.config())? else {
             return Ok(None);
         };
         if let Some(seq) = self.recorded_seq()? {
-            if atomic::read_optional(&layout.entry(seq))?.as_deref() == Some(&text[..]) {
+            if layout.read(&layout.entry(seq))?.as_deref() == Some(&text[..]) {
                 return Ok(Some((text, Version(seq.to_string()))));
             }
         }
@@ -214,16 +194,30 @@ impl Locked<'_> {
     /// The first free history number after the current one (archives and interrupted
     /// writes may sit beyond it).
     fn next_seq(&self) -> io::Result<u64> {
-        let mut seq = self.recorded_seq()?.unwrap_or(0) + 1;
+        let exhausted = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: the version number is at its maximum; the store cannot number \
+                     another version (was the file edited by hand?)",
+                    self.layout.version().display()
+                ),
+            )
+        };
+        let mut seq = (self.recorded_seq()?.unwrap_or(0))
+            .checked_add(1)
+            .ok_or_else(exhausted)?;
         while self.layout.entry(seq).try_exists()? || self.layout.meta(seq).try_exists()? {
-            seq += 1;
+            seq = seq.checked_add(1).ok_or_else(exhausted)?;
         }
         Ok(seq)
     }
 
     /// What `version` says; `None` if absent or garbled (then `config.toml` is re-recorded).
     fn recorded_seq(&self) -> io::Result<Option<u64>> {
-        Ok(atomic::read_optional(&self.layout.version())?
+        Ok(self
+            .layout
+            .read(&self.layout.version())?
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|s| s.trim().parse().ok()))
     }
