@@ -3,13 +3,17 @@
 //! before anything is written. Pure: no kernel, no clock.
 
 mod diff;
+mod fates;
+mod kinds;
 mod links;
 mod op;
+mod routes;
 
 use std::fmt;
 
-pub use diff::{diff, route_matches};
+pub use diff::diff;
 pub use op::{KindText, LinkChange, Op, RouteText, RuleText};
+pub use routes::route_matches;
 
 use crate::{IfName, MacAddr};
 
