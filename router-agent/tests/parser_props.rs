@@ -109,7 +109,6 @@ fn apply(text: &str, m: &Mutation) -> String {
     s
 }
 
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 

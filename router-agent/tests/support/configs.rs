@@ -7,7 +7,6 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-
 /// Valid configs to mutate: the examples and the golden cases.
 pub fn seeds() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
