@@ -350,7 +350,7 @@ impl RsLab {
                 .map(str::to_owned)
                 .collect()
         };
-        let before = since(&rs_bird);
+        let before = since(rs_bird);
         std::fs::write(file, rs_config(true, None)).expect("write");
         let out = lab.agent("apply", Some(file));
         assert!(out.status.success(), "apply: {}", stderr(&out));
@@ -360,7 +360,7 @@ impl RsLab {
             stdout(&out)
         );
         std::thread::sleep(Duration::from_secs(1));
-        assert_eq!(before, since(&rs_bird), "sessions were reset");
+        assert_eq!(before, since(rs_bird), "sessions were reset");
         assert!(
             rs_bird
                 .birdc(&["show", "protocols", "all", "p_c1"])
@@ -393,7 +393,7 @@ impl RsLab {
             conf_before,
             std::fs::read_to_string(lab.path("rs.conf")).expect("read")
         );
-        assert!(established(&rs_bird, &["c1", "c2", "c3"]));
+        assert!(established(rs_bird, &["c1", "c2", "c3"]));
     }
 
     fn drain_announces_graceful_shutdown(&self) {
