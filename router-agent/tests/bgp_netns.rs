@@ -15,7 +15,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::bird::{wait, wait_or, Bird, Lab, RS_IP};
@@ -100,35 +100,8 @@ fn established(rs: &Bird, peers: &[&str]) -> bool {
     })
 }
 
-#[test]
-fn route_server_with_real_bird() {
-    let lab = Lab::new(4);
-    let rs_bird = lab.start_rs();
-    let file = lab.path("rs.toml");
-    // BIRD's log goes to rs.log (shown when a wait times out); raw text round-trips too.
-    std::fs::write(&file, rs_config(false, Some("log stderr all;"))).expect("write");
-    std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
-
-    let out = lab.agent("check", Some(&file));
-    assert!(out.status.success(), "check: {}", stderr(&out));
-    assert!(
-        stdout(&out).contains("accepted by `bird -p`"),
-        "{}",
-        stdout(&out)
-    );
-    let out = lab.agent("apply", Some(&file));
-    assert!(
-        out.status.success(),
-        "apply: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("BIRD reconfigured"),
-        "{}",
-        stderr(&out)
-    );
-
+/// The four clients, each with the routes it announces.
+fn start_clients(lab: &Lab) -> (Bird, Bird, Bird, Bird) {
     // c1: a good route, two with export control, a bogon, a wrong next hop, an RPKI
     // invalid one, and one with GRACEFUL_SHUTDOWN that c2 also announces.
     let c1 = lab.start_client(
@@ -167,188 +140,284 @@ fn route_server_with_real_bird() {
         .map(|i| format!("  route 185.4.{i}.0/24 blackhole;\n"))
         .collect();
     let _c4 = lab.start_client(4, 10004, &many, "");
+    (c1, c2, c3, _c4)
+}
 
-    wait("sessions c1..c3 established", || {
-        established(&rs_bird, &["c1", "c2", "c3"])
-    });
-    let diag = || {
+/// The route server configured by the agent, and its four clients with their sessions up
+/// and the first routes exchanged. Fields drop in order: the BIRDs before the lab.
+struct RsLab {
+    _c4: Bird,
+    c3: Bird,
+    c2: Bird,
+    c1: Bird,
+    rs: Bird,
+    file: PathBuf,
+    lab: Lab,
+}
+
+#[test]
+fn route_server_with_real_bird() {
+    let t = RsLab::start();
+    t.filters_each_route_with_its_reason();
+    t.status_and_show_read_the_sessions_and_the_config_back();
+    t.unrelated_changes_reset_no_session();
+    t.bad_lists_and_raw_text_touch_nothing();
+    t.drain_announces_graceful_shutdown();
+}
+
+impl RsLab {
+    fn start() -> RsLab {
+        let lab = Lab::new(4);
+        let rs = lab.start_rs();
+        let file = lab.path("rs.toml");
+        // BIRD's log goes to rs.log (shown when a wait times out); raw text round-trips too.
+        std::fs::write(&file, rs_config(false, Some("log stderr all;"))).expect("write");
+        std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
+
+        let out = lab.agent("check", Some(&file));
+        assert!(out.status.success(), "check: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("accepted by `bird -p`"),
+            "{}",
+            stdout(&out)
+        );
+        let out = lab.agent("apply", Some(&file));
+        assert!(
+            out.status.success(),
+            "apply: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("BIRD reconfigured"),
+            "{}",
+            stderr(&out)
+        );
+
+        let (c1, c2, c3, _c4) = start_clients(&lab);
+        wait("sessions c1..c3 established", || {
+            established(&rs, &["c1", "c2", "c3"])
+        });
+        let t = RsLab {
+            _c4,
+            c3,
+            c2,
+            c1,
+            rs,
+            file,
+            lab,
+        };
+        let (c1, c2, c3) = (&t.c1, &t.c2, &t.c3);
+        wait_or(
+            "c3 to learn c1's and c2's routes",
+            || t.diag(),
+            || {
+                c3.has_route("185.1.0.0/24")
+                    && c3.has_route("185.2.0.0/24")
+                    && c3.has_route("185.9.0.0/24")
+            },
+        );
+        wait_or(
+            "c2 to learn the blackhole and export-controlled routes",
+            || t.diag(),
+            || {
+                c2.has_route("185.1.2.0/24")
+                    && c2.has_route("185.1.1.0/24")
+                    && c1.has_route("185.2.0.1/32")
+            },
+        );
+        t
+    }
+
+    /// The routing tables and BIRD's log, shown when a wait times out.
+    fn diag(&self) -> String {
         format!(
             "rs:\n{}\nc1:\n{}\nc2:\n{}\nc3:\n{}\nrs log:\n{}",
-            rs_bird.birdc(&["show", "route", "all"]),
-            c1.birdc(&["show", "route"]),
-            c2.birdc(&["show", "route"]),
-            c3.birdc(&["show", "route"]),
-            std::fs::read_to_string(lab.path("rs.log")).unwrap_or_default()
+            self.rs.birdc(&["show", "route", "all"]),
+            self.c1.birdc(&["show", "route"]),
+            self.c2.birdc(&["show", "route"]),
+            self.c3.birdc(&["show", "route"]),
+            std::fs::read_to_string(self.lab.path("rs.log")).unwrap_or_default()
         )
-    };
-    wait_or("c3 to learn c1's and c2's routes", diag, || {
-        c3.has_route("185.1.0.0/24") && c3.has_route("185.2.0.0/24") && c3.has_route("185.9.0.0/24")
-    });
-    wait_or(
-        "c2 to learn the blackhole and export-controlled routes",
-        diag,
-        || {
-            c2.has_route("185.1.2.0/24")
-                && c2.has_route("185.1.1.0/24")
-                && c1.has_route("185.2.0.1/32")
-        },
-    );
-
-    // Route-server semantics: the RS's ASN not prepended, the next hop kept.
-    let r = c3.learned("185.1.0.0/24");
-    assert!(r.contains("BGP.as_path: 10001\n"), "c3 sees:\n{r}");
-    assert!(r.contains("BGP.next_hop: 192.0.2.1"), "c3 sees:\n{r}");
-
-    // Filtered on the route server, each with its reason, and sent to nobody.
-    for (prefix, why) in [
-        ("10.0.0.0/24", 2),
-        ("185.1.7.0/24", 7),
-        ("185.2.9.0/24", 4),
-        ("185.3.1.0/24", 13),
-        ("185.8.0.0/24", 8),
-    ] {
-        let r = rs_bird.route(prefix);
-        assert!(
-            r.contains(&format!("(64500, 1101, {why})")),
-            "{prefix} on the route server, expected reason {why}:\n{r}"
-        );
-        for c in [&c1, &c2, &c3] {
-            assert!(!c.has_route(prefix), "{prefix} was sent on");
-        }
     }
-    // The RPKI-valid route passes and is tagged valid.
-    let r = rs_bird.route("185.3.0.0/16");
-    assert!(r.contains("(64500, 1000, 1)"), "{r}");
 
-    // Export control: not to AS10003; only to AS10002. The control communities are stripped.
-    assert!(!c3.has_route("185.1.1.0/24"));
-    assert!(!c3.has_route("185.1.2.0/24"));
-    let r = c2.learned("185.1.2.0/24");
-    assert!(
-        !r.contains("(64500, 1,") && !r.contains("(64500, 0,"),
-        "{r}"
-    );
+    fn filters_each_route_with_its_reason(&self) {
+        let (rs_bird, c1, c2, c3) = (&self.rs, &self.c1, &self.c2, &self.c3);
+        // Route-server semantics: the RS's ASN not prepended, the next hop kept.
+        let r = c3.learned("185.1.0.0/24");
+        assert!(r.contains("BGP.as_path: 10001\n"), "c3 sees:\n{r}");
+        assert!(r.contains("BGP.next_hop: 192.0.2.1"), "c3 sees:\n{r}");
 
-    // BLACKHOLE: the /32 goes on, to the blackhole next hop, with NO_EXPORT.
-    let r = c1.learned("185.2.0.1/32");
-    assert!(r.contains("BGP.next_hop: 192.0.2.66"), "{r}");
-    assert!(r.contains("(65535,65281)"), "{r}");
+        // Filtered on the route server, each with its reason, and sent to nobody.
+        for (prefix, why) in [
+            ("10.0.0.0/24", 2),
+            ("185.1.7.0/24", 7),
+            ("185.2.9.0/24", 4),
+            ("185.3.1.0/24", 13),
+            ("185.8.0.0/24", 8),
+        ] {
+            let r = rs_bird.route(prefix);
+            assert!(
+                r.contains(&format!("(64500, 1101, {why})")),
+                "{prefix} on the route server, expected reason {why}:\n{r}"
+            );
+            for c in [&c1, &c2, &c3] {
+                assert!(!c.has_route(prefix), "{prefix} was sent on");
+            }
+        }
+        // The RPKI-valid route passes and is tagged valid.
+        let r = rs_bird.route("185.3.0.0/16");
+        assert!(r.contains("(64500, 1000, 1)"), "{r}");
 
-    // GRACEFUL_SHUTDOWN: c1's shorter path loses to c2's longer one.
-    let r = c3.learned("185.9.0.0/24");
-    assert!(
-        r.contains("BGP.as_path: 10002 10002\n"),
-        "c3 should prefer c2's route:\n{r}"
-    );
+        // Export control: not to AS10003; only to AS10002. The control communities are stripped.
+        assert!(!c3.has_route("185.1.1.0/24"));
+        assert!(!c3.has_route("185.1.2.0/24"));
+        let r = c2.learned("185.1.2.0/24");
+        assert!(
+            !r.contains("(64500, 1,") && !r.contains("(64500, 0,"),
+            "{r}"
+        );
 
-    // Max-prefix: c4's session is shut down.
-    wait("c4's session to trip its limit", || {
-        rs_bird
-            .birdc(&["show", "protocols", "all", "p_c4"])
-            .contains("limit")
-    });
-    wait("c4's routes to be withdrawn from c3", || {
-        !c3.has_route("185.4.7.0/24")
-    });
+        // BLACKHOLE: the /32 goes on, to the blackhole next hop, with NO_EXPORT.
+        let r = c1.learned("185.2.0.1/32");
+        assert!(r.contains("BGP.next_hop: 192.0.2.66"), "{r}");
+        assert!(r.contains("(65535,65281)"), "{r}");
 
-    // status lists the sessions with counts.
-    let out = lab.agent("status", None);
-    assert!(out.status.success(), "status: {}", stderr(&out));
-    let text = stdout(&out);
-    let c1_line = text
-        .lines()
-        .find(|l| l.starts_with("p_c1 "))
-        .unwrap_or_else(|| panic!("{text}"));
-    assert!(c1_line.contains("Established"), "{text}");
-    assert!(
-        c1_line.split_whitespace().nth(4) == Some("7"),
-        "c1 imported 7 routes:\n{text}"
-    );
+        // GRACEFUL_SHUTDOWN: c1's shorter path loses to c2's longer one.
+        let r = c3.learned("185.9.0.0/24");
+        assert!(
+            r.contains("BGP.as_path: 10002 10002\n"),
+            "c3 should prefer c2's route:\n{r}"
+        );
 
-    // show reads [bgp] back, c2's list as the reference to its file; loaded again (beside
-    // the file) it is the same model.
-    let out = lab.agent("show", None);
-    assert!(out.status.success(), "show: {}", stderr(&out));
-    let shown = stdout(&out);
-    assert!(
-        shown.contains("allowed_prefixes_file = \"c2.prefixes\"") && !shown.contains("185.2.0.0"),
-        "show:\n{shown}"
-    );
-    let shown_file = lab.path("shown.toml");
-    std::fs::write(&shown_file, &shown).expect("write");
-    let load = |f: &Path| {
-        router_agent::config_file::load(f.to_str().expect("utf-8"))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .bgp
-    };
-    assert_eq!(load(&file), load(&shown_file), "show:\n{shown}");
+        // Max-prefix: c4's session is shut down.
+        wait("c4's session to trip its limit", || {
+            rs_bird
+                .birdc(&["show", "protocols", "all", "p_c4"])
+                .contains("limit")
+        });
+        wait("c4's routes to be withdrawn from c3", || {
+            !c3.has_route("185.4.7.0/24")
+        });
+    }
 
-    // Unrelated changes (a new peer, c1's description) reset no established session.
-    let since = |b: &Bird| -> Vec<String> {
-        b.birdc(&["show", "protocols"])
+    /// `status` lists the sessions with counts; `show` reads [bgp] back.
+    fn status_and_show_read_the_sessions_and_the_config_back(&self) {
+        let (lab, file) = (&self.lab, &self.file);
+        // status lists the sessions with counts.
+        let out = lab.agent("status", None);
+        assert!(out.status.success(), "status: {}", stderr(&out));
+        let text = stdout(&out);
+        let c1_line = text
             .lines()
-            .filter(|l| l.starts_with("p_c1 ") || l.starts_with("p_c2 ") || l.starts_with("p_c3 "))
-            .map(str::to_owned)
-            .collect()
-    };
-    let before = since(&rs_bird);
-    std::fs::write(&file, rs_config(true, None)).expect("write");
-    let out = lab.agent("apply", Some(&file));
-    assert!(out.status.success(), "apply: {}", stderr(&out));
-    assert!(
-        stdout(&out).contains("+protocol bgp p_c9"),
-        "{}",
-        stdout(&out)
-    );
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(before, since(&rs_bird), "sessions were reset");
-    assert!(
-        rs_bird
-            .birdc(&["show", "protocols", "all", "p_c1"])
-            .contains("Member One, renamed"),
-        "c1's new description is loaded"
-    );
+            .find(|l| l.starts_with("p_c1 "))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(c1_line.contains("Established"), "{text}");
+        assert!(
+            c1_line.split_whitespace().nth(4) == Some("7"),
+            "c1 imported 7 routes:\n{text}"
+        );
 
-    // A bad line in a list file: the error names the config's line and the file's.
-    std::fs::write(lab.path("c2.prefixes"), "185.2.0.0/16\n185.2.0.0/99\n").expect("write");
-    let out = lab.agent("check", Some(&file));
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("rs.toml:") && err.contains("allowed_prefixes_file: c2.prefixes:2: "),
-        "{err}"
-    );
-    std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
+        // show reads [bgp] back, c2's list as the reference to its file; loaded again (beside
+        // the file) it is the same model.
+        let out = lab.agent("show", None);
+        assert!(out.status.success(), "show: {}", stderr(&out));
+        let shown = stdout(&out);
+        assert!(
+            shown.contains("allowed_prefixes_file = \"c2.prefixes\"")
+                && !shown.contains("185.2.0.0"),
+            "show:\n{shown}"
+        );
+        let shown_file = lab.path("shown.toml");
+        std::fs::write(&shown_file, &shown).expect("write");
+        let load = |f: &Path| {
+            router_agent::config_file::load(f.to_str().expect("utf-8"))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .bgp
+        };
+        assert_eq!(load(file), load(&shown_file), "show:\n{shown}");
+    }
 
-    // Text BIRD rejects: a clear error at the config's line, bird.conf and BIRD untouched.
-    let conf_before = std::fs::read_to_string(lab.path("rs.conf")).expect("read");
-    std::fs::write(&file, rs_config(true, Some("protocol nonsense x {}"))).expect("write");
-    let out = lab.agent("apply", Some(&file));
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(err.contains("rs.toml:") && err.contains("bgp.raw"), "{err}");
-    assert_eq!(
-        conf_before,
-        std::fs::read_to_string(lab.path("rs.conf")).expect("read")
-    );
-    assert!(established(&rs_bird, &["c1", "c2", "c3"]));
+    fn unrelated_changes_reset_no_session(&self) {
+        let (lab, file, rs_bird) = (&self.lab, &self.file, &self.rs);
+        // Unrelated changes (a new peer, c1's description) reset no established session.
+        let since = |b: &Bird| -> Vec<String> {
+            b.birdc(&["show", "protocols"])
+                .lines()
+                .filter(|l| {
+                    l.starts_with("p_c1 ") || l.starts_with("p_c2 ") || l.starts_with("p_c3 ")
+                })
+                .map(str::to_owned)
+                .collect()
+        };
+        let before = since(rs_bird);
+        std::fs::write(file, rs_config(true, None)).expect("write");
+        let out = lab.agent("apply", Some(file));
+        assert!(out.status.success(), "apply: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("+protocol bgp p_c9"),
+            "{}",
+            stdout(&out)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(before, since(rs_bird), "sessions were reset");
+        assert!(
+            rs_bird
+                .birdc(&["show", "protocols", "all", "p_c1"])
+                .contains("Member One, renamed"),
+            "c1's new description is loaded"
+        );
+    }
 
-    // Stopping: `bgp drain` (BIRD's ExecStop in the image, which stops BIRD before the
-    // agent) announces GRACEFUL_SHUTDOWN on every route the route server sends.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_router-agent"))
-        .args(["bgp", "drain", "--wait", "0"])
-        .env("ROUTER_AGENT_BIRD_CONF", lab.path("rs.conf"))
-        .env("ROUTER_AGENT_BIRD_CTL", lab.path("rs.ctl"))
-        .output()
-        .expect("run router-agent");
-    assert!(out.status.success(), "drain: {}", stderr(&out));
-    assert!(stdout(&out).contains("announced"), "{}", stdout(&out));
-    wait_or("c3 to see GRACEFUL_SHUTDOWN on c1's route", diag, || {
-        c3.learned("185.1.0.0/24").contains("(65535,0)")
-    });
-    assert_eq!(
-        conf_before,
-        std::fs::read_to_string(lab.path("rs.conf")).expect("read"),
-        "bird.conf keeps the configured text: the next start is without the community"
-    );
+    fn bad_lists_and_raw_text_touch_nothing(&self) {
+        let (lab, file, rs_bird) = (&self.lab, &self.file, &self.rs);
+        // A bad line in a list file: the error names the config's line and the file's.
+        std::fs::write(lab.path("c2.prefixes"), "185.2.0.0/16\n185.2.0.0/99\n").expect("write");
+        let out = lab.agent("check", Some(file));
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("rs.toml:") && err.contains("allowed_prefixes_file: c2.prefixes:2: "),
+            "{err}"
+        );
+        std::fs::write(lab.path("c2.prefixes"), C2_PREFIXES).expect("write");
+
+        // Text BIRD rejects: a clear error at the config's line, bird.conf and BIRD untouched.
+        let conf_before = std::fs::read_to_string(lab.path("rs.conf")).expect("read");
+        std::fs::write(file, rs_config(true, Some("protocol nonsense x {}"))).expect("write");
+        let out = lab.agent("apply", Some(file));
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("rs.toml:") && err.contains("bgp.raw"), "{err}");
+        assert_eq!(
+            conf_before,
+            std::fs::read_to_string(lab.path("rs.conf")).expect("read")
+        );
+        assert!(established(rs_bird, &["c1", "c2", "c3"]));
+    }
+
+    fn drain_announces_graceful_shutdown(&self) {
+        let (lab, c3) = (&self.lab, &self.c3);
+        let conf_before = std::fs::read_to_string(lab.path("rs.conf")).expect("read");
+        // Stopping: `bgp drain` (BIRD's ExecStop in the image, which stops BIRD before the
+        // agent) announces GRACEFUL_SHUTDOWN on every route the route server sends.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_router-agent"))
+            .args(["bgp", "drain", "--wait", "0"])
+            .env("ROUTER_AGENT_BIRD_CONF", lab.path("rs.conf"))
+            .env("ROUTER_AGENT_BIRD_CTL", lab.path("rs.ctl"))
+            .output()
+            .expect("run router-agent");
+        assert!(out.status.success(), "drain: {}", stderr(&out));
+        assert!(stdout(&out).contains("announced"), "{}", stdout(&out));
+        wait_or(
+            "c3 to see GRACEFUL_SHUTDOWN on c1's route",
+            || self.diag(),
+            || c3.learned("185.1.0.0/24").contains("(65535,0)"),
+        );
+        assert_eq!(
+            conf_before,
+            std::fs::read_to_string(lab.path("rs.conf")).expect("read"),
+            "bird.conf keeps the configured text: the next start is without the community"
+        );
+    }
 }

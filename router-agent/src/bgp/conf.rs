@@ -8,11 +8,13 @@
 
 use std::fmt::Write;
 
-use crate::model::bgp::{Asn, Bgp, Community, Peer, Policy, PrefixPattern, RpkiAction};
+use crate::model::bgp::{Bgp, Community, Peer, Policy, PrefixPattern, RpkiAction};
 use crate::model::Family;
 
 mod export;
-use export::{member_addresses, render_export_ok};
+mod filters;
+use export::render_export_ok;
+use filters::render_peer_filters;
 
 /// Large-community reasons for filtered routes, `(ASN, 1101, reason)`, as IXP Manager
 /// numbers them.
@@ -439,147 +441,4 @@ fn render_peer(o: &mut String, bgp: &Bgp, p: &Peer) {
         o.push_str("  };\n");
     }
     o.push_str("}\n\n");
-}
-
-fn render_peer_filters(o: &mut String, bgp: &Bgp, p: &Peer, f: Family) {
-    let name = p.name.as_str();
-    let (_, d) = fam(f);
-    let policy = &bgp.policies[&p.policy];
-    // Over a session of the other family the policy cannot compare with the peer's
-    // address; a client's next hop is checked below instead.
-    // iBGP: the path starts empty and the next hop is any router's; 0 skips first AS.
-    let ibgp = p.asn == bgp.asn;
-    let same_family = Family::of_addr(&p.address) == f;
-    let nh = same_family && !ibgp;
-    let first_as = if ibgp { 0 } else { p.asn.get() };
-    let bh = Community::BLACKHOLE;
-    let allowed = p.allowed(f);
-    if let Some(l) = &allowed {
-        let set = if l.is_empty() {
-            // An empty list allows nothing; BIRD has no empty set literal.
-            match f {
-                Family::Ipv4 => "[ 0.0.0.0/32{32,32} ]".to_owned(),
-                Family::Ipv6 => "[ ::/128{128,128} ]".to_owned(),
-            }
-        } else {
-            format!("[ {} ]", list(l.iter().map(pattern), "    "))
-        };
-        let _ = writeln!(o, "define allowed{d}_{name} = {set};");
-        if policy.blackhole {
-            let covering: Vec<String> = l.iter().map(|p| format!("{}+", p.net)).collect();
-            let _ = writeln!(
-                o,
-                "define covered{d}_{name} = [ {} ];",
-                list(covering, "    ")
-            );
-        }
-    }
-    let _ = writeln!(o, "filter in{d}_{name} {{");
-    // An absent community attribute makes `~` void, which a bool cannot hold: hence `if`.
-    o.push_str("  bool bh = false;\n");
-    if policy.blackhole {
-        let _ = writeln!(
-            o,
-            "  if ({},{}) ~ bgp_community then bh = true;",
-            bh.0, bh.1
-        );
-    }
-    let _ = writeln!(
-        o,
-        "  if !policy_{}_{d}({}, {}, {nh}, bh) then accept;",
-        p.policy, first_as, p.address
-    );
-    if p.rs_client && !same_family && policy.next_hop {
-        // RFC 8950 (IPv4 over an IPv6 session) or the reverse: the next hop must be one
-        // of the member's own addresses, this session's or its other sessions'.
-        let own: Vec<String> = member_addresses(bgp, p)
-            .iter()
-            .map(|a| format!("bgp_next_hop != {a}"))
-            .collect();
-        let _ = writeln!(
-            o,
-            "  if {} then {{ rs_reject({}); accept; }}",
-            own.join(" && "),
-            reason::NEXT_HOP
-        );
-    }
-    // Route leaks: a tier 1 behind a member (the member itself may be one), or a
-    // network that peers never via route servers.
-    if p.rs_client && !policy.transit_free_asns.is_empty() {
-        let _ = writeln!(
-            o,
-            "  if filter(delete(bgp_path, {}), TRANSIT_FREE_{}).len > 0 then {{ rs_reject({}); accept; }}",
-            p.asn,
-            p.policy,
-            reason::TRANSIT_FREE
-        );
-    }
-    if p.rs_client && !policy.never_via_rs_asns.is_empty() {
-        let _ = writeln!(
-            o,
-            "  if filter(bgp_path, NEVER_VIA_RS_{}).len > 0 then {{ rs_reject({}); accept; }}",
-            p.policy,
-            reason::NEVER_VIA_RS
-        );
-    }
-    // Nothing from a member makes the default route: neither as a blackhole nor as a
-    // route (whatever the lengths allow).
-    if p.rs_client {
-        let _ = writeln!(
-            o,
-            "  if net.len = 0 then {{ rs_reject({}); accept; }}",
-            reason::PREFIX_LENGTH
-        );
-    }
-    if allowed.is_none() && policy.blackhole && !policy.blackhole_without_list {
-        // Without a list there is no space of the member's own to blackhole.
-        let _ = writeln!(
-            o,
-            "  if bh then {{ rs_reject({}); accept; }}",
-            reason::IRR_PREFIX
-        );
-    }
-    if allowed.is_some() {
-        let _ = writeln!(
-            o,
-            "  if !bh && !(net ~ allowed{d}_{name}) then {{ rs_reject({}); accept; }}",
-            reason::IRR_PREFIX
-        );
-        if policy.blackhole {
-            let _ = writeln!(
-                o,
-                "  if bh && !(net ~ covered{d}_{name}) then {{ rs_reject({}); accept; }}",
-                reason::IRR_PREFIX
-            );
-        }
-    }
-    if let Some(origins) = &p.allowed_origins {
-        let set = if origins.is_empty() {
-            "[ 0 ]".to_owned()
-        } else {
-            format!("[ {} ]", list(origins.iter().map(Asn::to_string), "    "))
-        };
-        let _ = writeln!(
-            o,
-            "  if !(bgp_path.last ~ {set}) then {{ rs_reject({}); accept; }}",
-            reason::IRR_ORIGIN
-        );
-    }
-    o.push_str("  accept;\n}\n\n");
-    let _ = writeln!(o, "filter out{d}_{name} {{");
-    if p.rs_client {
-        let _ = writeln!(
-            o,
-            "  if !export_ok({}, {}) then reject;",
-            p.asn,
-            p.community_asn().map_or(0, Asn::get)
-        );
-        o.push_str("  export_clean();\n  accept;\n}\n\n");
-    } else {
-        o.push_str("  if source != RTS_STATIC || proto !~ \"announce*\" then reject;\n");
-        if bgp.graceful_shutdown {
-            o.push_str("  bgp_community.add((65535,0));\n");
-        }
-        o.push_str("  accept;\n}\n\n");
-    }
 }

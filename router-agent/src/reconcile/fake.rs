@@ -1,7 +1,7 @@
 //! An in-memory kernel: applies operations to a [`NetState`], with failures on demand.
 
 use crate::model::{AdminState, IfName, Link, LinkKind, NetState, Route};
-use crate::plan::Op;
+use crate::plan::{LinkChange, Op};
 
 use super::{Kernel, KernelError};
 
@@ -31,7 +31,6 @@ impl FakeKernel {
 
     fn run(&mut self, op: &Op) -> Result<(), String> {
         let s = &mut self.state;
-        let missing = |n: &dyn std::fmt::Display| format!("no such link {n}");
         match op.clone() {
             Op::SetHostname { to, .. } => s.hostname = Some(to),
             Op::SetSysctl { key, to, .. } => {
@@ -75,91 +74,113 @@ impl FakeKernel {
                 let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
                 l.addresses.retain(|a| *a != addr);
             }
-            Op::SetMaster { link, to, .. } => {
-                if let Some(m) = &to {
-                    s.links.get(m).ok_or_else(|| missing(m))?;
-                }
-                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
-                let from = std::mem::replace(&mut l.master, to.clone());
-                // A bond opens the links it takes and closes those it lets go; a VRF
-                // cycles them (going down flushes IPv6 addresses).
-                let kind =
-                    |m: &Option<IfName>| m.as_ref().and_then(|m| s.links.get(m)).map(|m| &m.kind);
-                match (kind(&from), kind(&to)) {
-                    (_, Some(LinkKind::Bond { .. })) => set_state(s, &link, AdminState::Up),
-                    (Some(LinkKind::Bond { .. }), _) => set_state(s, &link, AdminState::Down),
-                    (Some(LinkKind::Vrf { .. }), _) | (_, Some(LinkKind::Vrf { .. }))
-                        if s.links[&link].state == AdminState::Up =>
-                    {
-                        set_state(s, &link, AdminState::Down);
-                        set_state(s, &link, AdminState::Up);
-                    }
-                    _ => {}
-                }
-            }
-            Op::CreateLink { link, peer } => {
-                for l in std::iter::once(link).chain(peer) {
-                    if s.links.contains_key(&l.name) {
-                        return Err(format!("link {} exists", l.name));
-                    }
-                    if let Some(p) = l.parent() {
-                        let p = s.links.get(p).ok_or_else(|| missing(p))?;
-                        if vlan_blocked(&l, l.state, p) {
-                            return Err(NETWORK_DOWN.into());
-                        }
-                    }
-                    s.links.insert(l.name.clone(), *l);
-                }
-            }
-            Op::DeleteLink { link, peer } => {
-                for l in std::iter::once(link).chain(peer) {
-                    s.links.remove(&l.name).ok_or_else(|| missing(&l.name))?;
-                    let uses = |r: &Route| {
-                        r.dev.as_ref() == Some(&l.name)
-                            || r.nexthops.iter().any(|n| n.dev.as_ref() == Some(&l.name))
-                    };
-                    s.routes.retain(|r| !uses(r));
-                    for other in s.links.values_mut() {
-                        if other.master.as_ref() == Some(&l.name) {
-                            other.master = None;
-                        }
-                    }
-                }
-            }
+            Op::SetMaster { link, to, .. } => set_master(s, &link, to)?,
+            Op::CreateLink { link, peer } => create_links(s, std::iter::once(link).chain(peer))?,
+            Op::DeleteLink { link, peer } => delete_links(s, std::iter::once(link).chain(peer))?,
             Op::RenameLink { from, to } => {
                 let mut l = s.links.remove(&from).ok_or_else(|| missing(&from))?;
                 l.name = to.clone();
                 s.links.insert(to, l);
             }
-            Op::SetLink { link, change } => {
-                let ignore_mtu = self.ignore_mtu;
-                let l = s.links.get(&link).ok_or_else(|| missing(&link))?;
-                if let Some((_, v)) = change.state {
-                    let parent = l.parent().and_then(|p| s.links.get(p));
-                    if parent.is_some_and(|p| vlan_blocked(l, v, p)) {
-                        return Err(NETWORK_DOWN.into());
-                    }
-                    set_state(s, &link, v);
-                }
-                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
-                if let Some((_, v)) = change.mtu {
-                    if !ignore_mtu {
-                        l.mtu = Some(v);
-                    }
-                }
-                if let Some((_, v)) = change.mac {
-                    l.mac = Some(v);
-                }
-                if let Some((_, v)) = change.description {
-                    l.description = v;
-                }
-                if let Some((_, v)) = change.kind {
-                    l.kind = v;
-                }
-            }
+            Op::SetLink { link, change } => set_link(s, &link, *change, self.ignore_mtu)?,
         }
         Ok(())
     }
+}
+
+fn missing(n: &dyn std::fmt::Display) -> String {
+    format!("no such link {n}")
+}
+
+fn set_master(s: &mut NetState, link: &IfName, to: Option<IfName>) -> Result<(), String> {
+    if let Some(m) = &to {
+        s.links.get(m).ok_or_else(|| missing(m))?;
+    }
+    let l = s.links.get_mut(link).ok_or_else(|| missing(link))?;
+    let from = std::mem::replace(&mut l.master, to.clone());
+    // A bond opens the links it takes and closes those it lets go; a VRF
+    // cycles them (going down flushes IPv6 addresses).
+    let kind = |m: &Option<IfName>| m.as_ref().and_then(|m| s.links.get(m)).map(|m| &m.kind);
+    match (kind(&from), kind(&to)) {
+        (_, Some(LinkKind::Bond { .. })) => set_state(s, link, AdminState::Up),
+        (Some(LinkKind::Bond { .. }), _) => set_state(s, link, AdminState::Down),
+        (Some(LinkKind::Vrf { .. }), _) | (_, Some(LinkKind::Vrf { .. }))
+            if s.links[link].state == AdminState::Up =>
+        {
+            set_state(s, link, AdminState::Down);
+            set_state(s, link, AdminState::Up);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Creates links, refusing a VLAN up on a parent that is down as the kernel does.
+fn create_links(s: &mut NetState, links: impl Iterator<Item = Box<Link>>) -> Result<(), String> {
+    for l in links {
+        if s.links.contains_key(&l.name) {
+            return Err(format!("link {} exists", l.name));
+        }
+        if let Some(p) = l.parent() {
+            let p = s.links.get(p).ok_or_else(|| missing(p))?;
+            if vlan_blocked(&l, l.state, p) {
+                return Err(NETWORK_DOWN.into());
+            }
+        }
+        s.links.insert(l.name.clone(), *l);
+    }
+    Ok(())
+}
+
+/// Deletes links, with the routes through them and their members' memberships.
+fn delete_links(s: &mut NetState, links: impl Iterator<Item = Box<Link>>) -> Result<(), String> {
+    for l in links {
+        s.links.remove(&l.name).ok_or_else(|| missing(&l.name))?;
+        let uses = |r: &Route| {
+            r.dev.as_ref() == Some(&l.name)
+                || r.nexthops.iter().any(|n| n.dev.as_ref() == Some(&l.name))
+        };
+        s.routes.retain(|r| !uses(r));
+        for other in s.links.values_mut() {
+            if other.master.as_ref() == Some(&l.name) {
+                other.master = None;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An in-place change; the state first, with what the kernel does along.
+fn set_link(
+    s: &mut NetState,
+    link: &IfName,
+    change: LinkChange,
+    ignore_mtu: bool,
+) -> Result<(), String> {
+    let l = s.links.get(link).ok_or_else(|| missing(link))?;
+    if let Some((_, v)) = change.state {
+        let parent = l.parent().and_then(|p| s.links.get(p));
+        if parent.is_some_and(|p| vlan_blocked(l, v, p)) {
+            return Err(NETWORK_DOWN.into());
+        }
+        set_state(s, link, v);
+    }
+    let l = s.links.get_mut(link).ok_or_else(|| missing(link))?;
+    if let Some((_, v)) = change.mtu {
+        if !ignore_mtu {
+            l.mtu = Some(v);
+        }
+    }
+    if let Some((_, v)) = change.mac {
+        l.mac = Some(v);
+    }
+    if let Some((_, v)) = change.description {
+        l.description = v;
+    }
+    if let Some((_, v)) = change.kind {
+        l.kind = v;
+    }
+    Ok(())
 }
 
 const NETWORK_DOWN: &str = "Network is down";

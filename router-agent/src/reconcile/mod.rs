@@ -355,4 +355,6 @@ fn revert(
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

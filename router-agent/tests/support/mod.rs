@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bird;
+pub mod configs;
 pub mod rtr;
 
 use std::process::{Command, Output};

@@ -1,15 +1,20 @@
-//! Planning: the difference between a desired and a current [`NetState`] as an ordered list
-//! of operations. Each operation carries the state it replaces, so the way back is known
-//! before anything is written. Pure: no kernel, no clock.
+//! Planning: the difference between a desired and a current [`NetState`](crate::NetState)
+//! as an ordered list of operations. Each operation carries the state it replaces, so the
+//! way back is known before anything is written. Pure: no kernel, no clock. The phases and
+//! their order are described in `diff.rs`.
 
 mod diff;
+mod fates;
+mod kinds;
 mod links;
 mod op;
+mod routes;
 
 use std::fmt;
 
-pub use diff::{diff, route_matches};
+pub use diff::diff;
 pub use op::{KindText, LinkChange, Op, RouteText, RuleText};
+pub use routes::route_matches;
 
 use crate::{IfName, MacAddr};
 
