@@ -30,7 +30,14 @@ fn rule(raw: &str) -> String {
 /// `router-agent check FILE` run inside the namespace (check takes no `--netns`).
 fn check_in(ns: &Netns, file: &str) -> std::process::Output {
     std::process::Command::new("ip")
-        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_router-agent"), "check", file])
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            env!("CARGO_BIN_EXE_router-agent"),
+            "check",
+            file,
+        ])
         .output()
         .expect("run router-agent check")
 }
@@ -44,14 +51,30 @@ fn refused_and_confined(ns: &Netns, config: &str, expect: &str) {
     let check = check_in(ns, &file);
     let apply = ns.agent("apply", Some(&file));
     let after = ns.nft("list tables");
-    assert!(after.contains("table ip victim"), "another tool's table is gone: {after}");
-    assert!(!after.contains("table ip evil"), "a table of the raw text's appeared: {after}");
+    assert!(
+        after.contains("table ip victim"),
+        "another tool's table is gone: {after}"
+    );
+    assert!(
+        !after.contains("table ip evil"),
+        "a table of the raw text's appeared: {after}"
+    );
     assert_eq!(before, after, "the tables changed");
     for (what, out) in [("check", &check), ("apply", &apply)] {
         let err = stderr(out);
-        assert!(!out.status.success(), "{what} passed:\n{}{err}", stdout(out));
-        assert!(err.contains(expect), "{what}: expected {expect:?} in:\n{err}");
-        assert!(err.contains(&format!("{file}:")), "{what} names no line: {err}");
+        assert!(
+            !out.status.success(),
+            "{what} passed:\n{}{err}",
+            stdout(out)
+        );
+        assert!(
+            err.contains(expect),
+            "{what}: expected {expect:?} in:\n{err}"
+        );
+        assert!(
+            err.contains(&format!("{file}:")),
+            "{what} names no line: {err}"
+        );
     }
 }
 
@@ -65,7 +88,11 @@ fn a_semicolon_in_a_raw_rule_cannot_add_a_table() {
 #[test]
 fn a_semicolon_in_a_raw_rule_cannot_delete_another_table() {
     let ns = with_victim("fwc-del");
-    refused_and_confined(&ns, &rule("counter; delete table ip victim"), "`;` ends the rule");
+    refused_and_confined(
+        &ns,
+        &rule("counter; delete table ip victim"),
+        "`;` ends the rule",
+    );
 }
 
 #[test]
@@ -103,7 +130,9 @@ fn include_never_reads_a_file() {
     let (path, word) = secret(&ns);
     let configs = [
         format!("version = 1\n\n[firewall]\nraw = '''\ninclude \"{path}\"\n'''\n"),
-        format!("version = 1\n\n[firewall]\nraw = '''\nchain c {{\n\tinclude \"{path}\"\n}}\n'''\n"),
+        format!(
+            "version = 1\n\n[firewall]\nraw = '''\nchain c {{\n\tinclude \"{path}\"\n}}\n'''\n"
+        ),
         rule(&format!("counter; include \"{path}\"")),
     ];
     for (i, config) in configs.iter().enumerate() {
@@ -116,7 +145,10 @@ fn include_never_reads_a_file() {
             let all = format!("{}{}", stdout(&out), stderr(&out));
             assert!(!out.status.success(), "{sub} passed case {i}: {all}");
             assert!(!all.contains(word), "{sub} case {i} quoted the file: {all}");
-            assert!(all.contains("include"), "{sub} case {i} says nothing of include: {all}");
+            assert!(
+                all.contains("include"),
+                "{sub} case {i} says nothing of include: {all}"
+            );
         }
     }
     assert!(ns.nft("list tables").contains("table ip victim"));
@@ -144,7 +176,11 @@ fn check_runs_nft_in_a_scratch_namespace() {
     let ns = with_victim("fwc-scratch");
     let (dir, log) = spy_nft(&ns);
     let file = write(&ns, "cfg", &rule("tcp dport 22 counter accept"));
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_router-agent"))
         .args(["check", &file])
         .env("PATH", path)
@@ -155,6 +191,10 @@ fn check_runs_nft_in_a_scratch_namespace() {
     let mine = std::fs::read_link("/proc/self/ns/net").expect("own namespace");
     assert!(!seen.trim().is_empty(), "nft never ran");
     for l in seen.lines() {
-        assert_ne!(l, mine.to_string_lossy(), "check ran nft in the caller's namespace");
+        assert_ne!(
+            l,
+            mine.to_string_lossy(),
+            "check ran nft in the caller's namespace"
+        );
     }
 }

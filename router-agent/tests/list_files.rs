@@ -57,7 +57,10 @@ fn a_list_file_that_is_a_symlink_is_refused_unread() {
     std::fs::write(&secret, "root:$6$SECRETHASH4711:19000:0:99999:7:::\n").expect("write");
     std::os::unix::fs::symlink(&secret, d.join("x1.prefixes")).expect("symlink");
     let e = load_error(&d);
-    assert!(!e.contains("SECRETHASH4711"), "the linked file was quoted: {e}");
+    assert!(
+        !e.contains("SECRETHASH4711"),
+        "the linked file was quoted: {e}"
+    );
     assert!(e.contains("r.toml:11:"), "no line of the config: {e}");
     assert!(e.contains("symbolic link"), "{e}");
 }

@@ -216,7 +216,10 @@ pub fn check_block(text: &str) -> Result<Vec<(String, String)>, RawTextError> {
             Some(n) if n.kind == Kind::Word => n,
             _ => {
                 let at = tokens.get(name_at).map_or(text.len(), |n| n.at);
-                return Err(t.error(at, format!("{kind} needs a name here, e.g. {kind} NAME {{ ... }}")));
+                return Err(t.error(
+                    at,
+                    format!("{kind} needs a name here, e.g. {kind} NAME {{ ... }}"),
+                ));
             }
         };
         let close = block(&t, &tokens, name_at + 1, &format!("{kind} {}", name.text))?;

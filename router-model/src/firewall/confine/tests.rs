@@ -30,20 +30,40 @@ fn ordinary_rules_pass() {
 fn a_semicolon_cannot_start_a_command() {
     let evil = "counter; add table ip evil; add chain ip evil c { type filter hook input priority -500; policy drop; }";
     refused(check_rule(evil), (1, 8), &["`;` ends the rule"]);
-    refused(check_rule("counter; delete table ip victim"), (1, 8), &[";"]);
+    refused(
+        check_rule("counter; delete table ip victim"),
+        (1, 8),
+        &[";"],
+    );
     refused(check_rule("counter ; flush ruleset"), (1, 9), &[";"]);
 }
 
 #[test]
 fn a_rule_cannot_close_or_leave_open_a_brace() {
-    refused(check_rule("counter } add table ip evil"), (1, 9), &["did not open"]);
-    refused(check_rule("tcp dport { 22, 80 accept"), (1, 11), &["not closed"]);
-    refused(check_rule("counter \"open"), (1, 9), &["string is not closed"]);
+    refused(
+        check_rule("counter } add table ip evil"),
+        (1, 9),
+        &["did not open"],
+    );
+    refused(
+        check_rule("tcp dport { 22, 80 accept"),
+        (1, 11),
+        &["not closed"],
+    );
+    refused(
+        check_rule("counter \"open"),
+        (1, 9),
+        &["string is not closed"],
+    );
 }
 
 #[test]
 fn a_rule_is_one_line_without_comments_or_control_characters() {
-    refused(check_rule("counter\nadd table ip evil"), (1, 8), &["one line"]);
+    refused(
+        check_rule("counter\nadd table ip evil"),
+        (1, 8),
+        &["one line"],
+    );
     refused(check_rule("counter \\\nadd"), (1, 10), &["one line"]);
     refused(check_rule("counter # hide ; }"), (1, 9), &["# comment"]);
     refused(check_rule("counter\raccept"), (1, 8), &["U+000D"]);
@@ -53,12 +73,36 @@ fn a_rule_is_one_line_without_comments_or_control_characters() {
 
 #[test]
 fn include_and_define_are_refused_anywhere_outside_strings() {
-    refused(check_rule("counter include \"/etc/shadow\""), (1, 9), &["include"]);
-    refused(check_rule("counter;include\"/etc/shadow\""), (1, 9), &["include"]);
-    refused(check_rule("1dinclude \"/etc/shadow\""), (1, 1), &["include"]);
-    refused(check_block("define p = \"/etc/shadow\"\n"), (1, 1), &["define"]);
-    refused(check_block("chain c {\n\tinclude \"/etc/shadow\"\n}"), (2, 2), &["include"]);
-    refused(check_block("chain c {\n\tredefine x = 1\n}"), (2, 2), &["define"]);
+    refused(
+        check_rule("counter include \"/etc/shadow\""),
+        (1, 9),
+        &["include"],
+    );
+    refused(
+        check_rule("counter;include\"/etc/shadow\""),
+        (1, 9),
+        &["include"],
+    );
+    refused(
+        check_rule("1dinclude \"/etc/shadow\""),
+        (1, 1),
+        &["include"],
+    );
+    refused(
+        check_block("define p = \"/etc/shadow\"\n"),
+        (1, 1),
+        &["define"],
+    );
+    refused(
+        check_block("chain c {\n\tinclude \"/etc/shadow\"\n}"),
+        (2, 2),
+        &["include"],
+    );
+    refused(
+        check_block("chain c {\n\tredefine x = 1\n}"),
+        (2, 2),
+        &["define"],
+    );
     refused(
         check_table("table ip t {\n\tinclude \"/etc/shadow\"\n}", "ip", "t"),
         (2, 2),
@@ -83,7 +127,14 @@ fn objects_of_the_table_pass_and_are_named() {
     let names: Vec<String> = declared.iter().map(|(k, n)| format!("{k} {n}")).collect();
     assert_eq!(
         names,
-        ["chain mark_te", "set s", "map m", "ct helper ftp", "counter c", "flowtable f"]
+        [
+            "chain mark_te",
+            "set s",
+            "map m",
+            "ct helper ftp",
+            "counter c",
+            "flowtable f"
+        ]
     );
 }
 
@@ -91,18 +142,42 @@ fn objects_of_the_table_pass_and_are_named() {
 fn a_raw_block_cannot_close_the_agents_table() {
     let evil = format!("{CHAIN}}}\ntable ip evil {{\n}}\ntable inet router_agent {{\n");
     refused(check_block(&evil), (5, 1), &["close the agent's table"]);
-    refused(check_block("}; delete table ip victim; table inet router_agent {"), (1, 1), &["close"]);
+    refused(
+        check_block("}; delete table ip victim; table inet router_agent {"),
+        (1, 1),
+        &["close"],
+    );
 }
 
 #[test]
 fn a_raw_block_declares_objects_only() {
-    refused(check_block("add table ip evil"), (1, 1), &["`add`", "objects"]);
-    refused(check_block(&format!("{CHAIN}flush ruleset")), (5, 1), &["`flush`"]);
+    refused(
+        check_block("add table ip evil"),
+        (1, 1),
+        &["`add`", "objects"],
+    );
+    refused(
+        check_block(&format!("{CHAIN}flush ruleset")),
+        (5, 1),
+        &["`flush`"],
+    );
     refused(check_block("table ip evil { }"), (1, 1), &["`table`"]);
-    refused(check_block("comment \"gen=forged\""), (1, 1), &["agent's own"]);
+    refused(
+        check_block("comment \"gen=forged\""),
+        (1, 1),
+        &["agent's own"],
+    );
     refused(check_block("flags dormant"), (1, 1), &["agent's own"]);
-    refused(check_block("chain c { } delete table ip victim"), (1, 13), &["new line"]);
-    refused(check_block("chain c {\n\taccept\n"), (1, 9), &["not closed"]);
+    refused(
+        check_block("chain c { } delete table ip victim"),
+        (1, 13),
+        &["new line"],
+    );
+    refused(
+        check_block("chain c {\n\taccept\n"),
+        (1, 9),
+        &["not closed"],
+    );
     refused(check_block("chain {\n}"), (1, 7), &["needs a name"]);
     refused(check_block("chain c\n{\n}"), (1, 8), &["needs its block"]);
     refused(check_block("ct zone z { }"), (1, 1), &["ct helper"]);
@@ -131,19 +206,43 @@ fn a_kept_table_is_exactly_its_one_table() {
         &["commands of their own"],
     );
     refused(
-        check_table("table inet keepme {\n}\n}\nadd table ip evil", "inet", "keepme"),
+        check_table(
+            "table inet keepme {\n}\n}\nadd table ip evil",
+            "inet",
+            "keepme",
+        ),
         (3, 1),
         &["after the closing }"],
     );
-    refused(check_table(KEPT, "ip", "keepme"), (1, 7), &["table ip keepme"]);
-    refused(check_table(KEPT, "inet", "other"), (1, 12), &["table inet other"]);
     refused(
-        check_table("add table ip victim; delete table ip victim", "ip", "victim"),
+        check_table(KEPT, "ip", "keepme"),
+        (1, 7),
+        &["table ip keepme"],
+    );
+    refused(
+        check_table(KEPT, "inet", "other"),
+        (1, 12),
+        &["table inet other"],
+    );
+    refused(
+        check_table(
+            "add table ip victim; delete table ip victim",
+            "ip",
+            "victim",
+        ),
         (1, 1),
         &["the one table"],
     );
-    refused(check_table("table inet keepme {", "inet", "keepme"), (1, 19), &["not closed"]);
-    refused(check_table("", "inet", "keepme"), (1, 1), &["the one table"]);
+    refused(
+        check_table("table inet keepme {", "inet", "keepme"),
+        (1, 19),
+        &["not closed"],
+    );
+    refused(
+        check_table("", "inet", "keepme"),
+        (1, 1),
+        &["the one table"],
+    );
 }
 
 #[test]
