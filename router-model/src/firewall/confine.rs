@@ -23,7 +23,7 @@ impl fmt::Display for RawTextError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "line {}, column {} of the nftables text: {}",
+            "line {}, column {} of the raw text: {}",
             self.line, self.col, self.message
         )
     }
