@@ -62,7 +62,7 @@ pub fn check_raw(text: &str) -> Result<(), RawTextError> {
                 }
                 None => return err(i, "this /* comment is not closed: add */"),
             },
-            q @ (b'"' | b'\'') => match text[i + 1..].find(|c: char| c == q as char || c == '\n') {
+            q @ (b'"' | b'\'') => match text[i + 1..].find([q as char, '\n']) {
                 Some(n) if bytes[i + 1 + n] == q => i += n + 1,
                 _ => return err(i, "this quote is not closed on its line"),
             },
