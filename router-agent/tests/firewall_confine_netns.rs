@@ -198,3 +198,34 @@ fn check_runs_nft_in_a_scratch_namespace() {
         );
     }
 }
+
+/// Without root, `check` gives nft a user namespace of its own as well (as `unshare -rn`),
+/// so nft still checks the text: a typo is found, a good rule passes.
+#[test]
+fn check_needs_no_root_for_its_scratch_namespace() {
+    let ns = Netns::new("fwc-user");
+    // A copy nobody can run wherever the build directory is (CI's may be under /root).
+    let agent = std::env::temp_dir().join(format!("{}-agent", ns.name));
+    std::fs::copy(env!("CARGO_BIN_EXE_router-agent"), &agent).expect("copy the agent");
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let as_nobody = |file: &str| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&agent)
+            .args(["check", file])
+            .output()
+            .expect("run setpriv")
+    };
+    let good = write(&ns, "good", &rule("tcp dport 22 counter accept"));
+    let out = as_nobody(&good);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad = write(&ns, "bad", &rule("tcp dport 22 acept"));
+    let out = as_nobody(&bad);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "a typo passed");
+    assert!(
+        err.contains("nft rejects this") && err.contains("firewall.rule[0].raw"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(&agent);
+}
