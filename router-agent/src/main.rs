@@ -280,9 +280,10 @@ fn locate_firewall_error(file: &str, e: firewall::FirewallError) -> AnyError {
 }
 
 /// Has nft check the firewall's transaction (`nft -c`: nothing is applied), so raw
-/// nftables text is validated too. Needs nft and CAP_NET_ADMIN; says so when it cannot.
+/// nftables text is validated too, in an empty network namespace of its own (the host's
+/// ruleset is none of the config's business). Needs nft, and root or user namespaces.
 fn check_firewall(file: &str, fw: &model::firewall::Firewall) -> Result<(), AnyError> {
-    let mut nft = NftBackend::default();
+    let mut nft = NftBackend::scratch();
     let current = firewall::Current::default();
     let plan = firewall::plan(Some(fw), &current)?;
     firewall::check(&mut nft, &plan).map_err(|e| match e {

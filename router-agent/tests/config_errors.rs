@@ -446,3 +446,36 @@ fn every_problem_is_reported_at_once() {
     assert_eq!(e.lines().count(), 2, "{e}");
     assert!(e.lines().all(|l| l.starts_with("x.toml:")), "{e}");
 }
+
+const BGP: &str = "version = 1\n\n[bgp]\nasn = 64500\nrouter_id = \"192.0.2.254\"\n";
+
+#[test]
+fn bgp_raw_cannot_include_files() {
+    let text =
+        format!("{BGP}raw = \"\"\"\nprotocol device {{}}\ninclude \"/etc/shadow\";\n\"\"\"\n");
+    check(
+        &text,
+        "6:7",
+        &["bgp.raw", "line 2, column 1 of the raw text", "include"],
+    );
+}
+
+#[test]
+fn bgp_raw_cannot_close_a_block_it_did_not_open() {
+    let text = format!("{BGP}raw = \"}}\\nprotocol static evil {{ ipv4; }}\"\n");
+    check(&text, "6:7", &["bgp.raw", "did not open"]);
+}
+
+#[test]
+fn firewall_raw_text_is_confined_with_its_position() {
+    let text = "version = 1\n\n[firewall]\nraw = \"\"\"\nchain c {\n}\n}\nflush ruleset\n\"\"\"\n";
+    check(
+        text,
+        "4:7",
+        &[
+            "firewall.raw",
+            "line 3, column 1",
+            "close the agent's table",
+        ],
+    );
+}

@@ -94,10 +94,12 @@ pub fn comment_marker(comment: &str) -> Option<&str> {
     Some(tail.split(' ').next().unwrap_or_default())
 }
 
-/// 16 hex digits of the SHA-256 of the compiled items: the same config, the same marker.
+/// 16 hex digits of the SHA-256 of the compiled items as the agent writes them in nft's
+/// syntax (an encoding of the agent's own, unlike a Debug string): the same config, the
+/// same marker.
 fn marker_of(items: &[Item]) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{items:?}").as_bytes());
+    let digest = Sha256::digest(super::script::content_text(items).as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 

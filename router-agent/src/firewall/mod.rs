@@ -69,6 +69,8 @@ pub struct NftProblem {
 pub enum FirewallError {
     #[error("cannot run nft ({0}); install the nftables package")]
     Spawn(#[source] std::io::Error),
+    #[error("cannot run nft in an empty network namespace of its own ({0}); check needs util-linux's unshare, nftables, and root or user namespaces")]
+    Scratch(String),
     #[error("{context}: {message}")]
     Read { context: String, message: String },
     #[error("{what} changed while the firewall was read; run the command again")]

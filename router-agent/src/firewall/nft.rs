@@ -27,6 +27,8 @@ fn generation() -> Option<u32> {
 #[derive(Debug)]
 pub struct NftBackend {
     program: String,
+    /// Runs nft in a new, empty network namespace: see [`NftBackend::scratch`].
+    scratch: bool,
     /// The last read, the tables it was asked to keep, and the ruleset generation it was
     /// read at: while the generation stands, nothing changed and the read is not repeated
     /// (a long-lived agent re-reads on every snapshot).
@@ -37,9 +39,34 @@ impl Default for NftBackend {
     fn default() -> Self {
         NftBackend {
             program: "nft".into(),
+            scratch: false,
             cache: None,
         }
     }
+}
+
+impl NftBackend {
+    /// A backend whose nft runs in a network namespace of its own, empty: `check` then
+    /// validates the config's text alone, never against the ruleset of the host it runs on
+    /// (which may be a build machine, or hold tables the router will not have).
+    pub fn scratch() -> NftBackend {
+        NftBackend {
+            scratch: true,
+            ..NftBackend::default()
+        }
+    }
+}
+
+/// `unshare`'s arguments before nft's: a new network namespace, and without root a user
+/// namespace in which the caller is root, so that nft may use it (`unshare -rn`). A program
+/// of its own because a threaded process cannot enter a new user namespace.
+fn scratch_args() -> Vec<&'static str> {
+    let mut args = vec!["--net"];
+    if !rustix::process::getuid().is_root() {
+        args.push("--map-root-user");
+    }
+    args.push("--");
+    args
 }
 
 /// nft's answer: its output, or its complaint.
@@ -47,7 +74,13 @@ type Outcome = Result<String, String>;
 
 impl NftBackend {
     fn nft(&self, args: &[&str], stdin: Option<&str>) -> Result<Outcome, FirewallError> {
-        let mut cmd = Command::new(&self.program);
+        let mut cmd = if self.scratch {
+            let mut c = Command::new("unshare");
+            c.args(scratch_args()).arg(&self.program);
+            c
+        } else {
+            Command::new(&self.program)
+        };
         cmd.args(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
@@ -56,17 +89,27 @@ impl NftBackend {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(FirewallError::Spawn)?;
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound if self.scratch => {
+                FirewallError::Scratch("no unshare program; install util-linux".into())
+            }
+            _ => FirewallError::Spawn(e),
+        })?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(text.as_bytes())
                 .map_err(FirewallError::Spawn)?;
         }
         let out = child.wait_with_output().map_err(FirewallError::Spawn)?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
             Ok(Ok(stdout))
+        } else if self.scratch && stderr.starts_with("unshare:") {
+            // unshare's own complaint: no namespace, or no nft to run in it.
+            let first = stderr.lines().next().unwrap_or_default();
+            Err(FirewallError::Scratch(first.trim().to_owned()))
         } else {
-            Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned()))
+            Ok(Err(stderr.into_owned()))
         }
     }
 

@@ -83,12 +83,33 @@ pub fn transaction(
 }
 
 fn write_compiled(sc: &mut Script, c: &Compiled) -> Result<(), Unsupported> {
+    write_items(sc, &c.items, &c.origins, &c.comment)
+}
+
+/// The items as a transaction writes them, without origins and with an empty table
+/// comment (the comment holds the marker): the encoding the content marker hashes. An item
+/// the writer cannot say is hashed by its error, which names it.
+pub fn content_text(items: &[Item]) -> String {
+    let mut sc = Script::default();
+    let origins = vec![None; items.len()];
+    match write_items(&mut sc, items, &origins, "") {
+        Ok(()) => sc.text,
+        Err(e) => format!("{}{e}\n", sc.text),
+    }
+}
+
+fn write_items(
+    sc: &mut Script,
+    items: &[Item],
+    origins: &[Option<Vec<Seg>>],
+    comment: &str,
+) -> Result<(), Unsupported> {
     let table = owned_table();
-    for (item, origin) in c.items.iter().zip(&c.origins) {
+    for (item, origin) in items.iter().zip(origins) {
         let origin = origin.as_ref();
         match item {
             Item::Object(NfListObject::Table(_)) => sc.line(
-                &format!("add table {table} {{ comment \"{}\"; }}", c.comment),
+                &format!("add table {table} {{ comment \"{comment}\"; }}"),
                 None,
             ),
             Item::Object(NfListObject::Set(set)) => sc.line(&set_text(set)?, origin),

@@ -118,3 +118,20 @@ fn the_plan_lists_rule_changes_and_the_revert_restores_the_old_table() {
     assert_eq!(revert.result, Some(old));
     assert!(revert.script.text.contains("tcp dport 22 accept"));
 }
+
+/// The marker is the SHA-256 of the nft text the agent writes for the table (with an empty
+/// comment), not of a Debug string: pinned, so a change to it is a decision.
+#[test]
+fn the_marker_is_pinned_to_the_written_text() {
+    use sha2::{Digest, Sha256};
+    let c = compile::compile(&firewall(BASE));
+    assert_eq!(c.marker, "d2fe4dab756eccaa");
+    let text = script::content_text(&c.items);
+    assert!(
+        text.starts_with("add table inet router_agent { comment \"\"; }\n"),
+        "{text}"
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(c.marker, hex);
+}

@@ -1,6 +1,7 @@
 //! The `[bgp]` section: BIRD's BGP sessions and an IXP-grade route-server policy, and its
 //! validated form [`Bgp`]. Pure, like the rest of `model`.
 
+pub mod confine;
 pub mod lists;
 mod prefix;
 mod render;

@@ -60,6 +60,10 @@ impl BgpConfig {
         let peers = self.check_peers(&mut ck, base, &policies);
         self.check_aliases(&mut ck, base);
         let announces = self.check_announces(&mut ck, base);
+        // Whole statements after the generated part, reading no other file.
+        if let Some(Err(e)) = self.raw.as_deref().map(super::confine::check_raw) {
+            ck.report(&at(base, &[k("raw")]), e.to_string());
+        }
         if !ck.problems.is_empty() {
             return Err(ck.problems);
         }

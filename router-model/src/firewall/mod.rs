@@ -1,6 +1,7 @@
 //! The `[firewall]` section: policies, zones, named sets, rules, NAT and raw nftables text,
 //! and its validated, canonical form [`Firewall`]. Pure, like the rest of `model`.
 
+pub mod confine;
 mod intervals;
 mod render;
 mod state;

@@ -44,6 +44,10 @@ impl FirewallConfig {
         if let Some(r) = raw {
             fw.raw = Some(r.to_owned());
             fw.origins.raw = Some(at(base, "raw"));
+            // Only objects inside the agent's table: no `}` closing it, no commands.
+            if let Err(e) = super::confine::check_block(r) {
+                ck.report(&at(base, "raw"), e.to_string());
+            }
         }
         // The table's comment lists raw names and kept tables beside the prefix and the
         // transaction's marker (about 50 bytes); nft caps comments at 128.
@@ -218,6 +222,12 @@ impl FirewallConfig {
                 name: t.name.clone(),
                 ruleset: t.ruleset.trim().to_owned(),
             };
+            // Exactly the one table the entry names, nothing after it.
+            if let Err(e) =
+                super::confine::check_table(&t.ruleset, t.family.word(), t.name.as_str())
+            {
+                ck.report(&at(&path, "ruleset"), e.to_string());
+            }
             if t.family == TableFamily::Inet && t.name.as_str() == TABLE {
                 ck.report(&path, format!("inet {TABLE} is the agent's own table"));
             } else if !seen.insert(kept.id()) {
@@ -297,11 +307,9 @@ impl Ctx<'_> {
                 );
             }
             let raw = raw.trim();
-            if raw.is_empty() || raw.contains('\n') {
-                ck.report(
-                    &at(path, "raw"),
-                    "a raw rule is one line of nftables rule syntax, e.g. \"tcp dport 22 accept\"",
-                );
+            // Parsed, not pasted: one rule body, nothing nft would read as more commands.
+            if let Err(e) = super::confine::check_rule(raw) {
+                ck.report(&at(path, "raw"), e.to_string());
             }
             return (ck.problems.len() == before).then(|| (chain, Rule::Raw(raw.to_owned())));
         }
