@@ -1,0 +1,96 @@
+//! `router-agent daemon`.
+
+use std::time::Duration;
+
+use router_agent::confirm;
+use router_agent::daemon::{self, persist::Persisted};
+use router_agent::store::RouterId;
+
+use super::{AnyError, Exit};
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonCli {
+    /// Store URL; repeat for fallbacks (primary first). Default: router.store= from the
+    /// kernel command line. `${id}`, `${mac}`, `${uuid}`, `${hostname}` are filled in.
+    #[arg(long = "store")]
+    stores: Vec<String>,
+    /// Router id. Default: router.id=, else the DMI UUID, else the management NIC's MAC.
+    #[arg(long)]
+    id: Option<RouterId>,
+    #[arg(long)]
+    netns: Option<String>,
+    /// File holding the bearer token for HTTP(S) stores (default: router.token=). A file,
+    /// not an argument: arguments show in `ps`.
+    #[arg(long)]
+    token_file: Option<std::path::PathBuf>,
+    /// Extra CA certificate (PEM) for the store's TLS.
+    #[arg(long)]
+    ca_cert: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "/run/router-agent")]
+    status_dir: std::path::PathBuf,
+    /// A file kept in the store: NAME=PATH (repeatable), e.g. SSH host keys.
+    #[arg(long)]
+    persist: Vec<Persisted>,
+    /// Shell command run when a --persist file was restored from the store, e.g.
+    /// `systemctl --no-block try-restart ssh.service`.
+    #[arg(long)]
+    on_restore: Option<String>,
+    /// Seconds between snapshots taken without a change event (0: none).
+    #[arg(long, default_value_t = 300)]
+    snapshot_interval: u64,
+    /// Seconds between polls of stores that cannot push edits (HTTP, files).
+    #[arg(long, default_value_t = 10)]
+    poll_interval: u64,
+    /// Where the boot parameters are read from.
+    #[arg(long, default_value = "/proc/cmdline")]
+    cmdline: std::path::PathBuf,
+    /// Seconds between readings of BIRD's sessions for the metrics (0: none).
+    #[arg(long, default_value_t = 30)]
+    bgp_interval: u64,
+    /// Also write the log's info lines to this terminal (e.g. /dev/console) directly, not
+    /// through the journal: they show while journald is still starting.
+    #[arg(long)]
+    pub console: Option<std::path::PathBuf>,
+}
+
+impl DaemonCli {
+    pub fn exec(self) -> Result<(), AnyError> {
+        run_daemon(self)
+    }
+}
+
+fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
+    let settings = daemon::Settings {
+        periodic: (cli.snapshot_interval > 0).then(|| Duration::from_secs(cli.snapshot_interval)),
+        poll: Duration::from_secs(cli.poll_interval.max(1)),
+        hold: Some(confirm::pending_path(&cli.status_dir)),
+        on_restore: cli.on_restore.clone(),
+        ..daemon::Settings::default()
+    };
+    let token = match &cli.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--token-file {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let args = daemon::DaemonArgs {
+        stores: cli.stores,
+        id: cli.id,
+        netns: cli.netns,
+        token,
+        ca_cert: cli.ca_cert,
+        status_dir: cli.status_dir,
+        persist: cli.persist,
+        cmdline: cli.cmdline,
+        ready_timeout: Duration::from_secs(30),
+        bgp_interval: (cli.bgp_interval > 0).then(|| Duration::from_secs(cli.bgp_interval)),
+        settings,
+    };
+    daemon::run(args).map_err(|e| {
+        let code = e.exit_code();
+        Box::new(Exit(code, e.to_string())) as AnyError
+    })
+}
