@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::{file, BgpError, BgpPlan, Bird, BirdCli};
 use crate::model::bgp::Bgp;
-use crate::model::{Config, ConfigError, Problem, Seg};
+use crate::model::{ConfigError, Problem, Seg};
 
 type AnyError = Box<dyn std::error::Error>;
 
@@ -24,7 +24,7 @@ pub fn backend() -> BirdCli {
 
 /// BIRD's complaint about `[bgp].raw` placed at that key in the config file; other
 /// complaints (about generated text) stay as they are: they are the agent's bug.
-fn locate(file: &str, bgp: &Bgp, e: BgpError) -> AnyError {
+pub fn locate(file: &str, bgp: &Bgp, e: BgpError) -> AnyError {
     let BgpError::Rejected { message } = &e else {
         return e.into();
     };
@@ -76,58 +76,6 @@ pub fn plan(bgp: Option<&Bgp>) -> Result<String, AnyError> {
     };
     let plan = BgpPlan::new(&mut backend(), bgp)?;
     Ok(plan.to_string())
-}
-
-/// `apply`: check, write bird.conf and reconfigure BIRD (with `timeout`: BIRD goes back
-/// by itself unless confirmed); BIRD untouched on failure. A config without `[bgp]`
-/// leaves BIRD alone. Returns the plan when bird.conf changed, to undo it with.
-pub fn apply(
-    file: &str,
-    bgp: Option<&Bgp>,
-    timeout: Option<u32>,
-) -> Result<Option<BgpPlan>, AnyError> {
-    let Some(bgp) = bgp else {
-        tracing::info!("no [bgp] in the config: BIRD left as it is");
-        return Ok(None);
-    };
-    let mut bird = backend();
-    let plan = BgpPlan::new(&mut bird, bgp)?;
-    let t = std::time::Instant::now();
-    let report = super::apply(&mut bird, &plan, timeout).map_err(|e| locate(file, bgp, e))?;
-    if !report.changed {
-        return Ok(None);
-    }
-    let loaded = t.elapsed();
-    print!("{plan}");
-    eprintln!(
-        "bgp: bird.conf written{} ({loaded:?})",
-        match (report.reconfigured, timeout) {
-            (false, _) => "; BIRD is not running and reads it when it starts".to_owned(),
-            (true, None) => ", BIRD reconfigured".to_owned(),
-            (true, Some(t)) =>
-                format!(", BIRD reconfigured; it goes back by itself in {t} s unless confirmed"),
-        }
-    );
-    Ok(Some(plan))
-}
-
-/// Puts bird.conf back as it was before `plan` and has BIRD load it.
-pub fn revert(plan: &BgpPlan) -> Result<(), BgpError> {
-    super::revert(&mut backend(), plan.before.as_deref())
-}
-
-/// `show`: the `[bgp]` section read back from the bird.conf the agent wrote.
-pub fn show(config: &mut Config) -> Result<(), AnyError> {
-    let Some((origin, read)) = backend().read_back()? else {
-        return Ok(());
-    };
-    match read {
-        file::Read::Agent(bgp) => config.bgp = Some(bgp.to_config()),
-        file::Read::Foreign => eprintln!(
-            "warning: {origin} was not written by router-agent; it is not part of this config"
-        ),
-    }
-    Ok(())
 }
 
 /// `bgp drain`: GRACEFUL_SHUTDOWN announced (unless the bird.conf the agent wrote says

@@ -198,12 +198,6 @@ pub fn revert(bird: &mut dyn Bird, before: Option<&str>) -> Result<(), BgpError>
     Ok(())
 }
 
-/// Goes back to the config before an unconfirmed [`apply`]: BIRD's and the file.
-pub fn undo(bird: &mut dyn Bird, plan: &BgpPlan) -> Result<(), BgpError> {
-    bird.undo()?;
-    bird.write_conf(plan.before.as_deref())
-}
-
 /// Before the router stops: the same config with GRACEFUL_SHUTDOWN on every route sent,
 /// so peers move their traffic away before the sessions drop (RFC 8326). Does nothing
 /// when `graceful_shutdown_on_stop` is off or BIRD is not running. bird.conf itself is

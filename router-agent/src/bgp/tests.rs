@@ -177,6 +177,12 @@ fn failed_reconfigure_puts_the_file_back() {
     assert_eq!(bird.loaded.as_deref(), Some("old"));
 }
 
+/// BIRD's own undo of an unconfirmed [`apply`], and the file put back.
+fn undo(bird: &mut dyn Bird, plan: &BgpPlan) -> Result<(), BgpError> {
+    bird.undo()?;
+    bird.write_conf(plan.before.as_deref())
+}
+
 #[test]
 fn commit_confirm_undo_goes_back() {
     let mut bird = FakeBird::running_with("old");

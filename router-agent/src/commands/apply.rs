@@ -3,7 +3,7 @@
 use router_agent::confirm;
 use router_agent::firewall::{Backend, NftBackend};
 use router_agent::model;
-use router_agent::router::{apply_both, RouterError};
+use router_agent::router::{BgpApplied, LinuxRouter, RouterError, Target};
 
 use super::{kernel, load_and_read, locate_firewall_error, print_buffered, AnyError};
 
@@ -30,50 +30,45 @@ impl Apply {
         let mut k = kernel(netns.as_deref())?;
         let (desired, current, read) = load_and_read(&file, netns.as_deref(), &mut k)?;
         let deadline = confirm_secs.map(confirm::deadline_in);
-        // BIRD's own timer: it goes back by itself should nothing else.
-        let bird_timeout = confirm_secs.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
-        // BGP first: BIRD checks the new config before anything else is written.
-        let bgp_plan = router_agent::bgp::cli::apply(&file, desired.bgp.as_ref(), bird_timeout)?;
-        router_agent::kernel::modules::load_missing(
-            std::path::Path::new("/sys/module"),
-            &router_agent::kernel::modules::for_config(&desired.state, desired.firewall.as_ref()),
-            &mut std::collections::HashSet::new(),
-        );
-        let mut nft = NftBackend::default();
         // What runs now, to go back to if the apply is not confirmed in time.
         let rollback = match confirm_secs {
             Some(_) => {
                 let mut running = model::to_config(&current);
-                running.firewall = nft.read(&[])?.firewall.map(|f| f.to_config());
+                running.firewall = NftBackend::default()
+                    .read(&[])?
+                    .firewall
+                    .map(|f| f.to_config());
                 Some(model::render_config(&running))
             }
             None => None,
         };
-        let mut text = String::new();
-        let applied = apply_both(
-            &mut k,
-            &mut nft,
-            &desired.state,
-            desired.firewall.as_ref(),
-            current,
-            read,
-            |plan| text = plan.to_string(),
-        );
-        let (report, fw_report) = match applied {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(plan) = &bgp_plan {
-                    if let Err(re) = router_agent::bgp::cli::revert(plan) {
-                        eprintln!("error: putting BIRD's config back failed too: {re}");
-                    }
-                }
-                return Err(match e {
-                    RouterError::Firewall(e) => locate_firewall_error(&file, e),
-                    e => e.into(),
-                });
-            }
+        let target = Target {
+            state: &desired.state,
+            firewall: desired.firewall.as_ref(),
+            bgp: desired.bgp.as_ref(),
+            // BIRD's own timer: it goes back by itself should nothing else.
+            bird_timeout: confirm_secs.map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
         };
+        let mut text = String::new();
+        let mut router = LinuxRouter::with_kernel(k, netns.is_none());
+        let outcome = router
+            .apply_target(
+                &target,
+                current,
+                read,
+                |b| print_bgp(b, target.bird_timeout),
+                |plan| text = plan.to_string(),
+            )
+            .map_err(|e| match e {
+                RouterError::Firewall(e) => locate_firewall_error(&file, e),
+                RouterError::Bgp(e) => match &desired.bgp {
+                    Some(bgp) => router_agent::bgp::cli::locate(&file, bgp, e),
+                    None => e.into(),
+                },
+                e => e.into(),
+            })?;
         print_buffered(&text)?;
+        let fw_report = &outcome.firewall;
         if !fw_report.plan.is_empty() {
             print_buffered(&fw_report.plan)?;
             eprintln!(
@@ -81,6 +76,7 @@ impl Apply {
                 fw_report.plan.changes.len()
             );
         }
+        let report = &outcome.net;
         let (a, c, d) = report.plan.counts();
         eprintln!(
             "applied: {a} added, {c} changed, {d} removed (read {:?}, plan {:?}, write {:?}, verify {:?}; peak RSS {} MiB)",
@@ -93,15 +89,30 @@ impl Apply {
         if let (Some(secs), Some(deadline), Some(config)) = (confirm_secs, deadline, rollback) {
             let rollback = confirm::Rollback {
                 config: &config,
-                bird: bgp_plan.as_ref().map(|p| p.before.as_deref()),
+                bird: outcome.bgp.as_ref().map(|b| b.plan.before.as_deref()),
             };
             start_rollback_waiter(netns.as_deref(), &status_dir, rollback, deadline, secs)?;
         }
         // The process ends here: freeing millions of routes one by one would take
         // longer than verifying them did. The kernel reclaims it all at once.
-        std::mem::forget((report, desired));
+        std::mem::forget((outcome, desired));
         Ok(())
     }
+}
+
+/// BIRD's part, said as soon as it is done (before the kernel's).
+fn print_bgp(b: &BgpApplied, timeout: Option<u32>) {
+    print!("{}", b.plan);
+    eprintln!(
+        "bgp: bird.conf written{} ({:?})",
+        match (b.reconfigured, timeout) {
+            (false, _) => "; BIRD is not running and reads it when it starts".to_owned(),
+            (true, None) => ", BIRD reconfigured".to_owned(),
+            (true, Some(t)) =>
+                format!(", BIRD reconfigured; it goes back by itself in {t} s unless confirmed"),
+        },
+        b.took
+    );
 }
 
 /// Records what to go back to and starts a waiter that outlives this process and the

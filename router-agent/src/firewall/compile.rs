@@ -87,13 +87,6 @@ pub fn table_comment(fw: &Firewall, marker: &str) -> String {
     c
 }
 
-/// The marker in a table comment, if any.
-pub fn comment_marker(comment: &str) -> Option<&str> {
-    let rest = comment.strip_prefix(COMMENT_PREFIX)?;
-    let tail = &rest[rest.find(" gen=")? + 5..];
-    Some(tail.split(' ').next().unwrap_or_default())
-}
-
 /// 16 hex digits of the SHA-256 of the compiled items as the agent writes them in nft's
 /// syntax (an encoding of the agent's own, unlike a Debug string): the same config, the
 /// same marker.

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Applied, Router, RouterError};
+use super::{Applied, BgpApplied, Outcome, Router, RouterError, Target};
 use crate::bgp::{self, BgpPlan, BirdCli};
 use crate::firewall::{self, Backend, NftBackend};
 use crate::kernel::{modules, LinuxKernel};
+use crate::model::bgp::Bgp;
 use crate::model::firewall::Firewall;
 use crate::model::{self, Config, NetState, ValidConfig};
 use crate::plan::Plan;
@@ -43,7 +44,7 @@ impl LinuxRouter {
 /// if those fail the firewall is put back. `alongside` gets the netlink plan on a second
 /// thread while it is written.
 #[allow(clippy::too_many_arguments)]
-pub fn apply_both(
+fn apply_both(
     kernel: &mut dyn Kernel,
     nft: &mut dyn Backend,
     state: &NetState,
@@ -68,55 +69,98 @@ pub fn apply_both(
     }
 }
 
+impl LinuxRouter {
+    /// A router on `kernel`, opened by the caller (who may have read it already).
+    pub fn with_kernel(kernel: LinuxKernel, manage_hostname: bool) -> LinuxRouter {
+        LinuxRouter {
+            kernel,
+            nft: NftBackend::default(),
+            bird: bgp::cli::backend(),
+            manage_hostname,
+            modules_tried: HashSet::new(),
+        }
+    }
+
+    /// The one apply, for the daemon and the CLI alike: kernel modules, then BGP (BIRD
+    /// checks its new config before anything else is written; `on_bgp` hears of it when
+    /// bird.conf changed), then firewall and interfaces from `current` (read `read` long
+    /// ago; `alongside` gets the netlink plan while it is written). If those fail, BIRD's
+    /// config is put back too.
+    pub fn apply_target(
+        &mut self,
+        target: &Target<'_>,
+        current: NetState,
+        read: Duration,
+        on_bgp: impl FnOnce(&BgpApplied),
+        alongside: impl FnOnce(&Plan) + Send,
+    ) -> Result<Outcome, RouterError> {
+        let wanted = modules::for_config(target.state, target.firewall);
+        modules::load_missing(Path::new("/sys/module"), &wanted, &mut self.modules_tried);
+        let bgp = match target.bgp {
+            Some(b) => self.apply_bgp(b, target.bird_timeout)?,
+            None => {
+                tracing::info!("no [bgp] in the config: BIRD left as it is");
+                None
+            }
+        };
+        if let Some(b) = &bgp {
+            on_bgp(b);
+        }
+        let both = apply_both(
+            &mut self.kernel,
+            &mut self.nft,
+            target.state,
+            target.firewall,
+            current,
+            read,
+            alongside,
+        );
+        match both {
+            Ok((net, firewall)) => Ok(Outcome { net, firewall, bgp }),
+            Err(e) => {
+                if let Some(b) = &bgp {
+                    if let Err(re) = bgp::revert(&mut self.bird, b.plan.before.as_deref()) {
+                        tracing::error!("putting BIRD's config back failed too: {re}");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes bird.conf and has BIRD load it; None when it already said this.
+    fn apply_bgp(
+        &mut self,
+        b: &Bgp,
+        timeout: Option<u32>,
+    ) -> Result<Option<BgpApplied>, RouterError> {
+        let plan = BgpPlan::new(&mut self.bird, b).map_err(RouterError::Bgp)?;
+        let t = Instant::now();
+        let report = bgp::apply(&mut self.bird, &plan, timeout).map_err(RouterError::Bgp)?;
+        Ok(report.changed.then(|| BgpApplied {
+            plan,
+            reconfigured: report.reconfigured,
+            took: t.elapsed(),
+        }))
+    }
+}
+
 impl Router for LinuxRouter {
     fn apply(&mut self, config: &ValidConfig) -> Result<Applied, RouterError> {
         let mut state = config.state.clone();
         if !self.manage_hostname {
             state.hostname = None;
         }
-        let wanted = modules::for_config(&state, config.firewall.as_ref());
-        modules::load_missing(Path::new("/sys/module"), &wanted, &mut self.modules_tried);
-        // BGP first: BIRD checks its new config before anything else is written.
-        let bgp_plan = match &config.bgp {
-            Some(b) => {
-                let plan = BgpPlan::new(&mut self.bird, b).map_err(RouterError::Bgp)?;
-                bgp::apply(&mut self.bird, &plan, None).map_err(RouterError::Bgp)?;
-                Some(plan)
-            }
-            None => None,
-        };
         let t = Instant::now();
-        let both = self
-            .kernel
-            .read(&[])
-            .map_err(RouterError::Read)
-            .and_then(|current| {
-                apply_both(
-                    &mut self.kernel,
-                    &mut self.nft,
-                    &state,
-                    config.firewall.as_ref(),
-                    current,
-                    t.elapsed(),
-                    |_| {},
-                )
-            });
-        let (net, fw) = match both {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(plan) = bgp_plan.filter(|p| !p.is_empty()) {
-                    if let Err(re) = bgp::revert(&mut self.bird, plan.before.as_deref()) {
-                        tracing::error!("putting BIRD's config back failed too: {re}");
-                    }
-                }
-                return Err(e);
-            }
+        let current = self.kernel.read(&[]).map_err(RouterError::Read)?;
+        let target = Target {
+            state: &state,
+            firewall: config.firewall.as_ref(),
+            bgp: config.bgp.as_ref(),
+            bird_timeout: None,
         };
-        let (a, c, d) = net.plan.counts();
-        Ok(Applied {
-            net_ops: a + c + d,
-            firewall_changes: fw.plan.changes.len(),
-        })
+        let outcome = self.apply_target(&target, current, t.elapsed(), |_| {}, |_| {})?;
+        Ok(outcome.applied())
     }
 
     fn running(&mut self) -> Result<Config, RouterError> {

@@ -5,12 +5,17 @@
 mod fake;
 mod linux;
 
-use crate::firewall::FirewallError;
-use crate::model::{Config, ValidConfig};
-use crate::reconcile::{ApplyError, KernelError};
+use std::time::Duration;
+
+use crate::bgp::BgpPlan;
+use crate::firewall::{self, FirewallError};
+use crate::model::bgp::Bgp;
+use crate::model::firewall::Firewall;
+use crate::model::{Config, NetState, ValidConfig};
+use crate::reconcile::{self, ApplyError, KernelError};
 
 pub use fake::FakeRouter;
-pub use linux::{apply_both, LinuxRouter};
+pub use linux::LinuxRouter;
 
 /// What an apply changed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -24,6 +29,46 @@ pub struct Applied {
 impl Applied {
     pub fn is_empty(&self) -> bool {
         self.net_ops == 0 && self.firewall_changes == 0
+    }
+}
+
+/// What [`LinuxRouter::apply_target`] brings the router to.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub state: &'a NetState,
+    pub firewall: Option<&'a Firewall>,
+    /// None: BIRD is left as it is.
+    pub bgp: Option<&'a Bgp>,
+    /// BIRD goes back to its config by itself after this many seconds unless confirmed.
+    pub bird_timeout: Option<u32>,
+}
+
+/// BIRD's part of an apply that changed bird.conf.
+#[derive(Debug)]
+pub struct BgpApplied {
+    pub plan: BgpPlan,
+    /// Whether BIRD loaded the config (false: it was not running).
+    pub reconfigured: bool,
+    /// From the check to BIRD's reconfiguration.
+    pub took: Duration,
+}
+
+/// Everything one apply did, part by part.
+#[derive(Debug)]
+pub struct Outcome {
+    pub net: reconcile::Report,
+    pub firewall: firewall::Report,
+    /// None: bird.conf did not change (or the config has no `[bgp]`).
+    pub bgp: Option<BgpApplied>,
+}
+
+impl Outcome {
+    pub fn applied(&self) -> Applied {
+        let (a, c, d) = self.net.plan.counts();
+        Applied {
+            net_ops: a + c + d,
+            firewall_changes: self.firewall.plan.changes.len(),
+        }
     }
 }
 
