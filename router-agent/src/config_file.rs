@@ -7,9 +7,9 @@ use crate::model::{self, ConfigError, ValidConfig};
 /// Loads and validates `file`; a list file that cannot be read is reported at the line
 /// naming it.
 pub fn load(file: &str) -> Result<ValidConfig, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(file).map_err(|error| ConfigError::Read {
         origin: file.to_owned(),
-        source,
+        error,
     })?;
     let mut config = model::parse(file, &text)?;
     let dir = Path::new(file).parent().unwrap_or(Path::new(""));

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use commands::{AnyError, Exit};
+use router_agent::store;
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Declarative router config: TOML to kernel and back")]
@@ -75,16 +76,14 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
             let code = e.downcast_ref::<Exit>().map_or(1, |x| x.0);
-            let mut message = e.to_string();
-            let mut source = e.source();
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                message.push_str(&format!(": {s}"));
-                source = s.source();
+            for (i, cause) in store::causes(&*e).enumerate() {
+                match i {
+                    0 => eprintln!("error: {cause}"),
+                    _ => eprintln!("  caused by: {cause}"),
+                }
             }
-            router_agent::console_log::fatal(&message);
+            router_agent::console_log::fatal(&store::error_chain(&*e));
             ExitCode::from(code)
         }
     }

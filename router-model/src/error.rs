@@ -58,11 +58,10 @@ pub enum ConfigError {
         origin: String,
         problems: Vec<Located>,
     },
-    #[error("cannot read config {origin}: {source}")]
+    #[error("cannot read config {origin}: {error}")]
     Read {
         origin: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

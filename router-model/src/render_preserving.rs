@@ -13,11 +13,11 @@ use super::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum RenderOverError {
     #[error("the previous text is not TOML: {0}")]
-    Previous(#[source] toml_edit::TomlError),
+    Previous(toml_edit::TomlError),
     #[error("the canonical render is not TOML: {0}")]
-    Canonical(#[source] toml_edit::TomlError),
+    Canonical(toml_edit::TomlError),
     #[error("the merged text does not read back as the config: {0}")]
-    Unreadable(#[source] toml::de::Error),
+    Unreadable(toml::de::Error),
     #[error("the merged text reads back as a different config")]
     Different,
 }

@@ -32,22 +32,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("router-store: {}", error_chain(&e));
+            eprintln!("router-store: {}", router_store_client::error_chain(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes, each said once: "what failed: why: why".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn init_logging(verbose: u8) {

@@ -6,13 +6,9 @@ use super::Version;
 pub enum StoreError {
     #[error("store URL {url:?} is not usable: {reason}")]
     BadUrl { url: String, reason: String },
+    /// `detail` says why, the cause included (there is no `source()`).
     #[error("{store}: unreachable: {detail}")]
-    Unreachable {
-        store: String,
-        detail: String,
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    },
+    Unreachable { store: String, detail: String },
     #[error("{store}: refused the credentials for router {id:?} (check the bearer token)")]
     Unauthorized { store: String, id: String },
     #[error(

@@ -91,7 +91,7 @@ impl HttpStore {
         let tls = tls::client_config(options.ca_cert.as_deref(), base.scheme() == "https")
             .map_err(|e| StoreError::Io {
                 store: shown.clone(),
-                what: chain(&e),
+                what: crate::error_chain(&e),
                 source: std::io::Error::other(e),
             })?;
         let builder = reqwest::Client::builder()
@@ -101,9 +101,12 @@ impl HttpStore {
             // The bearer token goes to this store and nowhere it may redirect to.
             .redirect(reqwest::redirect::Policy::none())
             .tls_backend_preconfigured(tls);
-        let http = builder
-            .build()
-            .map_err(|e| bad(&format!("cannot build an HTTP client: {}", chain(&e))))?;
+        let http = builder.build().map_err(|e| {
+            bad(&format!(
+                "cannot build an HTTP client: {}",
+                crate::error_chain(&e)
+            ))
+        })?;
         tracing::debug!("store {shown}: HTTP client ready");
         Ok(HttpStore {
             client: Arc::new(Client {
@@ -154,8 +157,7 @@ impl Client {
         }
         StoreError::Unreachable {
             store: self.shown.clone(),
-            detail: chain(&e),
-            source: Some(Box::new(e)),
+            detail: crate::error_chain(&e),
         }
     }
 
@@ -234,11 +236,7 @@ impl Client {
                 || s == StatusCode::TOO_MANY_REQUESTS
                 || s == StatusCode::REQUEST_TIMEOUT =>
             {
-                StoreError::Unreachable {
-                    store,
-                    detail,
-                    source: None,
-                }
+                StoreError::Unreachable { store, detail }
             }
             _ => StoreError::Protocol { store, detail },
         }
@@ -278,18 +276,6 @@ impl Client {
 /// A version as an `If-Match` value, if it can be one (a store's own always can).
 fn etag_header(v: &Version) -> Option<HeaderValue> {
     HeaderValue::from_str(&wire::etag(v)).ok()
-}
-
-/// An error and its causes on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The TLS failure behind a request error, if that is what it was: a certificate not

@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod bootargs;
+mod chain;
 pub mod contract;
 mod digest;
 mod error;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+pub use chain::{causes, error_chain};
 pub use error::StoreError;
 pub use http::HttpStore;
 pub use memory::MemoryStore;

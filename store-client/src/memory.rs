@@ -52,7 +52,6 @@ impl MemoryStore {
             return Err(StoreError::Unreachable {
                 store: self.describe(),
                 detail: "down (test switch)".into(),
-                source: None,
             });
         }
         Ok(())

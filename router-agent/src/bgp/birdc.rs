@@ -39,9 +39,9 @@ impl BirdCli {
         Command::new(program)
             .args(args)
             .output()
-            .map_err(|source| BgpError::Spawn {
+            .map_err(|error| BgpError::Spawn {
                 program: program.to_owned(),
-                source,
+                error,
             })
     }
 
@@ -71,9 +71,9 @@ impl BirdCli {
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BgpError + '_ {
-        move |source| BgpError::Io {
+        move |error| BgpError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         }
     }
 

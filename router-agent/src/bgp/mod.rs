@@ -44,18 +44,13 @@ pub trait Bird {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BgpError {
-    #[error("cannot run {program} ({source}); install the bird2 package")]
+    #[error("cannot run {program} ({error}); install the bird2 package")]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("BIRD rejects the generated config; BIRD was not touched:\n{message}")]
     Rejected { message: String },
     #[error("birdc {command}: {message}")]

@@ -14,7 +14,8 @@ use super::status::{Phase, Status};
 use crate::model::{self, bgp::ListFile};
 use crate::router::Router;
 use crate::store::{
-    ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version, Watch,
+    error_chain, ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version,
+    Watch,
 };
 
 /// Something the daemon reacts to, from the outside.
@@ -756,16 +757,4 @@ async fn recv_watch(watch: &mut Option<Watch>) -> Option<Result<StoreEvent, Stor
         Some(w) => w.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
 }

@@ -24,12 +24,8 @@ pub enum MgmtError {
     NoDhcpClient,
     #[error("static management address")]
     Static(#[from] MgmtPathError),
-    #[error("writing udhcpc's hook {path}: {source}")]
-    Script {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("writing udhcpc's hook {path}: {error}")]
+    Script { path: String, error: std::io::Error },
 }
 
 /// Runs a DHCP client; its output goes where the agent's goes (the journal and console).
@@ -169,9 +165,9 @@ fn set_up(name: &str) -> Result<(), MgmtError> {
 }
 
 fn write_script(path: &Path) -> Result<(), MgmtError> {
-    let err = |source| MgmtError::Script {
+    let err = |error| MgmtError::Script {
         path: path.display().to_string(),
-        source,
+        error,
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;

@@ -11,7 +11,7 @@ mod mgmt;
 pub mod persist;
 pub mod status;
 
-pub use self::core::{error_chain, Daemon, Event, Settings, StoppedWaiting};
+pub use self::core::{Daemon, Event, Settings, StoppedWaiting};
 pub use linux::{run, DaemonArgs, DaemonError};
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub struct NftProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum FirewallError {
     #[error("cannot run nft ({0}); install the nftables package")]
-    Spawn(#[source] std::io::Error),
+    Spawn(std::io::Error),
     #[error("cannot run nft in an empty network namespace of its own ({0}); check needs util-linux's unshare, nftables, and root or user namespaces")]
     Scratch(String),
     #[error("{context}: {message}")]

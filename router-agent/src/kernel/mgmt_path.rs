@@ -17,12 +17,8 @@ const MAIN_TABLE: u32 = 254;
 pub enum MgmtPathError {
     #[error("{0:?} is not a valid interface name")]
     BadName(String),
-    #[error("interface {name} has no index in /sys/class/net: {source}")]
-    NoIndex {
-        name: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("interface {name} has no index in /sys/class/net: {error}")]
+    NoIndex { name: String, error: std::io::Error },
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
     #[error("{what}: {error}")]
@@ -99,9 +95,9 @@ fn link(name: &str) -> Result<(IfName, u32), MgmtPathError> {
                 .parse::<u32>()
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
         })
-        .map_err(|source| MgmtPathError::NoIndex {
+        .map_err(|error| MgmtPathError::NoIndex {
             name: name.to_owned(),
-            source,
+            error,
         })?;
     Ok((ifname, index))
 }

@@ -55,13 +55,20 @@ impl std::fmt::Display for NlError {
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
     #[error("netlink socket: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     #[error("netlink dump of {what} failed: {error}")]
     Dump { what: &'static str, error: NlError },
     #[error("netlink dump of {what} was interrupted {DUMP_TRIES} times by concurrent changes; try again")]
     Interrupted { what: &'static str },
     #[error("netlink reply is malformed: {0}")]
     Malformed(String),
+}
+
+// By hand, not `#[from]`: the cause is in the message, so it is no `source()`.
+impl From<io::Error> for NetlinkError {
+    fn from(e: io::Error) -> NetlinkError {
+        NetlinkError::Io(e)
+    }
 }
 
 /// One request: message type, flags and the payload after the netlink header.

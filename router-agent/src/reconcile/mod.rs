@@ -79,7 +79,7 @@ pub enum ApplyError {
     #[error(transparent)]
     Kernel(#[from] KernelError),
     #[error("cannot plan: {0}")]
-    Plan(#[from] PlanError),
+    Plan(PlanError),
     #[error("{}", failure_text(failed, revert_failed))]
     Failed {
         /// The operations that failed, with the kernel's reason.
@@ -89,6 +89,13 @@ pub enum ApplyError {
     },
     #[error("the kernel does not match the config after applying; reverted. Still different:\n{residual}")]
     NotConverged { residual: Plan },
+}
+
+// By hand, not `#[from]`: the cause is in the message, so it is no `source()`.
+impl From<PlanError> for ApplyError {
+    fn from(e: PlanError) -> ApplyError {
+        ApplyError::Plan(e)
+    }
 }
 
 fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)]) -> String {

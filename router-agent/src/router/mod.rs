@@ -99,3 +99,34 @@ pub trait Router: Send {
     /// The router is about to stop running `config` (BGP announces GRACEFUL_SHUTDOWN).
     fn stopping(&mut self, _config: &ValidConfig) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::BgpError;
+
+    fn io() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file (os error 2)")
+    }
+
+    /// The one line the CLI, the console and the daemon's status show for an error.
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let errors = [
+            RouterError::Bgp(BgpError::Spawn {
+                program: "bird".into(),
+                error: io(),
+            }),
+            RouterError::Bgp(BgpError::Io {
+                path: "/etc/bird/bird.conf".into(),
+                error: io(),
+            }),
+            RouterError::Firewall(FirewallError::Spawn(io())),
+        ];
+        for e in errors {
+            let text = crate::store::error_chain(&e);
+            assert_eq!(text.matches("no such file").count(), 1, "{text}");
+            assert_eq!(text.matches(&e.to_string()).count(), 1, "{text}");
+        }
+    }
+}

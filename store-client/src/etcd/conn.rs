@@ -167,7 +167,6 @@ impl Conn {
             StoreError::Unreachable {
                 store,
                 detail: format!("{what}: {e}"),
-                source: Some(Box::new(e)),
             }
         } else {
             StoreError::Protocol {
@@ -181,7 +180,6 @@ impl Conn {
         StoreError::Unreachable {
             store: self.url.describe(),
             detail: format!("{what}: no answer within {:?}", self.timeout),
-            source: None,
         }
     }
 }

@@ -113,7 +113,6 @@ impl Inner {
                     "{} is not a directory (is the stick mounted?)",
                     self.root.display()
                 ),
-                source: Some(Box::new(source)),
             };
         }
         match source.kind() {

@@ -24,7 +24,14 @@ pub(super) enum TlsSetupError {
     #[error("no CA certificate to check the store's against: the system has none (install ca-certificates) and no --ca-cert was given")]
     NoRoots,
     #[error("TLS setup: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
+}
+
+// By hand, not `#[from]`: the cause is in the message, so it is no `source()`.
+impl From<rustls::Error> for TlsSetupError {
+    fn from(e: rustls::Error) -> TlsSetupError {
+        TlsSetupError::Rustls(e)
+    }
 }
 
 /// A client config trusting the system's roots (for `https` only) and `ca` (PEM; may hold

@@ -26,7 +26,7 @@ pub(super) struct Limits {
 #[derive(Debug, thiserror::Error)]
 pub(super) enum TftpError {
     #[error("socket: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("no answer after {tries} tries {every:?} apart")]
     Timeout { tries: u32, every: Duration },
     #[error("the server refused: error {code}: {message}")]
@@ -35,6 +35,13 @@ pub(super) enum TftpError {
     Malformed(String),
     #[error("larger than the {max}-byte limit")]
     TooLarge { max: usize },
+}
+
+// By hand, not `#[from]`: the cause is in the message, so it is no `source()`.
+impl From<std::io::Error> for TftpError {
+    fn from(e: std::io::Error) -> TftpError {
+        TftpError::Io(e)
+    }
 }
 
 /// Reads `path` from `server`; `None` if the server says there is no such file.

@@ -105,7 +105,6 @@ impl TftpStore {
                 StoreError::Unreachable {
                     store: self.describe(),
                     detail,
-                    source: Some(Box::new(e)),
                 }
             } else {
                 StoreError::Protocol {
@@ -117,20 +116,16 @@ impl TftpStore {
     }
 
     async fn resolve(&self) -> Result<SocketAddr, StoreError> {
-        let unreachable =
-            |detail: String, source: Option<std::io::Error>| StoreError::Unreachable {
-                store: self.describe(),
-                detail,
-                source: source.map(|e| Box::new(e) as _),
-            };
+        let unreachable = |detail: String| StoreError::Unreachable {
+            store: self.describe(),
+            detail,
+        };
         let mut addrs = tokio::net::lookup_host(&self.inner.authority)
             .await
-            .map_err(|e| {
-                unreachable(format!("cannot resolve {}", self.inner.authority), Some(e))
-            })?;
+            .map_err(|e| unreachable(format!("cannot resolve {}: {e}", self.inner.authority)))?;
         addrs
             .next()
-            .ok_or_else(|| unreachable(format!("{} has no address", self.inner.authority), None))
+            .ok_or_else(|| unreachable(format!("{} has no address", self.inner.authority)))
     }
 
     fn read_only(&self) -> StoreError {
