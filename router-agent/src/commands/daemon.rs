@@ -91,6 +91,6 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
     };
     daemon::run(args).map_err(|e| {
         let code = e.exit_code();
-        Box::new(Exit(code, e.to_string())) as AnyError
+        Box::new(Exit(code, Box::new(e))) as AnyError
     })
 }

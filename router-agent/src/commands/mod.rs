@@ -95,17 +95,21 @@ fn load_and_read(
     })
 }
 
-/// An error with the exit status it calls for.
+/// An error with the exit status it calls for; said as the error itself, causes and all.
 #[derive(Debug)]
-pub struct Exit(pub u8, String);
+pub struct Exit(pub u8, AnyError);
 
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.1)
+        self.1.fmt(f)
     }
 }
 
-impl std::error::Error for Exit {}
+impl std::error::Error for Exit {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.source()
+    }
+}
 
 /// Prints through one buffer: stdout flushes at every newline, a syscall per line of a
 /// million-line plan or config.
