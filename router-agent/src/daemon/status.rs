@@ -67,8 +67,12 @@ impl Status {
         );
         if self.pending_snapshot {
             s.push_str("; snapshot pending");
+            // Why it waits: a full disk or a refusing store is the operator's to fix.
+            if let Some(e) = &self.last_error {
+                let _ = write!(s, " ({e})");
+            }
         }
-        s
+        one_line(&s)
     }
 
     pub fn metrics(&self) -> String {
@@ -250,9 +254,45 @@ pub fn bgp_summary(readout: Option<&Readout>) -> String {
     }
 }
 
+/// The status is one line that scripts split on `; `: text from outside (a store's error
+/// body, a refused config's message) must not add lines or fake fields.
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_is_one_line_whatever_the_error_text_and_says_why_a_snapshot_waits() {
+        let s = Status {
+            id: "r1".into(),
+            store: "http://store".into(),
+            phase: Phase::Degraded("store said: 500\nrunning; id r1 store x\r\u{1b}[2J".into()),
+            pending_snapshot: true,
+            last_error: Some("no space left on the store's disk (ENOSPC)".into()),
+            ..Status::default()
+        };
+        let line = s.line();
+        assert!(!line.contains(['\n', '\r', '\u{1b}']), "{line}");
+        assert!(line.contains("500\\nrunning"), "{line}");
+        assert!(
+            line.ends_with("; snapshot pending (no space left on the store's disk (ENOSPC))"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn line_and_metrics_say_degraded() {
