@@ -69,14 +69,9 @@ impl Config {
     }
 }
 
-/// The link kind with its options, checking that the options table matches `kind`.
-fn check_kind(
-    ck: &mut Checker,
-    path: &[Seg],
-    cfg: &InterfaceConfig,
-    tables: &BTreeMap<String, u32>,
-) -> Option<LinkKind> {
-    let given: Vec<&str> = [
+/// The option tables an interface entry has.
+fn options_given(cfg: &InterfaceConfig) -> impl Iterator<Item = &'static str> {
+    [
         ("physical", cfg.physical.is_some()),
         ("bridge", cfg.bridge.is_some()),
         ("vlan", cfg.vlan.is_some()),
@@ -88,9 +83,17 @@ fn check_kind(
     ]
     .into_iter()
     .filter_map(|(k, on)| on.then_some(k))
-    .collect();
+}
+
+/// The link kind with its options, checking that the options table matches `kind`.
+fn check_kind(
+    ck: &mut Checker,
+    path: &[Seg],
+    cfg: &InterfaceConfig,
+    tables: &BTreeMap<String, u32>,
+) -> Option<LinkKind> {
     let kind = cfg.kind.as_str();
-    if let Some(other) = given.iter().find(|k| **k != kind) {
+    if let Some(other) = options_given(cfg).find(|k| *k != kind) {
         ck.report(
             &at(path, &[other]),
             format!("`{other}` options given, but this interface has kind = \"{kind}\""),
