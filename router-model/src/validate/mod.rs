@@ -2,11 +2,13 @@
 //! [`NetState`], or a list of every problem found, each at its path in the config.
 //!
 //! One module per concern: [`interfaces`] (links, kinds, membership, references,
-//! addresses), [`routes`] (expansion of prefix lists, duplicates, gateways) and [`rules`].
+//! addresses), [`routes`] (expansion of prefix lists, duplicates, gateways, next hops),
+//! [`rules`] and [`sysctls`].
 
 mod interfaces;
 mod routes;
 mod rules;
+mod sysctls;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,6 +61,7 @@ impl Config {
         if let Some(h) = &self.hostname {
             check_hostname(&mut ck, h);
         }
+        self.check_sysctls(&mut ck);
         let tables = self.check_tables(&mut ck);
         let links = self.check_interfaces(&mut ck, &tables);
         let routes = self.check_routes(&mut ck, &tables, &links);

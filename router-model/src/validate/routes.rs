@@ -8,7 +8,7 @@ use ipnet::IpNet;
 
 use super::{at, key, resolve_table, Checker};
 use crate::error::Seg;
-use crate::route::{Family, RouteConfig, RouteType};
+use crate::route::{Family, NextHopConfig, RouteConfig, RouteType};
 use crate::state::{default_metric, FastHash, Link, NextHop, Route, RouteKey, RouteMap};
 use crate::types::{IfName, TableRef};
 use crate::Config;
@@ -221,6 +221,9 @@ fn check_route(
             );
         }
     }
+    if let Err(m) = check_multipath_size(&cfg.nexthops) {
+        fail(ck, at(path, &["nexthops"]), m);
+    }
     let mut nexthops = Vec::new();
     for (j, nh) in cfg.nexthops.iter().enumerate() {
         let mut np = at(path, &["nexthops"]);
@@ -255,6 +258,36 @@ fn check_route(
         family_hint,
         nexthops,
     })
+}
+
+/// Bytes of next hops (RTA_MULTIPATH) a route may carry. The kernel takes up to 64 KiB (the
+/// attribute's u16 length), but it dumps each route in one message of at most 32 KiB less
+/// its buffer's overhead (measured on 6.x: 32,448 bytes for the whole message), and leaves
+/// a route that does not fit out of every dump: the agent could not read it back. 1 KiB
+/// below that for the message's other attributes.
+const MULTIPATH_MAX_BYTES: usize = 31_744;
+
+/// One next hop in RTA_MULTIPATH: an rtnexthop (8 bytes) and its RTA_GATEWAY.
+fn hop_bytes(nh: &NextHopConfig) -> usize {
+    8 + match nh.via {
+        None => 0,
+        Some(IpAddr::V4(_)) => 8,
+        Some(IpAddr::V6(_)) => 20,
+    }
+}
+
+/// The next hops fit in a route message the kernel can dump.
+fn check_multipath_size(hops: &[NextHopConfig]) -> Result<(), String> {
+    let bytes: usize = hops.iter().map(hop_bytes).sum();
+    if bytes <= MULTIPATH_MAX_BYTES {
+        return Ok(());
+    }
+    Err(format!(
+        "{} next hops do not fit in one route message of the kernel ({bytes} bytes, at most {MULTIPATH_MAX_BYTES}: {} IPv4 or {} IPv6 gateways); spread the prefixes over several routes",
+        hops.len(),
+        MULTIPATH_MAX_BYTES / 16,
+        MULTIPATH_MAX_BYTES / 28
+    ))
 }
 
 /// The first route entry that defines a route with `key`.
