@@ -89,6 +89,15 @@ pub enum ApplyError {
     },
     #[error("the kernel does not match the config after applying; reverted. Still different:\n{residual}")]
     NotConverged { residual: Plan },
+    /// A bug: the apply panicked. The kernel was put back to the state before it.
+    #[error(
+        "the apply stopped on an internal error (a bug, please report it): {message}{}",
+        revert_text(revert_failed)
+    )]
+    Panicked {
+        message: String,
+        revert_failed: Vec<(String, String)>,
+    },
 }
 
 fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)]) -> String {
@@ -96,6 +105,21 @@ fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)])
     for (op, e) in failed {
         s.push_str(&format!("\n  {op}: {e}"));
     }
+    s.push_str(&revert_text(revert_failed));
+    s
+}
+
+/// What a panic carries, as text.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+fn revert_text(revert_failed: &[(String, String)]) -> String {
+    let mut s = String::new();
     if revert_failed.is_empty() {
         s.push_str("\nall changes were reverted; the kernel is as it was before");
     } else {
@@ -194,6 +218,53 @@ pub fn apply_from(
     }
     let (a, c, d) = report.plan.counts();
     tracing::info!(add = a, change = c, remove = d, "applying");
+    // There must be no panic in the write, but if one comes the kernel is put back all the
+    // same: from whatever it is then, planned back to `current`.
+    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        write_and_verify(kernel, desired, &mut report, &current, &keys, alongside)
+    }));
+    match written {
+        Ok(r) => r.map(|()| report),
+        Err(panic) => Err(after_panic(kernel, &current, &keys, &*panic)),
+    }
+}
+
+/// Puts the kernel back to `before` after a panic in the write; a panic in that too is
+/// reported, not raised.
+fn after_panic(
+    kernel: &mut dyn Kernel,
+    before: &NetState,
+    keys: &[String],
+    panic: &(dyn std::any::Any + Send),
+) -> ApplyError {
+    let message = panic_text(panic);
+    tracing::error!("the apply panicked ({message}); putting the kernel back");
+    let mend = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        revert(kernel, &Plan::default(), &[], before, keys)
+    }));
+    let revert_failed = match mend {
+        Ok(Ok(failed)) => failed,
+        Ok(Err(e)) => vec![("revert".to_owned(), e.to_string())],
+        Err(p) => vec![(
+            "revert".to_owned(),
+            format!("panicked too: {}", panic_text(&*p)),
+        )],
+    };
+    ApplyError::Panicked {
+        message,
+        revert_failed,
+    }
+}
+
+/// Writes `report.plan`, verifies, and reverts on a failure.
+fn write_and_verify(
+    kernel: &mut dyn Kernel,
+    desired: &NetState,
+    report: &mut Report,
+    current: &NetState,
+    keys: &[String],
+    alongside: impl FnOnce(&Plan) + Send,
+) -> Result<(), ApplyError> {
     let t = Instant::now();
     let plan = &report.plan;
     let results = std::thread::scope(|s| {
@@ -222,21 +293,21 @@ pub fn apply_from(
             "apply failed; reverting {} operations",
             done.len()
         );
-        let revert_failed = revert(kernel, &report.plan, &done, &current, &keys)?;
+        let revert_failed = revert(kernel, &report.plan, &done, current, keys)?;
         return Err(ApplyError::Failed {
             failed,
             revert_failed,
         });
     }
     let t = Instant::now();
-    let (residual, after) = verify(kernel, desired, &keys)?;
+    let (residual, after) = verify(kernel, desired, keys)?;
     report.verify = t.elapsed();
     if !residual.is_empty() {
         tracing::warn!(
             left = residual.ops.len(),
             "kernel differs from the config after applying; reverting"
         );
-        let revert_failed = revert(kernel, &report.plan, &done, &current, &keys)?;
+        let revert_failed = revert(kernel, &report.plan, &done, current, keys)?;
         if !revert_failed.is_empty() {
             return Err(ApplyError::Failed {
                 failed: vec![("verify".into(), residual.to_string())],
@@ -247,7 +318,7 @@ pub fn apply_from(
     }
     tracing::info!("applied and verified");
     report.state = after;
-    Ok(report)
+    Ok(())
 }
 
 /// Re-reads the kernel and plans from there to `desired`: the residual plan, empty when the

@@ -217,3 +217,24 @@ fn every_golden_plan_converges_and_reverts_on_a_kernel_with_side_effects() {
         }
     }
 }
+
+#[test]
+fn a_panic_at_every_step_reverts_to_the_exact_state_before() {
+    let desired = load("desired", DESIRED).unwrap().state;
+    let n = diff(&desired, &current()).unwrap().ops.len();
+    for at in 0..n {
+        let mut k = FakeKernel::new(current());
+        k.panic_at = Some(at);
+        let err = apply(&mut k, &desired).unwrap_err();
+        assert!(
+            matches!(err, ApplyError::Panicked { ref revert_failed, .. } if revert_failed.is_empty()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("injected panic"), "{err}");
+        assert_eq!(
+            k.state,
+            current(),
+            "a panic at op {at} left the state changed"
+        );
+    }
+}
