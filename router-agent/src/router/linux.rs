@@ -67,6 +67,7 @@ pub fn apply_both(
         Err(reconcile::ApplyError::Panicked {
             message: reconcile::panic_text(&*p),
             revert_failed: Vec::new(),
+            recreated: Vec::new(),
         })
     });
     match net {

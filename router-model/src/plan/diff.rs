@@ -369,6 +369,8 @@ fn find_renames(
             }
         }
     }
+    let renamed = super::renames::virtual_renames(desired, current, &renames);
+    renames.extend(renamed);
     Ok(renames)
 }
 

@@ -5,6 +5,7 @@
 mod diff;
 mod links;
 mod op;
+mod renames;
 
 use std::fmt;
 
