@@ -1,7 +1,7 @@
 //! An in-memory kernel: applies operations to a [`NetState`], with failures on demand.
 
 use crate::model::{AdminState, IfName, Link, LinkKind, NetState, Route};
-use crate::plan::Op;
+use crate::plan::{LinkChange, Op};
 
 use super::{Kernel, KernelError};
 
@@ -78,28 +78,7 @@ impl FakeKernel {
                 let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
                 l.addresses.retain(|a| *a != addr);
             }
-            Op::SetMaster { link, to, .. } => {
-                if let Some(m) = &to {
-                    s.links.get(m).ok_or_else(|| missing(m))?;
-                }
-                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
-                let from = std::mem::replace(&mut l.master, to.clone());
-                // A bond opens the links it takes and closes those it lets go; a VRF
-                // cycles them (going down flushes IPv6 addresses).
-                let kind =
-                    |m: &Option<IfName>| m.as_ref().and_then(|m| s.links.get(m)).map(|m| &m.kind);
-                match (kind(&from), kind(&to)) {
-                    (_, Some(LinkKind::Bond { .. })) => set_state(s, &link, AdminState::Up),
-                    (Some(LinkKind::Bond { .. }), _) => set_state(s, &link, AdminState::Down),
-                    (Some(LinkKind::Vrf { .. }), _) | (_, Some(LinkKind::Vrf { .. }))
-                        if s.links[&link].state == AdminState::Up =>
-                    {
-                        set_state(s, &link, AdminState::Down);
-                        set_state(s, &link, AdminState::Up);
-                    }
-                    _ => {}
-                }
-            }
+            Op::SetMaster { link, to, .. } => set_master(s, &link, to)?,
             Op::CreateLink { link, peer } => {
                 for l in std::iter::once(link).chain(peer) {
                     if s.links.contains_key(&l.name) {
@@ -134,32 +113,7 @@ impl FakeKernel {
                 l.name = to.clone();
                 s.links.insert(to, l);
             }
-            Op::SetLink { link, change } => {
-                let ignore_mtu = self.ignore_mtu;
-                let l = s.links.get(&link).ok_or_else(|| missing(&link))?;
-                if let Some((_, v)) = change.state {
-                    let parent = l.parent().and_then(|p| s.links.get(p));
-                    if parent.is_some_and(|p| vlan_blocked(l, v, p)) {
-                        return Err(NETWORK_DOWN.into());
-                    }
-                    set_state(s, &link, v);
-                }
-                let l = s.links.get_mut(&link).ok_or_else(|| missing(&link))?;
-                if let Some((_, v)) = change.mtu {
-                    if !ignore_mtu {
-                        l.mtu = Some(v);
-                    }
-                }
-                if let Some((_, v)) = change.mac {
-                    l.mac = Some(v);
-                }
-                if let Some((_, v)) = change.description {
-                    l.description = v;
-                }
-                if let Some((_, v)) = change.kind {
-                    l.kind = v;
-                }
-            }
+            Op::SetLink { link, change } => set_link(s, &link, *change, self.ignore_mtu)?,
         }
         Ok(())
     }
@@ -248,4 +202,63 @@ impl Kernel for FakeKernel {
         }
         Ok(results)
     }
+}
+
+/// A link joins or leaves a master, with what a bond or a VRF does to it.
+fn set_master(s: &mut NetState, link: &IfName, to: Option<IfName>) -> Result<(), String> {
+    let missing = |n: &dyn std::fmt::Display| format!("no such link {n}");
+    if let Some(m) = &to {
+        s.links.get(m).ok_or_else(|| missing(m))?;
+    }
+    let l = s.links.get_mut(link).ok_or_else(|| missing(link))?;
+    let from = std::mem::replace(&mut l.master, to.clone());
+    // A bond opens the links it takes and closes those it lets go; a VRF
+    // cycles them (going down flushes IPv6 addresses).
+    let kind = |m: &Option<IfName>| m.as_ref().and_then(|m| s.links.get(m)).map(|m| &m.kind);
+    match (kind(&from), kind(&to)) {
+        (_, Some(LinkKind::Bond { .. })) => set_state(s, link, AdminState::Up),
+        (Some(LinkKind::Bond { .. }), _) => set_state(s, link, AdminState::Down),
+        (Some(LinkKind::Vrf { .. }), _) | (_, Some(LinkKind::Vrf { .. }))
+            if s.links[link].state == AdminState::Up =>
+        {
+            set_state(s, link, AdminState::Down);
+            set_state(s, link, AdminState::Up);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An in-place change; an MTU change is dropped with `ignore_mtu`.
+fn set_link(
+    s: &mut NetState,
+    link: &IfName,
+    change: LinkChange,
+    ignore_mtu: bool,
+) -> Result<(), String> {
+    let missing = |n: &dyn std::fmt::Display| format!("no such link {n}");
+    let l = s.links.get(link).ok_or_else(|| missing(link))?;
+    if let Some((_, v)) = change.state {
+        let parent = l.parent().and_then(|p| s.links.get(p));
+        if parent.is_some_and(|p| vlan_blocked(l, v, p)) {
+            return Err(NETWORK_DOWN.into());
+        }
+        set_state(s, link, v);
+    }
+    let l = s.links.get_mut(link).ok_or_else(|| missing(link))?;
+    if let Some((_, v)) = change.mtu {
+        if !ignore_mtu {
+            l.mtu = Some(v);
+        }
+    }
+    if let Some((_, v)) = change.mac {
+        l.mac = Some(v);
+    }
+    if let Some((_, v)) = change.description {
+        l.description = v;
+    }
+    if let Some((_, v)) = change.kind {
+        l.kind = v;
+    }
+    Ok(())
 }
