@@ -360,6 +360,42 @@ mod tests {
         assert!("a/b".parse::<IfName>().is_err());
         assert!("a b".parse::<IfName>().is_err());
         assert!("..".parse::<IfName>().is_err());
+        assert!("all".parse::<IfName>().is_err());
+        assert!("default".parse::<IfName>().is_err());
+        assert!("all0".parse::<IfName>().is_ok());
+    }
+
+    #[test]
+    fn prefixes_with_octal_looking_octets_are_refused() {
+        for s in [
+            "010.8.0.1/24",
+            "10.08.0.0/16",
+            "::ffff:010.0.0.1/128",
+            "192.168.001.0/24",
+        ] {
+            let e = parse_net(s).unwrap_err();
+            assert!(e.contains("octal"), "{s}: {e}");
+        }
+        for s in [
+            "10.8.0.1/24",
+            "0.0.0.0/0",
+            "10.0.0.0/08",
+            "2001:db8:0:01::/64",
+            "::/0",
+        ] {
+            assert!(parse_net(s).is_ok(), "{s}");
+        }
+        assert!(parse_net("010.8.0.1/24")
+            .unwrap_err()
+            .ends_with("write 10.8.0.1/24"));
+    }
+
+    #[test]
+    fn descriptions_fit_ifaliasz() {
+        assert!(check_description(&"d".repeat(255)).is_ok());
+        assert!(check_description(&"d".repeat(256)).is_err());
+        assert!(check_description("a\0b").is_err());
+        assert!(check_description("uplink, 10G").is_ok());
     }
 
     #[test]
