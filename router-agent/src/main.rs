@@ -582,7 +582,8 @@ fn roll_back_unless_confirmed(
     let path = confirm::rollback_path(status_dir);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let config = model::load(&path.display().to_string(), &text)?;
-    let net = LinuxRouter::open(netns_name.is_none())?.apply(&config);
+    let net =
+        router_agent::router::apply_caught(&mut LinuxRouter::open(netns_name.is_none())?, &config);
     // BIRD goes back even when the rest could not.
     let bird = confirm::roll_back_bird(status_dir, &mut router_agent::bgp::cli::backend());
     let result: Result<(), AnyError> = match (net, bird) {

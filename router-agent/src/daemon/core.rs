@@ -206,7 +206,7 @@ impl<R: Router> Daemon<R> {
         }
         let valid = model::validate_text(config, origin, text).map_err(|e| e.to_string())?;
         let router = &mut self.router;
-        let result = tokio::task::block_in_place(|| router.apply(&valid));
+        let result = tokio::task::block_in_place(|| crate::router::apply_caught(router, &valid));
         match result {
             Ok(applied) => {
                 // The text the router now runs: the next render keeps its comments and table

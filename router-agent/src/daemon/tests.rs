@@ -608,3 +608,5 @@ async fn a_snapshot_keeps_the_comments_of_the_config_the_router_booted_with() {
     );
     h.stop().await;
 }
+
+mod panics;

@@ -4,12 +4,14 @@
 
 mod fake;
 mod linux;
+#[cfg(test)]
+mod tests;
 
 use crate::firewall::FirewallError;
 use crate::model::{Config, ValidConfig};
 use crate::reconcile::{ApplyError, KernelError};
 
-pub use fake::FakeRouter;
+pub use fake::{FakeRouter, FakeState};
 pub use linux::{apply_both, LinuxRouter};
 
 /// What an apply changed.
@@ -41,6 +43,19 @@ pub enum RouterError {
     Bgp(#[source] crate::bgp::BgpError),
     #[error("{0}")]
     Refused(String),
+    /// A bug outside the parts that put the router back themselves.
+    #[error("the apply stopped on an internal error (a bug, please report it): {0}; the router may differ from before")]
+    Panicked(String),
+}
+
+/// [`Router::apply`], with a panic (there must be none) turned into an error, so that the
+/// caller stays up and goes on (the daemon falls back to the store's history).
+pub fn apply_caught<R: Router + ?Sized>(
+    router: &mut R,
+    config: &ValidConfig,
+) -> Result<Applied, RouterError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| router.apply(config)))
+        .unwrap_or_else(|p| Err(RouterError::Panicked(crate::reconcile::panic_text(&*p))))
 }
 
 /// A router the agent can configure and read.
