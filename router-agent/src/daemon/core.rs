@@ -13,8 +13,11 @@ use super::persist::{self, Persisted};
 use super::status::{Phase, Status};
 use crate::model::{self, bgp::ListFile};
 use crate::router::Router;
+use crate::store::note::message;
+use crate::store::status::{unix_now, LastApply, Owned};
 use crate::store::{
     ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version, Watch,
+    WriteKind,
 };
 
 /// Something the daemon reacts to, from the outside.
@@ -206,7 +209,22 @@ impl<R: Router> Daemon<R> {
         }
         let valid = model::validate_text(config, origin, text).map_err(|e| e.to_string())?;
         let router = &mut self.router;
+        let started = std::time::Instant::now();
         let result = tokio::task::block_in_place(|| router.apply(&valid));
+        self.status.last_apply = Some(LastApply {
+            unix_time: unix_now(),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            version: origin.split_once('@').map(|(_, v)| v.to_owned()),
+            ok: result.is_ok(),
+        });
+        if result.is_ok() {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            self.status.owned = Owned {
+                routes: count(valid.state.routes.len()),
+                links: count(valid.state.links.len()),
+                rules: count(valid.state.rules.len()),
+            };
+        }
         match result {
             Ok(applied) => {
                 // The text the router now runs: the next render keeps its comments and table
@@ -577,7 +595,7 @@ impl<R: Router> Daemon<R> {
                 Err(e) => return self.write_failed(e),
             },
         };
-        let message = format!("snapshot of {}", self.id);
+        let message = message(WriteKind::Snapshot, &format!("snapshot of {}", self.id));
         match self.stores[w].put(&self.id, &text, &expect, &message).await {
             Ok(v) => {
                 tracing::info!("snapshot saved as version {v}");
@@ -625,9 +643,12 @@ impl<R: Router> Daemon<R> {
     /// A conflict: ours goes into history, the store's newer config is applied.
     async fn resolve_conflict(&mut self, ours: String, theirs: Stored) {
         let w = self.writer.unwrap_or_default();
-        let message = format!(
-            "running config of {}, superseded by store version {}",
-            self.id, theirs.version
+        let message = message(
+            WriteKind::Conflict,
+            &format!(
+                "running config of {}, superseded by store version {}",
+                self.id, theirs.version
+            ),
         );
         if let Err(e) = self.stores[w].archive(&self.id, &ours, &message).await {
             return self.write_failed(e);
@@ -644,9 +665,12 @@ impl<R: Router> Daemon<R> {
         let w = self.writer.unwrap_or_default();
         match self.render() {
             Ok(running) if self.saved.as_deref() != Some(running.as_str()) => {
-                let message = format!(
-                    "running config of {} before store version {} was applied",
-                    self.id, theirs.version
+                let message = message(
+                    WriteKind::Apply,
+                    &format!(
+                        "running config of {} before store version {} was applied",
+                        self.id, theirs.version
+                    ),
                 );
                 if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
                     tracing::warn!("not applying store version {} yet: {e}", theirs.version);

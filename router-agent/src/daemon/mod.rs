@@ -12,6 +12,7 @@ mod linux;
 #[cfg(feature = "kernel")]
 mod mgmt;
 pub mod persist;
+pub mod report;
 pub mod status;
 
 pub use self::core::{error_chain, Daemon, Event, Settings, StoppedWaiting};

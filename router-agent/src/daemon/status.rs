@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::bgp::Readout;
+use crate::store::status::{LastApply, Owned};
 use crate::store::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -45,6 +46,10 @@ pub struct Status {
     pub pending_snapshot: bool,
     pub last_error: Option<String>,
     pub counters: Counters,
+    /// The last apply (of a store version, at boot or after an edit).
+    pub last_apply: Option<LastApply>,
+    /// What the config last applied makes the agent own.
+    pub owned: Owned,
 }
 
 impl Status {

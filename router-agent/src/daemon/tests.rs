@@ -48,6 +48,15 @@ impl ConfigStore for Shared {
     async fn put_file(&self, id: &RouterId, n: &FileName, b: &[u8]) -> Result<(), StoreError> {
         self.0.put_file(id, n, b).await
     }
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        self.0.list_routers().await
+    }
+    async fn put_status(&self, id: &RouterId, r: &[u8]) -> Result<(), StoreError> {
+        self.0.put_status(id, r).await
+    }
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_status(id).await
+    }
     async fn watch(
         &self,
         id: &RouterId,

@@ -1,0 +1,52 @@
+//! The fleet side of a `file://` store: which routers it holds, and their status records
+//! (`DIR/<id>/status.json`, replaced atomically under the router's lock; not history).
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+use super::atomic;
+use super::layout::Layout;
+use crate::status::MAX_STATUS;
+use crate::RouterId;
+
+const STATUS: &str = "status.json";
+
+/// Directories of the root named like a router id that hold a config or a status record.
+/// Anything else there (an operator's notes, `lost+found`) is not a router.
+pub(super) fn list(root: &Path) -> io::Result<Vec<RouterId>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(id) = name.to_str().and_then(|n| RouterId::new(n).ok()) else {
+            continue;
+        };
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let layout = Layout::new(root, &id);
+        if layout.config().try_exists()? || layout.router.join(STATUS).try_exists()? {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn put_status(layout: &Layout, record: &[u8]) -> io::Result<()> {
+    let _locked = layout.lock_for_write()?;
+    atomic::write(&layout.router.join(STATUS), record)
+}
+
+/// At most one byte more than a record may have, so that a huge file is read no further
+/// than needed to tell it is too large.
+pub(super) fn get_status(layout: &Layout) -> io::Result<Option<Vec<u8>>> {
+    let file = match fs::File::open(layout.router.join(STATUS)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_STATUS as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
