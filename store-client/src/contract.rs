@@ -158,14 +158,14 @@ async fn check_fleet(store: &dyn ConfigStore, r1: &RouterId, r2: &RouterId) {
     assert_eq!(store.get_status(r1).await.expect("get status"), None);
     let history = store.history(r1).await.expect("history").len();
     for n in [1, 2] {
-        let record = format!("{{\"n\":{n}}}\n");
+        let record = status_record(n);
         store
-            .put_status(r1, record.as_bytes())
+            .put_status(r1, &record)
             .await
             .expect("put status");
         assert_eq!(
             store.get_status(r1).await.expect("get status").as_deref(),
-            Some(record.as_bytes()),
+            Some(&record[..]),
             "{what}: status record as written"
         );
     }
@@ -175,7 +175,10 @@ async fn check_fleet(store: &dyn ConfigStore, r1: &RouterId, r2: &RouterId) {
         "{what}: a status record went into the config's history"
     );
     assert_eq!(store.get_status(r2).await.expect("r2 status"), None);
-    store.put_status(r2, b"{}").await.expect("put status r2");
+    store
+        .put_status(r2, &status_record(3))
+        .await
+        .expect("put status r2");
     let mut listed = store.list_routers().await.expect("list");
     listed.sort();
     assert_eq!(listed, vec![r1.clone(), r2.clone()], "{what}: list");
@@ -215,4 +218,24 @@ async fn check_kinds(store: &dyn ConfigStore, r1: &RouterId) {
             .any(|h| h.note().kind == Some(WriteKind::Conflict)),
         "{what}: archived kind lost: {history:?}"
     );
+}
+
+/// A valid status record (the store server refuses others), told apart by `n`.
+pub fn status_record(n: u64) -> Vec<u8> {
+    super::StatusReport {
+        agent_version: "contract".into(),
+        unix_time: 1_800_000_000 + n,
+        boot_unix_time: 1_800_000_000,
+        heartbeat_secs: 60,
+        phase: "running".into(),
+        reason: None,
+        running_version: None,
+        store_version: None,
+        snapshot_pending: false,
+        last_error: None,
+        bgp: None,
+        last_apply: None,
+        owned: super::status::Owned::default(),
+    }
+    .to_bytes()
 }

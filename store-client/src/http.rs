@@ -425,6 +425,15 @@ impl ConfigStore for HttpStore {
 
     async fn get_version(&self, id: &RouterId, version: &Version) -> Result<String, StoreError> {
         let c = &self.client;
+        // A dot segment would be resolved away by the URL (`history/..` is the router's
+        // directory): no store names a version so.
+        if matches!(version.0.as_str(), "" | "." | "..") {
+            return Err(StoreError::NoSuchVersion {
+                store: c.shown.clone(),
+                id: id.to_string(),
+                version: version.clone(),
+            });
+        }
         let resp = c
             .send(c.request(Method::GET, c.url(id, &["history", &version.0])))
             .await?;
