@@ -224,8 +224,8 @@ async fn check_kinds(store: &dyn ConfigStore, r1: &RouterId) {
 pub fn status_record(n: u64) -> Vec<u8> {
     super::StatusReport {
         agent_version: "contract".into(),
-        unix_time: 1_800_000_000 + n,
-        boot_unix_time: 1_800_000_000,
+        unix_time: 1_700_000_000 + n,
+        boot_unix_time: 1_700_000_000,
         heartbeat_secs: 60,
         phase: "running".into(),
         reason: None,
