@@ -11,7 +11,8 @@ use router_store_client::{
     contract, file::FileStore, ConfigStore, Expect, HttpStore, RouterId, StoreOptions,
 };
 
-const V1: &str = "version = 1\nhostname = \"r1\"\n\n[[interface]]\nname = \"lo\"\nkind = \"loopback\"\n";
+const V1: &str =
+    "version = 1\nhostname = \"r1\"\n\n[[interface]]\nname = \"lo\"\nkind = \"loopback\"\n";
 const ROUTE: &str = "\n[[route]]\nto = \"10.9.0.0/16\"\ntype = \"blackhole\"\n";
 
 fn id(s: &str) -> RouterId {
@@ -37,7 +38,11 @@ fn agent(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("router-agent runs");
-    let _ = child.stdin.take().expect("stdin").write_all(stdin.as_bytes());
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
     child.wait_with_output().expect("router-agent ends")
 }
 
@@ -160,17 +165,32 @@ fn an_operators_day_against_the_store_server() {
     assert!(pushed.contains(&format!("(was {v1})")), "{pushed}");
     let log = ok(&fleet.store("log", &["r1"]));
     let first = log.lines().nth(1).expect("newest line");
-    assert!(first.contains("push") && first.contains("+1 route"), "{log}");
+    assert!(
+        first.contains("push") && first.contains("+1 route"),
+        "{log}"
+    );
     assert!(first.contains("by admin token"), "{log}");
     let diff = ok(&fleet.store("diff", &["r1"]));
-    assert!(diff.contains("+[[route]]") && diff.contains("+1 route"), "{diff}");
-    assert!(!diff.contains('\x1b'), "colour without a terminal: {diff:?}");
+    assert!(
+        diff.contains("+[[route]]") && diff.contains("+1 route"),
+        "{diff}"
+    );
+    assert!(
+        !diff.contains('\x1b'),
+        "colour without a terminal: {diff:?}"
+    );
 
     // A file that does not validate: refused with its line and column, nothing written.
-    let bad = fleet.file("bad.toml", &format!("{V1}\n[[route]]\nto = \"10.0.0.0/33\"\n"));
+    let bad = fleet.file(
+        "bad.toml",
+        &format!("{V1}\n[[route]]\nto = \"10.0.0.0/33\"\n"),
+    );
     let err = failed(&fleet.store("push", &["r1", &bad]));
     assert!(err.contains("bad.toml:9:"), "{err}");
-    let history = fleet.runtime.block_on(c.history(&id("r1"))).expect("history");
+    let history = fleet
+        .runtime
+        .block_on(c.history(&id("r1")))
+        .expect("history");
     assert_eq!(history.len(), 2, "nothing written: {history:?}");
 
     // A stale base is a conflict naming the newer version.
@@ -188,7 +208,10 @@ fn an_operators_day_against_the_store_server() {
         .expect("current");
     assert_eq!(now.text, V1);
     let log = ok(&fleet.store("log", &["r1"]));
-    assert!(log.lines().nth(1).expect("newest").contains("rollback"), "{log}");
+    assert!(
+        log.lines().nth(1).expect("newest").contains("rollback"),
+        "{log}"
+    );
     assert!(log.contains(&current.0[..12]), "old current kept: {log}");
 
     // Rolling back to a version that does not validate is refused before any write.
@@ -196,15 +219,25 @@ fn an_operators_day_against_the_store_server() {
         .runtime
         .block_on(c.archive(&id("r1"), "version = 2\n", "from a newer agent"))
         .expect("archive");
-    let history = fleet.runtime.block_on(c.history(&id("r1"))).expect("history");
+    let history = fleet
+        .runtime
+        .block_on(c.history(&id("r1")))
+        .expect("history");
     let broken = history
         .iter()
         .find(|h| h.message.starts_with("from a newer agent"))
         .expect("archived");
     let err = failed(&fleet.store("rollback", &["r1", &broken.version.0]));
-    assert!(err.contains("not rolled back") && err.contains("version 2"), "{err}");
+    assert!(
+        err.contains("not rolled back") && err.contains("version 2"),
+        "{err}"
+    );
     assert_eq!(
-        fleet.runtime.block_on(c.history(&id("r1"))).expect("history").len(),
+        fleet
+            .runtime
+            .block_on(c.history(&id("r1")))
+            .expect("history")
+            .len(),
         history.len()
     );
 
@@ -221,7 +254,10 @@ fn an_operators_day_against_the_store_server() {
         serde_json::from_slice(&fleet.store("ls", &["--json"]).stdout).expect("ls --json");
     assert_eq!(rows[0]["id"], "r1");
     assert_eq!(rows[0]["last_write"]["kind"], "rollback");
-    assert_eq!(rows[0]["health"], "stale", "a record from 2023 is long stale");
+    assert_eq!(
+        rows[0]["health"], "stale",
+        "a record from 2023 is long stale"
+    );
 }
 
 #[test]
@@ -238,7 +274,10 @@ fn tokens_guard_every_write_and_edit_reopens_until_valid() {
     for token in [Path::new(&wrong), r1_token.as_path()] {
         for (verb, args) in [
             ("push", vec!["r2", file.as_str()]),
-            ("rollback", vec!["r2", "0000000000000000000000000000000000000000"]),
+            (
+                "rollback",
+                vec!["r2", "0000000000000000000000000000000000000000"],
+            ),
         ] {
             let err = failed(&fleet.store_with(verb, &args, token, &[], ""));
             assert!(err.contains("refused the credentials"), "{verb}: {err}");
@@ -265,7 +304,10 @@ fn tokens_guard_every_write_and_edit_reopens_until_valid() {
     );
     let stdout = ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("r2@edit:8:6: invalid IP") && stderr.contains("Edit again?"), "{stderr}");
+    assert!(
+        stderr.contains("r2@edit:8:6: invalid IP") && stderr.contains("Edit again?"),
+        "{stderr}"
+    );
     assert!(stdout.contains("written"), "{stdout}");
     let now = fleet
         .runtime
@@ -273,8 +315,14 @@ fn tokens_guard_every_write_and_edit_reopens_until_valid() {
         .expect("get")
         .expect("current");
     assert!(now.text.contains("10.0.0.0/16"), "{}", now.text);
-    let history = fleet.runtime.block_on(c.history(&id("r2"))).expect("history");
-    assert_eq!(history[0].note().kind, Some(router_store_client::WriteKind::Edit));
+    let history = fleet
+        .runtime
+        .block_on(c.history(&id("r2")))
+        .expect("history");
+    assert_eq!(
+        history[0].note().kind,
+        Some(router_store_client::WriteKind::Edit)
+    );
 
     // "n" keeps the edit in its file and writes nothing.
     std::fs::write(format!("{editor}.n"), "0").expect("reset");
@@ -288,7 +336,11 @@ fn tokens_guard_every_write_and_edit_reopens_until_valid() {
     let err = failed(&out);
     assert!(err.contains("the edit is kept in"), "{err}");
     assert_eq!(
-        fleet.runtime.block_on(c.history(&id("r2"))).expect("history").len(),
+        fleet
+            .runtime
+            .block_on(c.history(&id("r2")))
+            .expect("history")
+            .len(),
         history.len()
     );
 }
@@ -300,7 +352,10 @@ fn a_file_store_lists_broken_and_stale_routers_without_failing() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let store = FileStore::new(dir.path()).expect("file store");
     runtime.block_on(async {
-        store.put(&id("r1"), V1, &Expect::Absent, "seed").await.expect("r1");
+        store
+            .put(&id("r1"), V1, &Expect::Absent, "seed")
+            .await
+            .expect("r1");
         let fresh = router_store_client::StatusReport::parse(&contract::status_record(0))
             .map(|mut r| {
                 r.unix_time = router_store_client::status::unix_now();
@@ -309,8 +364,14 @@ fn a_file_store_lists_broken_and_stale_routers_without_failing() {
             .expect("record");
         store.put_status(&id("r1"), &fresh).await.expect("status");
         // r2: a config that no longer validates and a garbled status record.
-        store.put(&id("r2"), "version = 7\n", &Expect::Absent, "x").await.expect("r2");
-        store.put_status(&id("r2"), b"{\"agent_version\":").await.expect("garbage");
+        store
+            .put(&id("r2"), "version = 7\n", &Expect::Absent, "x")
+            .await
+            .expect("r2");
+        store
+            .put_status(&id("r2"), b"{\"agent_version\":")
+            .await
+            .expect("garbage");
         // r3: silent for longer than 3 heartbeats.
         store
             .put_status(&id("r3"), &contract::status_record(0))
@@ -328,7 +389,10 @@ fn a_file_store_lists_broken_and_stale_routers_without_failing() {
     assert!(line("r1").contains(" ok "), "{ls}");
     assert!(line("r2").contains("BROKEN"), "{ls}");
     assert!(line("r3").contains("STALE"), "{ls}");
-    assert!(ls.contains("r2: current config 1 does not validate"), "{ls}");
+    assert!(
+        ls.contains("r2: current config 1 does not validate"),
+        "{ls}"
+    );
     assert!(ls.contains("r2: status record is not valid"), "{ls}");
 
     // Local pushes too; a tftp:// store refuses writes up front.
@@ -337,6 +401,10 @@ fn a_file_store_lists_broken_and_stale_routers_without_failing() {
     let file = file.display().to_string();
     let pushed = ok(&agent(&["store", "push", &url, "r4", &file], &[], ""));
     assert!(pushed.contains("r4: version 1 written"), "{pushed}");
-    let err = failed(&agent(&["store", "push", "tftp://127.0.0.1:9/x", "r4", &file], &[], ""));
+    let err = failed(&agent(
+        &["store", "push", "tftp://127.0.0.1:9/x", "r4", &file],
+        &[],
+        "",
+    ));
     assert!(err.contains("read-only"), "{err}");
 }

@@ -425,10 +425,7 @@ async fn list_routers(
     Ok(Json(wire::RouterList { routers }))
 }
 
-async fn get_status(
-    State(state): State<AppState>,
-    allowed: Allowed,
-) -> Result<Response, ApiError> {
+async fn get_status(State(state): State<AppState>, allowed: Allowed) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let id = allowed.id;
     let shown = format!("router {id} has sent no status report");

@@ -159,10 +159,7 @@ async fn check_fleet(store: &dyn ConfigStore, r1: &RouterId, r2: &RouterId) {
     let history = store.history(r1).await.expect("history").len();
     for n in [1, 2] {
         let record = status_record(n);
-        store
-            .put_status(r1, &record)
-            .await
-            .expect("put status");
+        store.put_status(r1, &record).await.expect("put status");
         assert_eq!(
             store.get_status(r1).await.expect("get status").as_deref(),
             Some(&record[..]),
@@ -200,11 +197,18 @@ async fn check_kinds(store: &dyn ConfigStore, r1: &RouterId) {
         .await
         .expect("push");
     store
-        .archive(r1, "# lost\n", &message(WriteKind::Conflict, "the other side"))
+        .archive(
+            r1,
+            "# lost\n",
+            &message(WriteKind::Conflict, "the other side"),
+        )
         .await
         .expect("archive");
     let history = store.history(r1).await.expect("history");
-    let pushed = history.iter().find(|h| h.version == v).expect("pushed entry");
+    let pushed = history
+        .iter()
+        .find(|h| h.version == v)
+        .expect("pushed entry");
     let note = pushed.note();
     assert_eq!(
         (note.kind, note.summary.as_str()),

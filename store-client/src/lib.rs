@@ -31,8 +31,8 @@ pub use http::HttpStore;
 pub use memory::MemoryStore;
 pub use names::{FileName, ImageVersion, NameError, RouterId};
 pub use note::{Note, WriteKind};
-pub use status::StatusReport;
 pub use open::{open, StoreOptions};
+pub use status::StatusReport;
 
 /// A store's opaque name for one version of a config (an HTTP ETag, an etcd revision, a
 /// git commit). Compared for equality only.

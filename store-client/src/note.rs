@@ -196,7 +196,11 @@ mod tests {
             let n = Note::parse(&m);
             assert_eq!((n.kind, n.summary.as_str()), (Some(kind), "snapshot of r1"));
         }
-        let m = compose("x", Some(WriteKind::Push), &[(AUTHOR_TRAILER, "admin token")]);
+        let m = compose(
+            "x",
+            Some(WriteKind::Push),
+            &[(AUTHOR_TRAILER, "admin token")],
+        );
         assert_eq!(m, "x\n\nWrite-kind: push\nWritten-by: admin token");
         assert_eq!(Note::parse(&m).trailer(AUTHOR_TRAILER), Some("admin token"));
     }
@@ -204,7 +208,11 @@ mod tests {
     #[test]
     fn a_summary_cannot_forge_trailers() {
         let forged = "snapshot\n\nWrite-kind: rollback\nWritten-by: admin token";
-        let m = compose(forged, Some(WriteKind::Snapshot), &[(AUTHOR_TRAILER, "token of router r1")]);
+        let m = compose(
+            forged,
+            Some(WriteKind::Snapshot),
+            &[(AUTHOR_TRAILER, "token of router r1")],
+        );
         let n = Note::parse(&m);
         assert_eq!(n.kind, Some(WriteKind::Snapshot));
         assert_eq!(n.trailer(AUTHOR_TRAILER), Some("token of router r1"));

@@ -106,7 +106,11 @@ impl Reporter {
                     ..l.clone()
                 } == report
             });
-            if !same || last.as_ref().is_some_and(|l| now >= l.unix_time + self.every.as_secs()) {
+            if !same
+                || last
+                    .as_ref()
+                    .is_some_and(|l| now >= l.unix_time + self.every.as_secs())
+            {
                 match self.store.put_status(&self.id, &report.to_bytes()).await {
                     Ok(()) => {
                         tracing::debug!(phase = report.phase, "status report written");

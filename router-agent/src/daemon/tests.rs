@@ -669,7 +669,11 @@ async fn status_reports_follow_the_daemon_and_stay_out_of_history() {
     let last = StatusReport::parse(&store.get_status(&id()).await.expect("up").expect("kept"))
         .expect("valid");
     assert_eq!(last.phase, "stopped");
-    assert_eq!(store.history(&id()).await.expect("history").len(), 1, "reports are not versions");
+    assert_eq!(
+        store.history(&id()).await.expect("history").len(),
+        1,
+        "reports are not versions"
+    );
     assert_eq!(store.list_routers().await.expect("list"), vec![id()]);
 }
 
@@ -697,7 +701,12 @@ async fn each_daemon_write_says_its_kind() {
         .collect();
     assert_eq!(
         kinds,
-        [Some(WriteKind::Apply), None, Some(WriteKind::Snapshot), None],
+        [
+            Some(WriteKind::Apply),
+            None,
+            Some(WriteKind::Snapshot),
+            None
+        ],
         "newest first: kept before apply, operator edit, snapshot, seed"
     );
     h.stop().await;

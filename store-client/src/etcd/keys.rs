@@ -200,7 +200,12 @@ mod tests {
             u.router_of("/fleet/r1/status").map(|r| r.to_string()),
             Some("r1".into())
         );
-        for not in ["/fleet/r1/history/1", "/fleet/../config", "/other/r1/config", "/fleet/r1"] {
+        for not in [
+            "/fleet/r1/history/1",
+            "/fleet/../config",
+            "/other/r1/config",
+            "/fleet/r1",
+        ] {
             assert_eq!(u.router_of(not), None, "{not}");
         }
         for bad in [

@@ -400,8 +400,11 @@ impl ConfigStore for EtcdStore {
             .read("listing the routers", |mut c| {
                 let prefix = prefix.clone();
                 async move {
-                    c.get(prefix, Some(GetOptions::new().with_prefix().with_keys_only()))
-                        .await
+                    c.get(
+                        prefix,
+                        Some(GetOptions::new().with_prefix().with_keys_only()),
+                    )
+                    .await
                 }
             })
             .await?;

@@ -241,8 +241,7 @@ impl ConfigStore for FileStore {
 
     async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
         self.blocking(|inner| {
-            fleet::list(&inner.root)
-                .map_err(|e| inner.error("listing the routers".into(), e))
+            fleet::list(&inner.root).map_err(|e| inner.error("listing the routers".into(), e))
         })
         .await
     }

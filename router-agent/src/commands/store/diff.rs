@@ -105,7 +105,15 @@ pub async fn run(args: Args, io: &mut Io<'_>) -> Result<(), CommandError> {
     let (from, to) = (format!("{}@{a}", args.id), format!("{}@{b}", args.id));
     if args.conn.json {
         let diff = unified(&old, &new, &from, &to, false);
-        return json(io.out, &Diffed { from, to, change, diff });
+        return json(
+            io.out,
+            &Diffed {
+                from,
+                to,
+                change,
+                diff,
+            },
+        );
     }
     let diff = unified(&old, &new, &from, &to, io.colour);
     write!(io.out, "{diff}")

@@ -54,7 +54,10 @@ fn run_editor(path: &Path) -> Result<(), CommandError> {
 
 /// Owner-only: configs hold BGP passwords and WireGuard keys.
 fn scratch(id: &RouterId, text: &str) -> Result<PathBuf, CommandError> {
-    let path = std::env::temp_dir().join(format!("router-agent-edit-{id}-{}.toml", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "router-agent-edit-{id}-{}.toml",
+        std::process::id()
+    ));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -72,7 +75,10 @@ fn again(io: &mut Io<'_>) -> Result<bool, CommandError> {
         .and_then(|()| io.err.flush())
         .map_err(io_err("asking"))?;
     let mut line = String::new();
-    let n = io.input.read_line(&mut line).map_err(io_err("reading the answer"))?;
+    let n = io
+        .input
+        .read_line(&mut line)
+        .map_err(io_err("reading the answer"))?;
     Ok(n > 0 && !line.trim().eq_ignore_ascii_case("n"))
 }
 
@@ -83,11 +89,15 @@ pub async fn run(args: Args, io: &mut Io<'_>) -> Result<(), CommandError> {
     let original = current.map_or_else(|| TEMPLATE.to_owned(), |s| s.text);
     let path = scratch(&args.id, &original)?;
     let kept = |why: String| {
-        CommandError::Invalid(format!("{why}; nothing written, the edit is kept in {}", path.display()))
+        CommandError::Invalid(format!(
+            "{why}; nothing written, the edit is kept in {}",
+            path.display()
+        ))
     };
     let text = loop {
         run_editor(&path)?;
-        let edited = std::fs::read_to_string(&path).map_err(io_err(format!("reading {}", path.display())))?;
+        let edited = std::fs::read_to_string(&path)
+            .map_err(io_err(format!("reading {}", path.display())))?;
         if edited == original {
             let _ = std::fs::remove_file(&path);
             return writeln!(io.err, "{}: no changes; nothing written", args.id)
@@ -109,7 +119,15 @@ pub async fn run(args: Args, io: &mut Io<'_>) -> Result<(), CommandError> {
         Expect::Version(v) => Some(v.0.clone()),
         Expect::Absent => None,
     };
-    let version = match write(store, &args.id, &text, &expect, &message(WriteKind::Edit, &summary)).await {
+    let version = match write(
+        store,
+        &args.id,
+        &text,
+        &expect,
+        &message(WriteKind::Edit, &summary),
+    )
+    .await
+    {
         Ok(v) => v,
         Err(e @ CommandError::Conflict { .. }) => return Err(kept(e.to_string())),
         Err(e) => return Err(e),

@@ -48,7 +48,11 @@ pub async fn lines(
 ) -> Result<Vec<LogLine>, CommandError> {
     let history = store.history(id).await?;
     let current = store.get(id).await?.map(|s| s.version);
-    let shown = if limit == 0 { history.len() } else { limit.min(history.len()) };
+    let shown = if limit == 0 {
+        history.len()
+    } else {
+        limit.min(history.len())
+    };
     // One more than shown: the oldest shown is compared with the one before it.
     let mut texts = Vec::with_capacity(shown + 1);
     for entry in history.iter().take(shown + 1) {

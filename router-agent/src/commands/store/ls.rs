@@ -32,7 +32,15 @@ pub fn render(rows: &[FleetRow], now: u64) -> String {
         return "no routers in this store\n".into();
     }
     let mut lines = vec![[
-        "ID", "HEALTH", "STORE", "RUNNING", "LAST WRITE", "SEEN", "UPTIME", "BGP", "AGENT",
+        "ID",
+        "HEALTH",
+        "STORE",
+        "RUNNING",
+        "LAST WRITE",
+        "SEEN",
+        "UPTIME",
+        "BGP",
+        "AGENT",
     ]
     .map(String::from)
     .to_vec()];

@@ -35,7 +35,8 @@ pub struct Written {
 pub async fn run(args: Args, io: &mut Io<'_>) -> Result<(), CommandError> {
     let store = args.conn.open_writable()?;
     crate::config_file::load(&args.file).map_err(|e| CommandError::Invalid(e.to_string()))?;
-    let text = std::fs::read_to_string(&args.file).map_err(io_err(format!("reading {}", args.file)))?;
+    let text =
+        std::fs::read_to_string(&args.file).map_err(io_err(format!("reading {}", args.file)))?;
     let lists = crate::model::parse(&args.file, &text)
         .map_err(|e| CommandError::Invalid(e.to_string()))?
         .list_files();
@@ -45,7 +46,8 @@ pub async fn run(args: Args, io: &mut Io<'_>) -> Result<(), CommandError> {
     }
     let dir = Path::new(&args.file).parent().unwrap_or(Path::new(""));
     for name in lists {
-        let file = FileName::new(name.as_str()).map_err(|e| CommandError::Invalid(e.to_string()))?;
+        let file =
+            FileName::new(name.as_str()).map_err(|e| CommandError::Invalid(e.to_string()))?;
         let path = dir.join(name.as_str());
         let bytes = std::fs::read(&path).map_err(io_err(format!("reading {}", path.display())))?;
         store.put_file(&args.id, &file, &bytes).await?;

@@ -35,7 +35,13 @@ pub async fn run(args: Args, io: &mut Io<'_>) -> Result<(), CommandError> {
             .as_ref()
             .map_or_else(String::new, |p| format!(" (from {p})"))
     );
-    let version = write(store, &args.id, &text, &expect, &message(WriteKind::Rollback, &summary))
-        .await?;
+    let version = write(
+        store,
+        &args.id,
+        &text,
+        &expect,
+        &message(WriteKind::Rollback, &summary),
+    )
+    .await?;
     report(io, args.conn.json, &args.id, version, previous)
 }

@@ -185,7 +185,8 @@ proto = "tcp"
             summarize(Some(BASE), &new),
             "~1 interface, +1 route, ~hostname"
         );
-        let fw = BASE.replace("proto = \"tcp\"", "proto = \"udp\"") + "\n[[firewall.rule]]\naction = \"drop\"\n";
+        let fw = BASE.replace("proto = \"tcp\"", "proto = \"udp\"")
+            + "\n[[firewall.rule]]\naction = \"drop\"\n";
         assert_eq!(
             summarize(Some(BASE), &fw),
             "+2 firewall rules, -1 firewall rule"

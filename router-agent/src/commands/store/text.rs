@@ -87,6 +87,12 @@ mod tests {
         assert_eq!(age(3 * 86_400 + 4 * 3600 + 5), "3d4h");
         assert_eq!(short(&"a".repeat(40)), "aaaaaaaaaaaa");
         assert_eq!(short("17"), "17");
-        assert_eq!(table(&[vec!["a".into(), "bb".into()], vec!["ccc".into(), "d".into()]]), "a    bb\nccc  d\n");
+        assert_eq!(
+            table(&[
+                vec!["a".into(), "bb".into()],
+                vec!["ccc".into(), "d".into()]
+            ]),
+            "a    bb\nccc  d\n"
+        );
     }
 }

@@ -70,7 +70,11 @@ async fn written_at_start_on_change_and_as_a_heartbeat() {
     let changed = report(&store).await.expect("record");
     assert_eq!(changed.phase, "degraded");
     assert_eq!(changed.reason.as_deref(), Some("version 3 refused"));
-    assert_eq!(changed.unix_time, BASE + 5, "written at the change, not later");
+    assert_eq!(
+        changed.unix_time,
+        BASE + 5,
+        "written at the change, not later"
+    );
     // Nothing new within the interval...
     tokio::time::advance(Duration::from_secs(30)).await;
     settle().await;
