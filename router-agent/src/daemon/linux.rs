@@ -154,6 +154,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         if let Some(every) = args.bgp_interval {
             tokio::spawn(super::bgp_poll::poll(read_bird, bgp_tx, every));
         }
+        let mut reporting = None;
         if let (Some(store), Some(every)) = (reports_to, args.heartbeat) {
             let reporter = super::report::Reporter {
                 store,
@@ -162,13 +163,23 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
                 boot_unix_time: super::report::boot_unix_time(),
                 clock: std::sync::Arc::new(store::status::unix_now),
             };
-            tokio::spawn(reporter.run(status.clone(), bgp.clone()));
+            reporting = Some(tokio::spawn(reporter.run(status.clone(), bgp.clone())));
         }
         tokio::spawn(write_status(status.clone(), bgp, args.status_dir));
         tokio::spawn(notify_ready(status, args.ready_timeout));
         match daemon.run(rx).await {
             Ok(_) => tracing::info!("stopped"),
             Err(e) => tracing::info!("{e}"),
+        }
+        // The daemon is gone, so its status channel is closed: the reporter writes the
+        // last record ("stopped") and ends, within a bound.
+        if let Some(task) = reporting {
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the last status report was not written within 5 s");
+            }
         }
         Ok(())
     })
