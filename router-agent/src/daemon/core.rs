@@ -14,7 +14,6 @@ use super::status::{Phase, Status};
 use crate::model::{self, bgp::ListFile};
 use crate::router::Router;
 use crate::store::note::message;
-use crate::store::status::{unix_now, LastApply, Owned};
 use crate::store::{
     ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version, Watch,
     WriteKind,
@@ -211,20 +210,8 @@ impl<R: Router> Daemon<R> {
         let router = &mut self.router;
         let started = std::time::Instant::now();
         let result = tokio::task::block_in_place(|| router.apply(&valid));
-        self.status.last_apply = Some(LastApply {
-            unix_time: unix_now(),
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            version: origin.split_once('@').map(|(_, v)| v.to_owned()),
-            ok: result.is_ok(),
-        });
-        if result.is_ok() {
-            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-            self.status.owned = Owned {
-                routes: count(valid.state.routes.len()),
-                links: count(valid.state.links.len()),
-                rules: count(valid.state.rules.len()),
-            };
-        }
+        self.status
+            .record_apply(origin, started.elapsed(), result.is_ok(), &valid);
         match result {
             Ok(applied) => {
                 // The text the router now runs: the next render keeps its comments and table
