@@ -155,6 +155,29 @@ impl Inner {
         }
     }
 
+    /// The commits both of a router's refs point to (those that exist), in one git run.
+    async fn tips(&self, refs: &Refs) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .git
+            .ok(
+                &[
+                    "for-each-ref",
+                    "--format=%(refname) %(objectname)",
+                    &refs.head,
+                    &refs.archive,
+                ],
+                None,
+            )
+            .await
+            .map_err(|e| self.io(format!("reading {} and {}", refs.head, refs.archive), e))?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(name, oid)| (*name == refs.head || *name == refs.archive) && is_oid(oid))
+            .map(|(_, oid)| oid.to_owned())
+            .collect())
+    }
+
     /// The config in `commit`'s tree, or `None` if it has none.
     async fn read_config(&self, commit: &str) -> Result<Option<String>, StoreError> {
         let what = || format!("reading {CONFIG} of {commit}");
@@ -328,10 +351,7 @@ impl Inner {
 
     async fn history(&self, id: &RouterId) -> Result<Vec<HistoryEntry>, StoreError> {
         let refs = self.refs(id)?;
-        let mut tips = Vec::new();
-        for name in [&refs.head, &refs.archive] {
-            tips.extend(self.tip(name).await?);
-        }
+        let tips = self.tips(&refs).await?;
         if tips.is_empty() {
             return Ok(Vec::new());
         }
@@ -394,10 +414,7 @@ impl Inner {
         if !is_oid(&version.0) {
             return Err(missing());
         }
-        let mut tips = Vec::new();
-        for name in [&refs.head, &refs.archive] {
-            tips.extend(self.tip(name).await?);
-        }
+        let tips = self.tips(&refs).await?;
         if !self.reaches(&tips, &version.0).await? {
             return Err(missing());
         }

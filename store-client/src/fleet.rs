@@ -5,6 +5,7 @@
 //! the store server's dashboard is meant to render the same ones.
 
 use async_trait::async_trait;
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::note::{Note, WriteKind};
@@ -75,6 +76,10 @@ pub struct LastWrite {
     pub written_by: Option<String>,
 }
 
+/// Routers asked about at once: each row is a few round trips (and, on the store server,
+/// a few git runs); one at a time, a thousand routers took a minute.
+const AT_ONCE: usize = 16;
+
 /// Every router of `store`, sorted by id. Fails only when the routers cannot be listed.
 pub async fn rows(
     store: &dyn ConfigStore,
@@ -84,10 +89,11 @@ pub async fn rows(
     let mut ids = store.list_routers().await?;
     ids.sort();
     ids.dedup();
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(row(store, &id, validate, now).await);
-    }
+    let out = stream::iter(ids.iter())
+        .map(|id| row(store, id, validate, now))
+        .buffered(AT_ONCE)
+        .collect()
+        .await;
     Ok(out)
 }
 
