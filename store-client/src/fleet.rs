@@ -119,17 +119,24 @@ pub async fn row(
         Ok(None) => {}
         Err(e) => problems.push(format!("reading the config: {e}")),
     }
+    // How the current config came to be (archived versions written since are not it);
+    // without a current config, the newest entry.
     let last_write = match store.history(id).await {
-        Ok(history) => history.into_iter().next().map(|h| {
-            let note = Note::parse(&h.message);
-            LastWrite {
-                version: h.version.0,
-                unix_time: h.unix_time,
-                kind: note.kind,
-                written_by: note.trailer(super::note::AUTHOR_TRAILER).map(str::to_owned),
-                summary: note.summary,
-            }
-        }),
+        Ok(history) => {
+            let at = history
+                .iter()
+                .position(|h| Some(&h.version.0) == current_version.as_ref());
+            history.into_iter().nth(at.unwrap_or(0)).map(|h| {
+                let note = Note::parse(&h.message);
+                LastWrite {
+                    version: h.version.0,
+                    unix_time: h.unix_time,
+                    kind: note.kind,
+                    written_by: note.trailer(super::note::AUTHOR_TRAILER).map(str::to_owned),
+                    summary: note.summary,
+                }
+            })
+        }
         Err(e) => {
             problems.push(format!("reading the history: {e}"));
             None
