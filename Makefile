@@ -22,6 +22,10 @@ demo-netns: build
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --locked --all-targets -- -D warnings
+	# The pure crate builds alone and reaches nothing outside: no kernel, network or clock.
+	cargo check --locked -p router-model --all-targets
+	! cargo tree --locked -p router-model -e normal --prefix none \
+	    | grep -E '^(tokio|netlink|rustix|libc|reqwest|hyper|nix|socket2) '
 
 # Unit, golden, property and namespace tests (root), the namespace demo as a smoke test,
 # then the image: built and booted every way (kernel, ISO BIOS/UEFI, UKI: smoke-test.sh

@@ -101,9 +101,9 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), ConfirmError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir, "creating the status directory"))?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(io(&tmp, "writing"))?;
-    std::fs::rename(&tmp, path).map_err(io(path, "renaming into place"))
+    // It holds the config to go back to, BGP passwords included: owner only.
+    crate::store::atomic::write_file(path, text.as_bytes(), crate::store::atomic::PRIVATE)
+        .map_err(io(path, "writing"))
 }
 
 /// Records what to go back to and the deadline (from [`deadline_in`]); returns the mark.
@@ -183,6 +183,11 @@ fn remove(path: &Path) -> Result<(), ConfirmError> {
 }
 
 /// Removes the mark and the saved configs.
+/// Records how an unconfirmed apply ended, for an operator whose terminal is gone.
+pub fn record_result(status_dir: &Path, outcome: &str) -> Result<(), ConfirmError> {
+    write_atomic(&result_path(status_dir), &format!("{outcome}\n"))
+}
+
 pub fn finish(status_dir: &Path) -> Result<(), ConfirmError> {
     for path in [
         pending_path(status_dir),

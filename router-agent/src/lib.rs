@@ -12,7 +12,6 @@ pub mod confirm;
 pub mod console_log;
 pub mod daemon;
 pub mod firewall;
-#[cfg(feature = "kernel")]
 pub mod kernel;
 pub mod reconcile;
 pub mod router;

@@ -597,7 +597,9 @@ fn roll_back_unless_confirmed(
         Ok(_) => "not confirmed in time: the config before the apply is back".to_owned(),
         Err(e) => format!("not confirmed in time, and rolling back FAILED: {e}"),
     };
-    let _ = std::fs::write(confirm::result_path(status_dir), format!("{outcome}\n"));
+    if let Err(e) = confirm::record_result(status_dir, &outcome) {
+        tracing::warn!("{outcome}; and recording it failed: {e}");
+    }
     result
 }
 

@@ -2,21 +2,16 @@
 //! atomically (temporary file, fsync, rename, fsync of the directory). Not in git: a
 //! secret in history could never be taken back.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::DirBuilder;
+use std::io::ErrorKind;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use router_store_client::{FileName, RouterId};
-
-/// Temporary files start with this; a [`FileName`] cannot (no leading dot).
-const TEMP_PREFIX: &str = ".tmp-";
+use router_store_client::{atomic, FileName, RouterId};
 
 #[derive(Debug)]
 pub struct FileDir {
     root: PathBuf,
-    next_temp: AtomicU64,
 }
 
 impl FileDir {
@@ -29,20 +24,11 @@ impl FileDir {
             if !router.file_type()?.is_dir() {
                 continue;
             }
-            for file in std::fs::read_dir(router.path())? {
-                let file = file?;
-                if file.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                    tracing::info!(
-                        "removing {}, left by an interrupted write",
-                        file.path().display()
-                    );
-                    std::fs::remove_file(file.path())?;
-                }
-            }
+            // A temp name starts with a dot, which a FileName cannot.
+            atomic::remove_stale_temps(&router.path())?;
         }
         Ok(FileDir {
             root: root.to_owned(),
-            next_temp: AtomicU64::new(0),
         })
     }
 
@@ -61,22 +47,6 @@ impl FileDir {
     pub fn put(&self, id: &RouterId, name: &FileName, bytes: &[u8]) -> std::io::Result<()> {
         let dir = self.root.join(id.as_str());
         DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
-        let n = self.next_temp.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&temp, self.path(id, name))?;
-            File::open(&dir)?.sync_all()
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written
+        atomic::write_file(&self.path(id, name), bytes, atomic::PRIVATE)
     }
 }

@@ -1,24 +1,20 @@
-//! Routers' status records (`DIR/status/<id>.json`): replaced whole on every report,
-//! atomically (temporary file, fsync, rename), and never committed: a heartbeat a minute
-//! from every router would bury the configs' history.
+//! Routers' status records (`DIR/status/<id>.json`): replaced whole on every report
+//! ([`atomic::write_file`]), and never committed: a heartbeat a minute from every router
+//! would bury the configs' history.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{DirBuilder, File};
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use router_store_client::status::MAX_STATUS;
-use router_store_client::RouterId;
+use router_store_client::{atomic, RouterId};
 
-/// Temporary files start with a dot: no router id can.
-const TEMP_PREFIX: &str = ".tmp-";
 const SUFFIX: &str = ".json";
 
 #[derive(Debug)]
 pub struct StatusDir {
     root: PathBuf,
-    next_temp: AtomicU64,
 }
 
 impl StatusDir {
@@ -26,15 +22,9 @@ impl StatusDir {
     /// server left are removed.
     pub fn open(root: &Path) -> std::io::Result<Self> {
         DirBuilder::new().recursive(true).mode(0o700).create(root)?;
-        for entry in std::fs::read_dir(root)? {
-            let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                std::fs::remove_file(entry.path())?;
-            }
-        }
+        atomic::remove_stale_temps(root)?;
         Ok(StatusDir {
             root: root.to_owned(),
-            next_temp: AtomicU64::new(0),
         })
     }
 
@@ -69,24 +59,6 @@ impl StatusDir {
     }
 
     pub fn put(&self, id: &RouterId, bytes: &[u8]) -> std::io::Result<()> {
-        let n = self.next_temp.fetch_add(1, Ordering::Relaxed);
-        let temp = self
-            .root
-            .join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&temp, self.path(id))?;
-            File::open(&self.root)?.sync_all()
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written
+        atomic::write_file(&self.path(id), bytes, atomic::PRIVATE)
     }
 }

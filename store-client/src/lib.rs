@@ -4,6 +4,7 @@
 //! an operator editing the same config never silently overwrite each other; every version
 //! ever written stays in the store's history.
 
+pub mod atomic;
 pub mod bootargs;
 pub mod contract;
 mod digest;

@@ -1,7 +1,6 @@
 //! [`Bird`] on the `bird` and `birdc` programs, for one BIRD: its config file and its
 //! control socket. Nothing here starts or stops BIRD.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -78,6 +77,24 @@ impl BirdCli {
         }
     }
 
+    /// The mode and owner a new bird.conf gets: the old file's, or else 0640 owned like its
+    /// directory. BIRD rereads it on `configure` as its own user (Debian's `bird -u bird`
+    /// owns /etc/bird), and it may hold BGP passwords, so it is not world-readable.
+    fn conf_mode(&self) -> std::io::Result<(u32, (u32, u32))> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(&self.conf) {
+            Ok(m) => Ok((m.mode() & 0o7777, (m.uid(), m.gid()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = (self.conf.parent())
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                let m = std::fs::metadata(dir)?;
+                Ok((0o640, (m.uid(), m.gid())))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A file beside bird.conf (same filesystem, so rename is atomic).
     fn beside(&self, suffix: &str) -> PathBuf {
         let mut name = self.conf.file_name().unwrap_or_default().to_os_string();
@@ -97,7 +114,8 @@ impl Bird for BirdCli {
 
     fn parse_check(&mut self, text: &str) -> Result<(), BgpError> {
         let path = self.beside("check");
-        std::fs::write(&path, text).map_err(Self::io(&path))?;
+        crate::store::atomic::write_file(&path, text.as_bytes(), crate::store::atomic::PRIVATE)
+            .map_err(Self::io(&path))?;
         let out = self.run(&self.bird, &["-p", "-c", &path.to_string_lossy()]);
         let _ = std::fs::remove_file(&path);
         let out = out?;
@@ -119,17 +137,9 @@ impl Bird for BirdCli {
                 _ => Ok(()),
             };
         };
-        let tmp = self.beside("new");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.conf)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Self::io(&self.conf)(e)
-        })
+        let (mode, owner) = self.conf_mode().map_err(Self::io(&self.conf))?;
+        crate::store::atomic::write_file_owned(&self.conf, text.as_bytes(), mode, Some(owner))
+            .map_err(Self::io(&self.conf))
     }
 
     fn running(&mut self) -> bool {
@@ -158,5 +168,35 @@ impl Bird for BirdCli {
     fn protocols(&mut self) -> Result<String, BgpError> {
         let out = self.birdc("show protocols all")?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("stat").permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_new_bird_conf_is_not_world_readable_and_a_rewrite_keeps_the_operators_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("bird.conf");
+        let mut bird = BirdCli::new(&conf, dir.path().join("bird.ctl"));
+        bird.write_conf(Some("router id 192.0.2.1;\n"))
+            .expect("write");
+        // It may hold BGP passwords; BIRD's own user reads it through the group.
+        assert_eq!(mode(&conf), 0o640);
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        bird.write_conf(Some("router id 192.0.2.2;\n"))
+            .expect("rewrite");
+        assert_eq!(mode(&conf), 0o600);
+        assert_eq!(
+            bird.read_conf().expect("read").as_deref(),
+            Some("router id 192.0.2.2;\n")
+        );
     }
 }

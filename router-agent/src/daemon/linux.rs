@@ -334,8 +334,8 @@ async fn write_status(
         let metrics = s.metrics() + &status::bgp_metrics(b.as_ref());
         for (name, text) in [("status", line), ("metrics.prom", metrics)] {
             let path = dir.join(name);
-            let tmp = dir.join(format!(".{name}.tmp"));
-            if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+            // World-readable: monitoring reads them without root.
+            if let Err(e) = crate::store::atomic::write_file(&path, text.as_bytes(), 0o644) {
                 tracing::warn!("writing {}: {e}", path.display());
             }
         }

@@ -169,7 +169,6 @@ fn set_up(name: &str) -> Result<(), MgmtError> {
 }
 
 fn write_script(path: &Path) -> Result<(), MgmtError> {
-    use std::os::unix::fs::PermissionsExt;
     let err = |source| MgmtError::Script {
         path: path.display().to_string(),
         source,
@@ -177,8 +176,7 @@ fn write_script(path: &Path) -> Result<(), MgmtError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    std::fs::write(path, UDHCPC_SCRIPT).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(err)
+    crate::store::atomic::write_file(path, UDHCPC_SCRIPT.as_bytes(), 0o755).map_err(err)
 }
 
 fn which(program: &str) -> bool {

@@ -1,7 +1,6 @@
 //! Files that must outlive a RAM-only root (SSH host keys, `--persist NAME=PATH`): restored
 //! from the store at boot; a file the store lacks is uploaded from the router.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::store::{ConfigStore, FileName, RouterId, StoreError};
@@ -51,16 +50,13 @@ fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> 
     }
 }
 
-/// Writes `bytes` to `path` (mode 0600) through a temporary file and a rename.
+/// Writes `bytes` to `path`, mode 0600 from the first byte (host keys are secrets).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir, "creating the directory"))?;
     }
-    let tmp = path.with_extension("router-agent.tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp, "writing"))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-        .map_err(io(&tmp, "setting mode 0600"))?;
-    std::fs::rename(&tmp, path).map_err(io(path, "renaming into place"))
+    crate::store::atomic::write_file(path, bytes, crate::store::atomic::PRIVATE)
+        .map_err(io(path, "writing"))
 }
 
 /// What happened to each file.
@@ -114,6 +110,8 @@ pub async fn sync(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
     use crate::store::MemoryStore;
 

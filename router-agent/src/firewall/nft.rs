@@ -10,40 +10,18 @@ use super::script::Script;
 use super::{Backend, Current, FirewallError, NftProblem, Transaction};
 use crate::model::firewall::{KeptTable, Name, TableFamily, TABLE};
 
-#[cfg(feature = "kernel")]
 fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
     crate::kernel::nf_tables::table_userdata(crate::kernel::nf_tables::NFPROTO_INET, TABLE)
 }
 
-/// Without the netlink backend: the comment from nft's listing (slower: nft lists all).
-#[cfg(not(feature = "kernel"))]
-fn table_userdata() -> std::io::Result<Option<Vec<u8>>> {
-    let out = Command::new("nft")
-        .args(["-t", "list", "table", "inet", TABLE])
-        .output()?;
-    Ok(out.status.success().then_some(out.stdout))
-}
-
 /// Whether netlink says the agent's table does not exist: then there is nothing to list
-/// (an `nft` process less on every boot). Without the netlink backend: never known.
-#[cfg(feature = "kernel")]
+/// (an `nft` process less on every boot).
 fn table_absent() -> bool {
     matches!(table_userdata(), Ok(None))
 }
 
-#[cfg(not(feature = "kernel"))]
-fn table_absent() -> bool {
-    false
-}
-
-#[cfg(feature = "kernel")]
 fn generation() -> Option<u32> {
     crate::kernel::nf_tables::generation().ok()
-}
-
-#[cfg(not(feature = "kernel"))]
-fn generation() -> Option<u32> {
-    None
 }
 
 #[derive(Debug)]

@@ -419,10 +419,6 @@ fn needs_indices(op: &Op) -> bool {
 }
 
 fn set_hostname(name: &str) -> Result<(), String> {
-    // SAFETY: the pointer and length describe `name`'s bytes, which outlive the call.
-    let rc = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
-    if rc != 0 {
-        return Err(format!("sethostname: {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
+    rustix::system::sethostname(name.as_bytes())
+        .map_err(|e| format!("sethostname: {}", std::io::Error::from(e)))
 }

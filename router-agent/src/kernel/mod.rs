@@ -1,5 +1,7 @@
 //! The Linux backend: rtnetlink for links, addresses, routes and rules; generic netlink
-//! for WireGuard devices; /proc/sys for sysctls. Only this module talks to the kernel.
+//! for WireGuard devices; nf_tables over netlink for the firewall's reads; /proc/sys for
+//! sysctls. `firewall` and `bgp` reach the kernel through `nft` and BIRD, and the daemon's
+//! management path through `ip`/udhcpc; everything netlink is here.
 
 mod address_codec;
 mod execute;

@@ -498,19 +498,7 @@ fn ends_dump(b: &[u8], seq: u32) -> bool {
 /// Asks for a large receive buffer; as root, past `rmem_max`. A smaller buffer still works
 /// for dumps; batches would then be the first to notice (ENOBUFS on the socket).
 fn force_rcvbuf(sock: &Socket, size: usize) {
-    use std::os::fd::AsRawFd;
-    let v = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a valid pointer to `v`.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(sock, size).is_err() {
         let _ = sock.set_rx_buf_sz(size);
     }
 }

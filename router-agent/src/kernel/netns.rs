@@ -1,7 +1,6 @@
 //! Entering a named network namespace (`ip netns` names, bound under /run/netns).
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetnsError {
@@ -32,13 +31,12 @@ pub fn enter(name: &str) -> Result<(), NetnsError> {
         name: name.to_owned(),
         source,
     })?;
-    // SAFETY: setns only reads the descriptor, which `f` keeps open for the call.
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc != 0 {
-        return Err(NetnsError::Enter {
-            name: name.to_owned(),
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    Ok(())
+    rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(&f),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )
+    .map_err(|e| NetnsError::Enter {
+        name: name.to_owned(),
+        source: e.into(),
+    })
 }

@@ -1,7 +1,8 @@
 //! Route messages, encoded and decoded by hand: routes are the one object counted in
 //! millions, and a generic attribute list per route (netlink-packet-route's `RouteMessage`)
-//! costs allocations that dominate a 1M-route dump. Links, addresses and rules, which are few,
-//! go through netlink-packet-route.
+//! costs allocations that dominate a 1M-route dump. Addresses, rules and nexthops are encoded
+//! by hand too (fixed headers, few attributes); only links, whose info is deeply nested and
+//! per kind, go through netlink-packet-route.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -3,7 +3,6 @@
 //! daemon drives this; tests drive [`FakeRouter`].
 
 mod fake;
-#[cfg(feature = "kernel")]
 mod linux;
 
 use crate::firewall::FirewallError;
@@ -11,7 +10,6 @@ use crate::model::{Config, ValidConfig};
 use crate::reconcile::{ApplyError, KernelError};
 
 pub use fake::FakeRouter;
-#[cfg(feature = "kernel")]
 pub use linux::{apply_both, LinuxRouter};
 
 /// What an apply changed.

@@ -11,19 +11,10 @@ use serde_json::Value;
 
 /// Fails loudly rather than skipping: these tests need root for namespaces.
 pub fn require_root() {
-    let uid = unsafe_free_uid();
-    assert_eq!(
-        uid, 0,
+    assert!(
+        rustix::process::getuid().is_root(),
         "namespace tests need root (CI runs them as root); run `sudo cargo test`"
     );
-}
-
-fn unsafe_free_uid() -> u32 {
-    let out = Command::new("id").arg("-u").output().expect("run id -u");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("numeric uid")
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -5,8 +5,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::Path;
 
-use super::atomic;
 use super::layout::Layout;
+use crate::atomic;
 use crate::status::MAX_STATUS;
 use crate::RouterId;
 
@@ -35,7 +35,7 @@ pub(super) fn list(root: &Path) -> io::Result<Vec<RouterId>> {
 
 pub(super) fn put_status(layout: &Layout, record: &[u8]) -> io::Result<()> {
     let _locked = layout.lock_for_write()?;
-    atomic::write(&layout.router.join(STATUS), record)
+    atomic::write_file(&layout.router.join(STATUS), record, atomic::PRIVATE)
 }
 
 /// At most one byte more than a record may have, so that a huge file is read no further

@@ -4,7 +4,6 @@
 //! `flock` on `DIR/<id>/.lock`, so several processes can share a directory. The version of a
 //! config is its history number. Watching polls.
 
-mod atomic;
 mod fleet;
 mod layout;
 mod router;
@@ -21,6 +20,7 @@ use self::router::PutOutcome;
 use super::{
     ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, Stored, Version, Watch,
 };
+use crate::atomic;
 
 #[derive(Debug, Clone)]
 pub struct FileStore {

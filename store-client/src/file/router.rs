@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{flock, FlockOperation};
 
-use super::atomic;
 use super::layout::{entry_seq, Layout, Meta};
+use crate::atomic;
 use crate::digest::content_version;
 use crate::{Expect, HistoryEntry, Version};
 
@@ -63,7 +63,7 @@ impl Layout {
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(atomic::FILE_MODE)
+            .mode(atomic::PRIVATE)
             .open(self.lock());
         let file = match opened {
             Ok(file) => file,
@@ -184,8 +184,12 @@ impl Locked<'_> {
         let layout = self.layout;
         let seq = self.next_seq()?;
         self.write_entry(seq, text, message)?;
-        atomic::write(&layout.config(), text)?;
-        atomic::write(&layout.version(), format!("{seq}\n").as_bytes())?;
+        atomic::write_file(&layout.config(), text, atomic::PRIVATE)?;
+        atomic::write_file(
+            &layout.version(),
+            format!("{seq}\n").as_bytes(),
+            atomic::PRIVATE,
+        )?;
         Ok(Version(seq.to_string()))
     }
 
@@ -201,8 +205,8 @@ impl Locked<'_> {
             message: message.to_owned(),
         })
         .map_err(io::Error::other)?;
-        atomic::write(&layout.meta(seq), meta.as_bytes())?;
-        atomic::write(&layout.entry(seq), text)?;
+        atomic::write_file(&layout.meta(seq), meta.as_bytes(), atomic::PRIVATE)?;
+        atomic::write_file(&layout.entry(seq), text, atomic::PRIVATE)?;
         tracing::debug!(path = %layout.entry(seq).display(), message, "history entry written");
         Ok(())
     }
@@ -226,7 +230,7 @@ impl Locked<'_> {
 
     pub fn put_file(&self, path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
         atomic::ensure_dir(&self.layout.files())?;
-        atomic::write(path, bytes)
+        atomic::write_file(path, bytes, atomic::PRIVATE)
     }
 }
 
