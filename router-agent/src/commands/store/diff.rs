@@ -120,3 +120,24 @@ pub async fn run(args: Args, io: &mut Io<'_>) -> Result<(), CommandError> {
         .and_then(|()| writeln!(io.out, "{from} -> {to}: {change}"))
         .map_err(io_err("writing the output"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unified;
+
+    #[test]
+    fn colour_only_when_asked() {
+        let (a, b) = ("a = 1\nb = 2\n", "a = 1\nb = 3\n");
+        let plain = unified(a, b, "r1@1", "r1@2", false);
+        assert!(
+            plain.starts_with("--- r1@1\n+++ r1@2\n@@ -1,2 +1,2 @@\n"),
+            "{plain}"
+        );
+        assert!(plain.contains("\n-b = 2\n+b = 3\n") && !plain.contains('\x1b'));
+        let coloured = unified(a, b, "r1@1", "r1@2", true);
+        assert!(
+            coloured.contains("\x1b[31m-b = 2\x1b[0m\n\x1b[32m+b = 3\x1b[0m\n"),
+            "{coloured:?}"
+        );
+    }
+}
