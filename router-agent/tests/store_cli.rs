@@ -334,7 +334,16 @@ fn tokens_guard_every_write_and_edit_reopens_until_valid() {
         "n\n",
     );
     let err = failed(&out);
-    assert!(err.contains("the edit is kept in"), "{err}");
+    let kept = err
+        .split("the edit is kept in ")
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no kept file in {err}"));
+    assert!(
+        std::fs::read_to_string(kept).is_ok_and(|t| t.contains("/33")),
+        "{kept}"
+    );
+    std::fs::remove_file(kept).expect("remove the kept edit");
     assert_eq!(
         fleet
             .runtime
