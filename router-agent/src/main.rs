@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use router_agent::commands::store::StoreCommand;
 use router_agent::confirm;
 use router_agent::daemon::{self, persist::Persisted};
 use router_agent::firewall::{self, Backend, NftBackend};
@@ -71,7 +72,7 @@ enum Command {
     },
     /// Pull the config from the store, apply it, and snapshot every change back.
     Daemon(DaemonCli),
-    /// The config store.
+    /// The config store: the fleet's configs, history and status reports.
     Store {
         #[command(subcommand)]
         command: StoreCommand,
@@ -96,16 +97,6 @@ enum BgpCommand {
         /// Seconds to wait after the announcement.
         #[arg(long, default_value_t = 5)]
         wait: u64,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum StoreCommand {
-    /// Moved: the store server is its own program, `router-store serve`.
-    #[command(hide = true, disable_help_flag = true)]
-    Serve {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
     },
 }
 
@@ -148,6 +139,10 @@ struct DaemonCli {
     /// Seconds between readings of BIRD's sessions for the metrics (0: none).
     #[arg(long, default_value_t = 30)]
     bgp_interval: u64,
+    /// Seconds between status reports to the store when nothing changed (0: no reports);
+    /// `router-agent store ls` shows a router silent for 3 of them as stale.
+    #[arg(long, default_value_t = 60)]
+    heartbeat: u64,
     /// Also write the log's info lines to this terminal (e.g. /dev/console) directly, not
     /// through the journal: they show while journald is still starting.
     #[arg(long)]
@@ -157,7 +152,7 @@ struct DaemonCli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The daemon's decisions are its log: info by default.
-    let quiet = if matches!(cli.command, Command::Daemon(_) | Command::Store { .. }) {
+    let quiet = if matches!(cli.command, Command::Daemon(_)) {
         1
     } else {
         0
@@ -339,6 +334,7 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         cmdline: cli.cmdline,
         ready_timeout: Duration::from_secs(30),
         bgp_interval: (cli.bgp_interval > 0).then(|| Duration::from_secs(cli.bgp_interval)),
+        heartbeat: (cli.heartbeat > 0).then(|| Duration::from_secs(cli.heartbeat)),
         settings,
     };
     daemon::run(args).map_err(|e| {
@@ -362,15 +358,7 @@ impl std::error::Error for Exit {}
 fn run(command: Command) -> Result<(), AnyError> {
     match command {
         Command::Daemon(cli) => run_daemon(cli)?,
-        Command::Store {
-            command: StoreCommand::Serve { .. },
-        } => {
-            return Err(
-                "the store server is its own program now: run `router-store serve` \
-                        with the same options (built from the router-store crate, beside router-agent)"
-                    .into(),
-            )
-        }
+        Command::Store { command } => run_store(command)?,
         Command::Bgp {
             command: BgpCommand::Drain { wait },
         } => println!(
@@ -523,6 +511,19 @@ fn run(command: Command) -> Result<(), AnyError> {
         }
     }
     Ok(())
+}
+
+fn run_store(command: StoreCommand) -> Result<(), AnyError> {
+    use std::io::IsTerminal;
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut io = router_agent::commands::store::Io {
+        input: &mut std::io::stdin().lock(),
+        out: &mut stdout.lock(),
+        err: &mut std::io::stderr(),
+        colour,
+    };
+    Ok(router_agent::commands::store::run(command, &mut io)?)
 }
 
 /// Records what to go back to and starts a waiter that outlives this process and the

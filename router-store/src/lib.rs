@@ -14,6 +14,7 @@ mod machines;
 mod range;
 mod repo;
 mod setup;
+mod status;
 mod tokens;
 
 use std::net::SocketAddr;

@@ -13,8 +13,10 @@ use super::persist::{self, Persisted};
 use super::status::{Phase, Status};
 use crate::model::{self, bgp::ListFile};
 use crate::router::Router;
+use crate::store::note::message;
 use crate::store::{
     ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version, Watch,
+    WriteKind,
 };
 
 /// Something the daemon reacts to, from the outside.
@@ -206,7 +208,10 @@ impl<R: Router> Daemon<R> {
         }
         let valid = model::validate_text(config, origin, text).map_err(|e| e.to_string())?;
         let router = &mut self.router;
+        let started = std::time::Instant::now();
         let result = tokio::task::block_in_place(|| crate::router::apply_caught(router, &valid));
+        self.status
+            .record_apply(origin, started.elapsed(), result.is_ok(), &valid);
         match result {
             Ok(applied) => {
                 // The text the router now runs: the next render keeps its comments and table
@@ -577,7 +582,7 @@ impl<R: Router> Daemon<R> {
                 Err(e) => return self.write_failed(e),
             },
         };
-        let message = format!("snapshot of {}", self.id);
+        let message = message(WriteKind::Snapshot, &format!("snapshot of {}", self.id));
         match self.stores[w].put(&self.id, &text, &expect, &message).await {
             Ok(v) => {
                 tracing::info!("snapshot saved as version {v}");
@@ -625,9 +630,12 @@ impl<R: Router> Daemon<R> {
     /// A conflict: ours goes into history, the store's newer config is applied.
     async fn resolve_conflict(&mut self, ours: String, theirs: Stored) {
         let w = self.writer.unwrap_or_default();
-        let message = format!(
-            "running config of {}, superseded by store version {}",
-            self.id, theirs.version
+        let message = message(
+            WriteKind::Conflict,
+            &format!(
+                "running config of {}, superseded by store version {}",
+                self.id, theirs.version
+            ),
         );
         if let Err(e) = self.stores[w].archive(&self.id, &ours, &message).await {
             return self.write_failed(e);
@@ -644,9 +652,12 @@ impl<R: Router> Daemon<R> {
         let w = self.writer.unwrap_or_default();
         match self.render() {
             Ok(running) if self.saved.as_deref() != Some(running.as_str()) => {
-                let message = format!(
-                    "running config of {} before store version {} was applied",
-                    self.id, theirs.version
+                let message = message(
+                    WriteKind::Apply,
+                    &format!(
+                        "running config of {} before store version {} was applied",
+                        self.id, theirs.version
+                    ),
                 );
                 if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
                     tracing::warn!("not applying store version {} yet: {e}", theirs.version);

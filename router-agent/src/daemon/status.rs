@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::bgp::Readout;
+use crate::store::status::{LastApply, Owned};
 use crate::store::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -45,9 +46,37 @@ pub struct Status {
     pub pending_snapshot: bool,
     pub last_error: Option<String>,
     pub counters: Counters,
+    /// The last apply (of a store version, at boot or after an edit).
+    pub last_apply: Option<LastApply>,
+    /// What the config last applied makes the agent own.
+    pub owned: Owned,
 }
 
 impl Status {
+    /// An apply of `origin` (`ID@VERSION`) that took `took`; what it owns, if it worked.
+    pub fn record_apply(
+        &mut self,
+        origin: &str,
+        took: std::time::Duration,
+        ok: bool,
+        valid: &crate::model::ValidConfig,
+    ) {
+        self.last_apply = Some(LastApply {
+            unix_time: crate::store::status::unix_now(),
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            version: origin.split_once('@').map(|(_, v)| v.to_owned()),
+            ok,
+        });
+        if ok {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            self.owned = Owned {
+                routes: count(valid.state.routes.len()),
+                links: count(valid.state.links.len()),
+                rules: count(valid.state.rules.len()),
+            };
+        }
+    }
+
     pub fn line(&self) -> String {
         let phase = match &self.phase {
             Phase::Starting => "starting".to_owned(),

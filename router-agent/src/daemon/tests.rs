@@ -48,6 +48,15 @@ impl ConfigStore for Shared {
     async fn put_file(&self, id: &RouterId, n: &FileName, b: &[u8]) -> Result<(), StoreError> {
         self.0.put_file(id, n, b).await
     }
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        self.0.list_routers().await
+    }
+    async fn put_status(&self, id: &RouterId, r: &[u8]) -> Result<(), StoreError> {
+        self.0.put_status(id, r).await
+    }
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_status(id).await
+    }
     async fn watch(
         &self,
         id: &RouterId,
@@ -356,6 +365,13 @@ async fn a_conflict_keeps_both_versions_and_converges_on_the_store() {
         texts.iter().any(|t| t.contains("router-side")),
         "router's version kept: {texts:?}"
     );
+    let history = h.store.history(&id()).await.expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|e| e.note().kind == Some(WriteKind::Conflict)),
+        "the losing side is marked archived on conflict: {history:?}"
+    );
     assert!(h
         .current()
         .await
@@ -609,4 +625,5 @@ async fn a_snapshot_keeps_the_comments_of_the_config_the_router_booted_with() {
     h.stop().await;
 }
 
+mod fleet;
 mod panics;
