@@ -305,7 +305,8 @@ fn tokens_guard_every_write_and_edit_reopens_until_valid() {
     let stdout = ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("r2@edit:8:6: invalid IP") && stderr.contains("Edit again?"),
+        stderr.contains("r2@edit:8:6: \"10.0.0.0/33\" is not a prefix")
+            && stderr.contains("Edit again?"),
         "{stderr}"
     );
     assert!(stdout.contains("written"), "{stdout}");
