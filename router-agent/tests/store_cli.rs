@@ -97,6 +97,7 @@ impl Fleet {
                 tls: None,
                 max_body: router_store::DEFAULT_MAX_BODY,
                 boot: None,
+                limits: router_store::ConnLimits::default(),
             })
             .await
             .expect("server starts")
