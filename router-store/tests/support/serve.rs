@@ -17,6 +17,7 @@ pub struct Serve {
 impl Serve {
     /// `router-store serve --listen 127.0.0.1:0 --dir DIR EXTRA...`, once it has printed
     /// the address it listens on.
+    #[allow(dead_code)] // not store_limits.rs
     pub fn start(dir: &Path, extra: &[&str]) -> Serve {
         Serve::start_with(Command::new(env!("CARGO_BIN_EXE_router-store")), dir, extra)
     }
