@@ -53,6 +53,9 @@ pub struct Settings {
     /// A shell command run when a persisted file was restored from the store (e.g.
     /// `systemctl --no-block try-restart ssh.service`: a daemon that read the old one).
     pub on_restore: Option<String>,
+    /// How many older versions a refused newest one may fall back through: a store full
+    /// of refused versions must not keep a booting router busy for minutes.
+    pub fallback_versions: usize,
 }
 
 impl Default for Settings {
@@ -68,6 +71,7 @@ impl Default for Settings {
             hold: None,
             file_recheck: Duration::from_secs(2),
             on_restore: None,
+            fallback_versions: 20,
         }
     }
 }
@@ -476,7 +480,15 @@ impl<R: Router> Daemon<R> {
                 return None;
             }
         };
-        for entry in history.into_iter().filter(|h| &h.version != refused) {
+        let limit = self.settings.fallback_versions;
+        let older = history.into_iter().filter(|h| &h.version != refused);
+        for (n, entry) in older.enumerate() {
+            if n == limit {
+                tracing::error!(
+                    "the {limit} versions before {refused} were refused too; not trying older ones"
+                );
+                break;
+            }
             let text = match self.stores[from]
                 .get_version(&self.id, &entry.version)
                 .await
