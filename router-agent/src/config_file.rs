@@ -7,10 +7,12 @@ use crate::model::{self, ConfigError, ValidConfig};
 /// Loads and validates `file`; a list file that cannot be read is reported at the line
 /// naming it.
 pub fn load(file: &str) -> Result<ValidConfig, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|error| ConfigError::Read {
+    let bytes = std::fs::read(file).map_err(|error| ConfigError::Read {
         origin: file.to_owned(),
         error,
     })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| ConfigError::not_utf8(file, e.as_bytes(), &e.utf8_error()))?;
     let mut config = model::parse(file, &text)?;
     let dir = Path::new(file).parent().unwrap_or(Path::new(""));
     for name in config.list_files() {

@@ -6,6 +6,7 @@
 //! netlink side; `firewall` and `bgp` drive `nft` and BIRD.
 
 pub mod bgp;
+pub mod commands;
 pub mod config_file;
 pub mod confirm;
 pub mod console_log;

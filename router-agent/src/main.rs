@@ -1,11 +1,9 @@
 //! `router-agent`: check, plan, apply and show the router's config.
 
-mod commands;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{AnyError, Exit};
+use router_agent::commands::{self, store::StoreCommand, AnyError, Exit, Io};
 use router_agent::store;
 
 #[derive(Debug, Parser)]
@@ -36,7 +34,7 @@ enum Command {
     Show(commands::show::Show),
     /// Pull the config from the store, apply it, and snapshot every change back.
     Daemon(commands::daemon::DaemonCli),
-    /// The config store.
+    /// The config store: the fleet's configs, history and status reports.
     Store {
         #[command(subcommand)]
         command: StoreCommand,
@@ -50,20 +48,10 @@ enum Command {
     Status(commands::status::Status),
 }
 
-#[derive(Debug, Subcommand)]
-enum StoreCommand {
-    /// Moved: the store server is its own program, `router-store serve`.
-    #[command(hide = true, disable_help_flag = true)]
-    Serve {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The daemon's decisions are its log: info by default.
-    let quiet = if matches!(cli.command, Command::Daemon(_) | Command::Store { .. }) {
+    let quiet = if matches!(cli.command, Command::Daemon(_)) {
         1
     } else {
         0
@@ -124,23 +112,29 @@ fn init_logging(verbose: u8, console: Option<&std::path::Path>) {
 fn run(command: Command) -> Result<(), AnyError> {
     match command {
         Command::Daemon(cli) => cli.exec()?,
-        Command::Store {
-            command: StoreCommand::Serve { .. },
-        } => {
-            return Err(
-                "the store server is its own program now: run `router-store serve` \
-                        with the same options (built from the router-store crate, beside router-agent)"
-                    .into(),
-            )
-        }
-        Command::Bgp { command } => command.exec()?,
-        Command::Status(c) => c.exec()?,
-        Command::Check(c) => c.exec()?,
-        Command::Plan(c) => c.exec()?,
-        Command::Confirm(c) => c.exec()?,
         Command::Rollback(c) => c.exec()?,
-        Command::Apply(c) => c.exec()?,
-        Command::Show(c) => c.exec()?,
+        Command::Store { command } => terminal(|io| commands::store::run(command, io))?,
+        Command::Bgp { command } => terminal(|io| command.exec(io))?,
+        Command::Status(c) => terminal(|io| c.exec(io))?,
+        Command::Check(c) => terminal(|io| c.exec(io))?,
+        Command::Plan(c) => terminal(|io| c.exec(io))?,
+        Command::Confirm(c) => terminal(|io| c.exec(io))?,
+        Command::Apply(c) => terminal(|io| c.exec(io))?,
+        Command::Show(c) => terminal(|io| c.exec(io))?,
     }
     Ok(())
+}
+
+/// Runs `f` with the process's stdin, stdout and stderr (the daemon and the rollback
+/// waiter run without: they write nothing there, and hold no lock on them for good).
+fn terminal<T>(f: impl FnOnce(&mut Io<'_>) -> T) -> T {
+    use std::io::IsTerminal;
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    f(&mut Io {
+        input: &mut std::io::stdin().lock(),
+        out: &mut stdout.lock(),
+        err: &mut std::io::stderr(),
+        colour,
+    })
 }

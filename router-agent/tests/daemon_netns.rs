@@ -106,6 +106,25 @@ fn until(what: &str, d: &Daemon, f: impl Fn() -> bool) {
     }
 }
 
+/// The router's status record in the `file://` store.
+fn report(store: &Path) -> String {
+    std::fs::read_to_string(store.join("r1/status.json")).unwrap_or_default()
+}
+
+/// `router-agent ARGS`' stdout; it must succeed.
+fn agent(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_router-agent"))
+        .args(args)
+        .output()
+        .expect("router-agent runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn stored(store: &Path) -> String {
     std::fs::read_to_string(store.join("r1/config.toml")).unwrap_or_default()
 }
@@ -125,6 +144,9 @@ fn boot_change_by_hand_stop_and_boot_elsewhere() {
     });
     let addrs = a.json(&["addr", "show", "dev", "up0"]).to_string();
     assert!(addrs.contains("192.0.2.1"), "{addrs}");
+    until("a running status report in the store", &d, || {
+        report(&store).contains("\"phase\":\"running\"")
+    });
     assert!(a.nft("list ruleset").contains("tcp dport 22 accept"));
 
     a.sh("addr add 203.0.113.5/32 dev up1");
@@ -150,6 +172,27 @@ fn boot_change_by_hand_stop_and_boot_elsewhere() {
         .expect("history")
         .count();
     assert!(history >= 4, "{history} history files");
+    assert!(
+        report(&store).contains("\"phase\":\"stopped\""),
+        "{}",
+        report(&store)
+    );
+    // The operator's view of it, from the same directory.
+    let url = format!("file://{}", store.display());
+    let ls = agent(&["store", "ls", &url]);
+    assert!(
+        ls.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("r1") && l.contains(" ok ")),
+        "{ls}"
+    );
+    let log = agent(&["store", "log", &url, "r1"]);
+    assert!(
+        log.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("snapshot") && l.contains("+1 route")),
+        "{log}"
+    );
 
     // A fresh namespace booted from the store: the same state.
     let b = Netns::new("daemon-b");

@@ -94,6 +94,20 @@ impl ConfigError {
         }
     }
 
+    /// A config file that is not UTF-8, placed at its first bad byte.
+    pub fn not_utf8(origin: &str, bytes: &[u8], e: &std::str::Utf8Error) -> ConfigError {
+        let good = &bytes[..e.valid_up_to()];
+        // The prefix is valid UTF-8 by definition; the column counts its characters.
+        let text = std::str::from_utf8(good).unwrap_or_default();
+        let (line, col) = line_col(text, text.len());
+        ConfigError::Syntax {
+            origin: origin.to_owned(),
+            line,
+            col,
+            message: "this byte is not UTF-8; a config is UTF-8 text (TOML)".to_owned(),
+        }
+    }
+
     pub fn invalid(origin: &str, text: &str, problems: Vec<Problem>) -> ConfigError {
         let problems = problems
             .into_iter()

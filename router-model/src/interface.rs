@@ -18,9 +18,17 @@ pub struct InterfaceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<MacAddr>,
     /// The interface alias (`ip link set X alias ...`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::types::deserialize_description",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::types::deserialize_nets",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub addresses: Vec<IpNet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical: Option<PhysicalOpts>,

@@ -12,7 +12,11 @@ use super::types::{Fwmark, IfName, Metric, RulePriority, TableRef, Weight};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::types::deserialize_net",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub to: Option<IpNet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefixes: Option<PrefixList>,
@@ -86,7 +90,11 @@ fn parse_prefix(i: usize, s: &str) -> Result<IpNet, String> {
     if let Some(net) = canonical_v4(s.as_bytes()) {
         return Ok(net);
     }
-    s.parse().map_err(|_| prefix_error(i, s))
+    match s.parse::<IpNet>() {
+        // A parse that succeeds with a leading zero is the ambiguous case: say why.
+        Ok(_) => super::types::parse_net(s).map_err(|e| format!("prefix #{} {e}", i + 1)),
+        Err(_) => Err(prefix_error(i, s)),
+    }
 }
 
 fn prefix_error(i: usize, s: &str) -> String {
@@ -213,9 +221,17 @@ pub struct RuleConfig {
     /// Needed only when neither `from` nor `to` says it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<Family>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::types::deserialize_net",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub from: Option<IpNet>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::types::deserialize_net",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub to: Option<IpNet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iif: Option<IfName>,

@@ -46,12 +46,15 @@ pub(crate) fn check_identifier(s: &str, max: usize) -> Result<(), String> {
     }
 }
 
-/// A Linux interface name: 1..=15 bytes, no '/', ':', whitespace, not "." or "..".
+/// A Linux interface name: 1..=15 bytes (IFNAMSIZ with its NUL), no '/', ':', whitespace or
+/// control characters, not ".", "..", "all" or "default".
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IfName(std::sync::Arc<str>);
 
 impl IfName {
     pub const MAX_LEN: usize = 15;
+    /// Names the kernel refuses for a link.
+    pub const RESERVED: [&'static str; 2] = ["all", "default"];
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -68,6 +71,12 @@ impl FromStr for IfName {
         }
         if s == "." || s == ".." {
             return Err(format!("{s:?} is not a valid interface name"));
+        }
+        // The kernel refuses them: they name the per-family defaults in /proc/sys/net/*/conf.
+        if Self::RESERVED.contains(&s) {
+            return Err(format!(
+                "interface name {s:?} is reserved by the kernel (/proc/sys/net/ipv4/conf/{s}); pick another name"
+            ));
         }
         if let Some(c) = s
             .chars()
@@ -351,6 +360,42 @@ mod tests {
         assert!("a/b".parse::<IfName>().is_err());
         assert!("a b".parse::<IfName>().is_err());
         assert!("..".parse::<IfName>().is_err());
+        assert!("all".parse::<IfName>().is_err());
+        assert!("default".parse::<IfName>().is_err());
+        assert!("all0".parse::<IfName>().is_ok());
+    }
+
+    #[test]
+    fn prefixes_with_octal_looking_octets_are_refused() {
+        for s in [
+            "010.8.0.1/24",
+            "10.08.0.0/16",
+            "::ffff:010.0.0.1/128",
+            "192.168.001.0/24",
+        ] {
+            let e = parse_net(s).unwrap_err();
+            assert!(e.contains("octal"), "{s}: {e}");
+        }
+        for s in [
+            "10.8.0.1/24",
+            "0.0.0.0/0",
+            "10.0.0.0/08",
+            "2001:db8:0:01::/64",
+            "::/0",
+        ] {
+            assert!(parse_net(s).is_ok(), "{s}");
+        }
+        assert!(parse_net("010.8.0.1/24")
+            .unwrap_err()
+            .ends_with("write 10.8.0.1/24"));
+    }
+
+    #[test]
+    fn descriptions_fit_ifaliasz() {
+        assert!(check_description(&"d".repeat(255)).is_ok());
+        assert!(check_description(&"d".repeat(256)).is_err());
+        assert!(check_description("a\0b").is_err());
+        assert!(check_description("uplink, 10G").is_ok());
     }
 
     #[test]
@@ -390,4 +435,83 @@ mod tests {
         );
         assert!("0xzz".parse::<Fwmark>().is_err());
     }
+}
+
+/// An interface description, as the kernel keeps it (IFLA_IFALIAS): at most 255 bytes
+/// (IFALIASZ with its NUL), no NUL inside.
+pub(crate) fn check_description(s: &str) -> Result<(), String> {
+    const MAX: usize = 255;
+    if s.len() > MAX {
+        return Err(format!(
+            "the description is {} bytes long; the kernel keeps at most {MAX} (IFALIASZ)",
+            s.len()
+        ));
+    }
+    if s.contains('\0') {
+        return Err(
+            "the description contains a NUL character, which the kernel cannot keep".into(),
+        );
+    }
+    Ok(())
+}
+
+/// `deserialize_with` for `description`: [`check_description`] at the value's position.
+pub(crate) fn deserialize_description<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    check_description(&s).map_err(de::Error::custom)?;
+    Ok(Some(s))
+}
+
+/// A prefix (`192.0.2.0/24`, `2001:db8::/32`), refusing IPv4 octets with a leading zero:
+/// `ipnet` reads `010.0.0.0/8` as 10.0.0.0/8, while inet_aton and the tools built on it
+/// read 010 as octal 8. Such a config means two things; it is refused.
+pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let addr = s.split('/').next().unwrap_or(s);
+    // The dotted part of an IPv4 address or of an IPv6 one ending in IPv4 (::ffff:a.b.c.d).
+    let dotted = addr.rsplit(':').next().unwrap_or(addr);
+    let octal =
+        dotted.contains('.') && dotted.split('.').any(|o| o.len() > 1 && o.starts_with('0'));
+    let net = s
+        .parse::<ipnet::IpNet>()
+        .map_err(|e| format!("{s:?} is not a prefix like 192.0.2.0/24: {e}"))?;
+    if octal {
+        return Err(format!(
+            "{s:?} has an IPv4 part with a leading zero, which inet_aton and the tools built on it read as octal; write {net}"
+        ));
+    }
+    Ok(net)
+}
+
+/// A prefix parsed by [`parse_net`], for the `deserialize_with` helpers below.
+struct StrictNet(ipnet::IpNet);
+
+impl FromStr for StrictNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_net(s).map(StrictNet)
+    }
+}
+
+impl fmt::Display for StrictNet {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+// Through a visitor, so that the error carries the position of the string itself.
+string_serde!(StrictNet, "a prefix like 192.0.2.0/24");
+
+/// `deserialize_with` for an optional prefix (a field with `default`).
+pub(crate) fn deserialize_net<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<ipnet::IpNet>, D::Error> {
+    StrictNet::deserialize(d).map(|n| Some(n.0))
+}
+
+/// `deserialize_with` for a list of prefixes.
+pub(crate) fn deserialize_nets<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    Vec::<StrictNet>::deserialize(d).map(|v| v.into_iter().map(|n| n.0).collect())
 }

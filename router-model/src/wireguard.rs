@@ -152,7 +152,11 @@ pub struct WgPeer {
     /// Left out: the peer's address is learnt from its handshakes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<Endpoint>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::types::deserialize_nets",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allowed_ips: Vec<IpNet>,
     /// Seconds between keepalives; 0 or left out: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

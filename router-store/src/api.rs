@@ -20,6 +20,8 @@ use serde::Deserialize;
 
 use super::tokens::{Access, Caller, Denied};
 use router_store_client::http::{wire, STORE_HEADER};
+use router_store_client::note::{self, WriteKind};
+use router_store_client::status::{StatusReport, MAX_STATUS};
 use router_store_client::{ConfigStore, Expect, FileName, RouterId, StoreError, Version};
 
 /// A request not answered within this is cut short (408).
@@ -35,7 +37,9 @@ struct AppState {
 pub(super) fn router(store: Arc<dyn ConfigStore>, access: Arc<Access>, max_body: usize) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/v1/routers", get(list_routers))
         .route("/v1/routers/{id}/config", get(get_config).put(put_config))
+        .route("/v1/routers/{id}/status", get(get_status).put(put_status))
         .route("/v1/routers/{id}/history", get(history))
         .route("/v1/routers/{id}/history/{version}", get(get_version))
         .route("/v1/routers/{id}/archive", post(archive))
@@ -137,6 +141,27 @@ fn etag_value(v: &Version) -> Option<HeaderValue> {
     HeaderValue::from_str(&wire::etag(v)).ok()
 }
 
+/// A request from a known caller (401 otherwise), for no router in particular.
+#[derive(Debug)]
+struct Known {
+    caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Known {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let authorization = parts.headers.get(header::AUTHORIZATION);
+        let caller = state
+            .access
+            .caller(authorization.map(HeaderValue::as_bytes))
+            .map_err(|denied: Denied| {
+                ApiError::new(StatusCode::UNAUTHORIZED, denied.to_string())
+            })?;
+        Ok(Known { caller })
+    }
+}
+
 /// A request for one router, from a caller allowed to touch it: 401 without a known
 /// token, 400 for an id that is not a [`RouterId`], 403 for another router's token.
 #[derive(Debug)]
@@ -193,18 +218,21 @@ fn utf8(body: Bytes) -> Result<String, ApiError> {
     String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad("a config is UTF-8 text"))
 }
 
-/// The `?message=` of a write.
+/// The `?message=&kind=` of a write.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Message {
     message: Option<String>,
+    kind: Option<WriteKind>,
 }
 
 impl Message {
-    /// The history message, with who wrote it.
+    /// The history message: the client's text made one line (so that it cannot carry
+    /// trailers of its own), then its kind and who wrote it as trailers.
     fn with_author(self, caller: &Caller) -> String {
         let text = self.message.unwrap_or_else(|| "written over HTTP".into());
-        format!("{}\n\nWritten-by: {caller}", text.trim_end())
+        let caller = caller.to_string();
+        note::compose(&text, self.kind, &[(note::AUTHOR_TRAILER, &caller)])
     }
 }
 
@@ -377,5 +405,53 @@ async fn put_file(
     let shown = format!("router {id}: file {name} written by the {}", allowed.caller);
     detached(async move { store.put_file(&id, &name, &body).await }).await?;
     tracing::info!("{shown}");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The routers the caller may see: all of them for the admin token (or an open store),
+/// its own for a router's token.
+async fn list_routers(
+    State(state): State<AppState>,
+    known: Known,
+) -> Result<Json<wire::RouterList>, ApiError> {
+    let store = state.store.clone();
+    let ids = detached(async move { store.list_routers().await }).await?;
+    let mut routers: Vec<String> = ids
+        .into_iter()
+        .filter(|id| known.caller.may(id))
+        .map(|id| id.to_string())
+        .collect();
+    routers.sort();
+    Ok(Json(wire::RouterList { routers }))
+}
+
+async fn get_status(State(state): State<AppState>, allowed: Allowed) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let id = allowed.id;
+    let shown = format!("router {id} has sent no status report");
+    match detached(async move { store.get_status(&id).await }).await? {
+        Some(bytes) => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
+        None => Err(ApiError::not_found(shown)),
+    }
+}
+
+/// A status report is checked before it is kept: a router that sends garbage is told so,
+/// and the fleet listing never shows it as another router's problem.
+async fn put_status(
+    State(state): State<AppState>,
+    allowed: Allowed,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    if body.len() > MAX_STATUS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a status record is at most {MAX_STATUS} bytes"),
+        ));
+    }
+    StatusReport::parse(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+    let store = state.store.clone();
+    let id = allowed.id;
+    tracing::debug!("router {id}: status report from the {}", allowed.caller);
+    detached(async move { store.put_status(&id, &body).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,11 +9,13 @@ mod error;
 mod files;
 mod git;
 mod ipxe;
+mod limits;
 mod listen;
 mod machines;
 mod range;
 mod repo;
 mod setup;
+mod status;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -29,6 +31,7 @@ use tokio::task::JoinHandle;
 pub use boot::{BootError, BootState};
 pub use error::ServeError;
 pub use git::GitError;
+pub use limits::ConnLimits;
 pub use repo::GitStore;
 use router_store_client::ConfigStore;
 pub use setup::repository;
@@ -68,6 +71,12 @@ pub struct ServeArgs {
     /// without it, the Host header of each request.
     #[arg(long, requires = "images")]
     pub public_url: Option<String>,
+    /// Connections held at once (lowered to what the open-file limit allows).
+    #[arg(long, default_value_t = ConnLimits::default().max)]
+    pub max_connections: usize,
+    /// Connections held at once from one client address.
+    #[arg(long, default_value_t = ConnLimits::default().per_client)]
+    pub max_connections_per_client: usize,
 }
 
 /// Runs the server until SIGTERM or SIGINT.
@@ -110,6 +119,11 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
             tls,
             max_body: args.max_body,
             boot,
+            limits: ConnLimits {
+                max: args.max_connections,
+                per_client: args.max_connections_per_client,
+            }
+            .fitted_to(limits::raise_nofile()),
         })
         .await?;
         if args.tokens.is_none() {
@@ -203,6 +217,7 @@ pub struct ServerConfig {
     pub max_body: usize,
     /// The network boot endpoints, when serving images.
     pub boot: Option<Arc<BootState>>,
+    pub limits: ConnLimits,
 }
 
 /// A running server.
@@ -229,7 +244,15 @@ impl Server {
         }
         let (stop, stopped) = watch::channel(false);
         let tls = config.tls.is_some();
-        let task = tokio::spawn(listen::accept_loop(listener, app, config.tls, stopped));
+        tracing::info!(
+            "holding at most {} connections, {} per client address",
+            config.limits.max,
+            config.limits.per_client
+        );
+        let tracker = limits::Tracker::new(config.limits);
+        let task = tokio::spawn(listen::accept_loop(
+            listener, app, config.tls, tracker, stopped,
+        ));
         let server = Server {
             addr,
             tls,

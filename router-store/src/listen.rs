@@ -12,6 +12,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::limits::{Full, Slot, Tracker};
+
 /// A client must send its request headers within this.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,17 +24,28 @@ pub(super) async fn accept_loop(
     listener: TcpListener,
     app: axum::Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    tracker: Tracker,
     mut stop: watch::Receiver<bool>,
 ) {
     let tls = tls.map(TlsAcceptor::from);
     let mut connections = JoinSet::new();
+    let mut turned_away = 0u64;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    let slot = match tracker.admit(peer.ip()) {
+                        Ok(slot) => slot,
+                        Err(full) => {
+                            turned_away += 1;
+                            refused(peer, full, turned_away);
+                            continue; // dropping `tcp` closes it
+                        }
+                    };
                     tracing::trace!("connection from {peer}");
                     let _ = tcp.set_nodelay(true);
-                    connections.spawn(serve(tcp, peer, app.clone(), tls.clone(), stop.clone()));
+                    let (app, tls, stop) = (app.clone(), tls.clone(), stop.clone());
+                    connections.spawn(serve(tcp, peer, app, tls, stop, slot));
                 }
                 Err(e) => {
                     // Out of file descriptors, most likely: let connections close first.
@@ -58,12 +71,24 @@ pub(super) async fn accept_loop(
     }
 }
 
+/// Logged at the first refusal and then every thousandth: a flood must not flood the log.
+fn refused(peer: SocketAddr, full: Full, count: u64) {
+    if count == 1 || count % 1000 == 0 {
+        let why = match full {
+            Full::Server => "the server holds its maximum of connections (--max-connections)",
+            Full::Client => "that address holds its maximum (--max-connections-per-client)",
+        };
+        tracing::warn!("closed a connection from {peer}: {why}; {count} turned away so far");
+    }
+}
+
 async fn serve(
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
     app: axum::Router,
     tls: Option<TlsAcceptor>,
     stop: watch::Receiver<bool>,
+    _slot: Slot,
 ) {
     match tls {
         None => http(TokioIo::new(tcp), peer, app, stop).await,

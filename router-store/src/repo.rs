@@ -15,6 +15,7 @@ use super::error::ServeError;
 use super::files::FileDir;
 use super::git::{is_oid, Git, GitError};
 use super::setup::{clear_stale_locks, init, lock, repository};
+use super::status::StatusDir;
 use router_store_client::polling::{self, Polled};
 use router_store_client::{
     ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, Stored, Version, Watch,
@@ -36,6 +37,7 @@ pub struct GitStore {
 struct Inner {
     git: Git,
     files: FileDir,
+    status: StatusDir,
     shown: String,
     /// Writes to one router are serialized here; `update-ref`'s compare-and-swap still
     /// guards against writers outside this process (an operator's `git push`).
@@ -69,6 +71,8 @@ impl GitStore {
         }
         clear_stale_locks(&repo.join("refs")).map_err(dir_err("clearing stale ref locks in"))?;
         let files = FileDir::open(&dir.join("files")).map_err(dir_err("opening files in"))?;
+        let status =
+            StatusDir::open(&dir.join("status")).map_err(dir_err("opening status records in"))?;
         tracing::info!(
             "store in {}: configs in {} (git), files in {}",
             dir.display(),
@@ -79,6 +83,7 @@ impl GitStore {
             inner: Arc::new(Inner {
                 git: Git::new(&repo),
                 files,
+                status,
                 shown: format!("git store {}", repo.display()),
                 writers: Mutex::default(),
                 _lock: lock,
@@ -148,6 +153,29 @@ impl Inner {
                 },
             )),
         }
+    }
+
+    /// The commits both of a router's refs point to (those that exist), in one git run.
+    async fn tips(&self, refs: &Refs) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .git
+            .ok(
+                &[
+                    "for-each-ref",
+                    "--format=%(refname) %(objectname)",
+                    &refs.head,
+                    &refs.archive,
+                ],
+                None,
+            )
+            .await
+            .map_err(|e| self.io(format!("reading {} and {}", refs.head, refs.archive), e))?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(name, oid)| (*name == refs.head || *name == refs.archive) && is_oid(oid))
+            .map(|(_, oid)| oid.to_owned())
+            .collect())
     }
 
     /// The config in `commit`'s tree, or `None` if it has none.
@@ -323,10 +351,7 @@ impl Inner {
 
     async fn history(&self, id: &RouterId) -> Result<Vec<HistoryEntry>, StoreError> {
         let refs = self.refs(id)?;
-        let mut tips = Vec::new();
-        for name in [&refs.head, &refs.archive] {
-            tips.extend(self.tip(name).await?);
-        }
+        let tips = self.tips(&refs).await?;
         if tips.is_empty() {
             return Ok(Vec::new());
         }
@@ -389,10 +414,7 @@ impl Inner {
         if !is_oid(&version.0) {
             return Err(missing());
         }
-        let mut tips = Vec::new();
-        for name in [&refs.head, &refs.archive] {
-            tips.extend(self.tip(name).await?);
-        }
+        let tips = self.tips(&refs).await?;
         if !self.reaches(&tips, &version.0).await? {
             return Err(missing());
         }
@@ -405,6 +427,22 @@ impl Inner {
             return Ok(Polled::Unchanged);
         }
         Ok(Polled::Now(self.get(id).await?))
+    }
+
+    /// Branches named like router ids (an operator's own branches may be named otherwise).
+    async fn branches(&self) -> Result<Vec<RouterId>, StoreError> {
+        let out = self
+            .git
+            .ok(
+                &["for-each-ref", "--format=%(refname:strip=2)", "refs/heads/"],
+                None,
+            )
+            .await
+            .map_err(|e| self.io("listing the routers".into(), e))?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|l| RouterId::new(l).ok())
+            .collect())
     }
 
     fn file_err(&self, what: String) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -471,6 +509,36 @@ impl ConfigStore for GitStore {
         let (id, name, bytes) = (id.clone(), name.clone(), bytes.to_vec());
         let what = format!("writing file {name} of {id}");
         run_blocking(move || inner.files.put(&id, &name, &bytes))
+            .await
+            .map_err(self.inner.file_err(what))
+    }
+
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        let mut ids = self.inner.branches().await?;
+        let inner = self.inner.clone();
+        let with_status = run_blocking(move || inner.status.list())
+            .await
+            .map_err(self.inner.file_err("listing the status records".into()))?;
+        ids.extend(with_status);
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn put_status(&self, id: &RouterId, record: &[u8]) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        let (id, record) = (id.clone(), record.to_vec());
+        let what = format!("writing the status record of {id}");
+        run_blocking(move || inner.status.put(&id, &record))
+            .await
+            .map_err(self.inner.file_err(what))
+    }
+
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        let inner = self.inner.clone();
+        let id = id.clone();
+        let what = format!("reading the status record of {id}");
+        run_blocking(move || inner.status.get(&id))
             .await
             .map_err(self.inner.file_err(what))
     }

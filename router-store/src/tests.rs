@@ -20,6 +20,7 @@ async fn start(store: Arc<dyn ConfigStore>, access: Access, max_body: usize) -> 
         tls: None,
         max_body,
         boot: None,
+        limits: crate::ConnLimits::default(),
     })
     .await
     .expect("server starts")

@@ -139,7 +139,38 @@ async fn each_router_touches_only_its_own() {
         }
         let name = FileName::new("key").expect("name");
         assert!(client.put_file(&r2, &name, b"k").await.is_err(), "{who}");
+        match client.put_status(&r2, &contract::status_record(1)).await {
+            Err(StoreError::Unauthorized { .. }) => {}
+            other => panic!("{who} writing r2's status: {other:?}"),
+        }
+        assert!(
+            client.archive(&r2, "version = 1\n", "x").await.is_err(),
+            "{who}"
+        );
     }
+    for (who, client) in [
+        ("no token", serve.client(None, None)),
+        ("wrong token", serve.client(Some("guess"), None)),
+    ] {
+        match client.list_routers().await {
+            Err(StoreError::Unauthorized { .. }) => {}
+            other => panic!("{who} listing: {other:?}"),
+        }
+        assert!(
+            client
+                .put_status(&r1, &contract::status_record(1))
+                .await
+                .is_err(),
+            "{who}"
+        );
+    }
+    own.put_status(&r1, &contract::status_record(1))
+        .await
+        .expect("a router reports its own status");
+    assert!(
+        !store_dir.join("status/r2.json").exists(),
+        "nothing written for r2"
+    );
     assert_eq!(admin.get(&r2).await.expect("admin reads r2"), None);
     assert!(admin.history(&r2).await.expect("history").is_empty());
     assert!(
@@ -172,6 +203,112 @@ async fn each_router_touches_only_its_own() {
     match own.get_version(&r1, &v2).await {
         Err(StoreError::NoSuchVersion { .. }) => {}
         other => panic!("r2's version through r1: {other:?}"),
+    }
+    // A router's token lists only its own router; the admin's, all.
+    assert_eq!(
+        own.list_routers().await.expect("own list"),
+        vec![r1.clone()]
+    );
+    assert_eq!(
+        admin.list_routers().await.expect("admin list"),
+        vec![r1.clone(), r2.clone()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trailers_and_status_records_are_the_servers_word() {
+    use router_store_client::note::{message, AUTHOR_TRAILER};
+    use router_store_client::WriteKind;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "[[token]]\nsha256 = \"{}\"\nrouter = \"r1\"\n",
+            sha256_hex("r1-token")
+        ),
+    )
+    .expect("tokens file");
+    let store_dir = dir.path().join("store");
+    let serve = Serve::start(
+        &store_dir,
+        &["--tokens", tokens.to_str().expect("utf-8 path")],
+    );
+    let own = serve.client(Some("r1-token"), None);
+    let r1 = id("r1");
+    // The summary tries to pass for a rollback by the admin.
+    let forged = "snapshot\n\nWrite-kind: rollback\nWritten-by: admin token";
+    let v = own
+        .put(
+            &r1,
+            "version = 1\n",
+            &Expect::Absent,
+            &message(WriteKind::Snapshot, forged),
+        )
+        .await
+        .expect("write");
+    let history = own.history(&r1).await.expect("history");
+    let note = history[0].note();
+    assert_eq!(
+        note.kind,
+        Some(WriteKind::Snapshot),
+        "{:?}",
+        history[0].message
+    );
+    assert_eq!(note.trailer(AUTHOR_TRAILER), Some("token of router r1"));
+    assert_eq!(note.trailers.len(), 2, "{:?}", history[0].message);
+    // The same trailers, as git shows them.
+    let body = git(&store_dir, &["log", "-1", "--format=%B", &v.0]);
+    let body = String::from_utf8_lossy(&body.stdout);
+    assert!(
+        body.trim_end()
+            .ends_with("Write-kind: snapshot\nWritten-by: token of router r1"),
+        "{body}"
+    );
+    let trailers = git(
+        &store_dir,
+        &["log", "-1", "--format=%(trailers:only)", &v.0],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&trailers.stdout).trim(),
+        "Write-kind: snapshot\nWritten-by: token of router r1"
+    );
+    // A kind the server does not know, and a status record that is not one: 400.
+    let put = |path: &str, body: &str| {
+        format!(
+            "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer r1-token\r\nIf-Match: \"{}\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            v.0,
+            body.len()
+        )
+    };
+    assert_eq!(
+        raw_status(
+            &serve.url,
+            &put(
+                "/v1/routers/r1/config?message=x&kind=admin",
+                "version = 1\n"
+            )
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        raw_status(&serve.url, &put("/v1/routers/r1/status", "{\"garbled\"")).await,
+        400
+    );
+    assert_eq!(own.get_status(&r1).await.expect("status"), None);
+    // Dot segments and encoded slashes in ids and versions go nowhere.
+    let get = |path: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer r1-token\r\nConnection: close\r\n\r\n")
+    };
+    for path in [
+        "/v1/routers/r1/history/..%2F..%2Fconfig",
+        "/v1/routers/r1/history/%2e%2e",
+        "/v1/routers/..%2Fr1/config",
+        "/v1/routers/%2e%2e/status",
+    ] {
+        let status = raw_status(&serve.url, &get(path)).await;
+        assert!(matches!(status, 400 | 404), "{path}: {status}");
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent};
+use super::note::{message, WriteKind};
+use super::{ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Version};
 
 /// Panics with what broke. `store` must be writable and hold nothing for `r1`/`r2`.
 pub async fn check_contract(store: &dyn ConfigStore) {
@@ -17,6 +18,11 @@ pub async fn check_contract(store: &dyn ConfigStore) {
         "{what}: new store not empty"
     );
     assert!(store.history(&r1).await.expect("history").is_empty());
+    assert_eq!(
+        store.list_routers().await.expect("list"),
+        Vec::<RouterId>::new(),
+        "{what}: new store lists routers"
+    );
 
     let v1 = store
         .put(&r1, "version = 1\n", &Expect::Absent, "first")
@@ -52,6 +58,16 @@ pub async fn check_contract(store: &dyn ConfigStore) {
         .await
         .expect("update");
     assert_ne!(v1, v2);
+    // Versions are looked up, never used as paths.
+    for bad in ["../r2/config", "..", "/etc/passwd", "1/../1", "%2e%2e"] {
+        assert!(
+            matches!(
+                store.get_version(&r1, &Version(bad.into())).await,
+                Err(StoreError::NoSuchVersion { .. })
+            ),
+            "{what}: version {bad:?} was not refused as unknown"
+        );
+    }
     store
         .archive(&r1, "version = 1\nhostname = \"lost\"\n", "the other side")
         .await
@@ -104,16 +120,20 @@ pub async fn check_contract(store: &dyn ConfigStore) {
     );
     assert_eq!(store.get_file(&r2, &key).await.expect("other router"), None);
 
+    check_fleet(store, &r1, &r2).await;
+    check_kinds(store, &r1).await;
+
     // A watch reports a change made after it started.
+    let now = store.get(&r1).await.expect("get").expect("present").version;
     let mut watch = store
-        .watch(&r1, Some(v2.clone()), Duration::from_millis(100))
+        .watch(&r1, Some(now.clone()), Duration::from_millis(100))
         .await
         .expect("watch");
     let v3 = store
         .put(
             &r1,
             "version = 1\nhostname = \"c\"\n",
-            &Expect::Version(v2),
+            &Expect::Version(now),
             "third",
         )
         .await
@@ -127,4 +147,99 @@ pub async fn check_contract(store: &dyn ConfigStore) {
         StoreEvent::Changed(s) => assert_eq!(s.version, v3),
         other => panic!("{what}: watch gave {other:?}"),
     }
+}
+
+/// Listing and status records: a status record is kept beside the config, replaced in
+/// place, never in the history; a router with only a status record is listed too.
+async fn check_fleet(store: &dyn ConfigStore, r1: &RouterId, r2: &RouterId) {
+    let what = store.describe();
+    let listed = store.list_routers().await.expect("list");
+    assert_eq!(listed, vec![r1.clone()], "{what}: list after writing r1");
+    assert_eq!(store.get_status(r1).await.expect("get status"), None);
+    let history = store.history(r1).await.expect("history").len();
+    for n in [1, 2] {
+        let record = status_record(n);
+        store.put_status(r1, &record).await.expect("put status");
+        assert_eq!(
+            store.get_status(r1).await.expect("get status").as_deref(),
+            Some(&record[..]),
+            "{what}: status record as written"
+        );
+    }
+    assert_eq!(
+        store.history(r1).await.expect("history").len(),
+        history,
+        "{what}: a status record went into the config's history"
+    );
+    assert_eq!(store.get_status(r2).await.expect("r2 status"), None);
+    store
+        .put_status(r2, &status_record(3))
+        .await
+        .expect("put status r2");
+    let mut listed = store.list_routers().await.expect("list");
+    listed.sort();
+    assert_eq!(listed, vec![r1.clone(), r2.clone()], "{what}: list");
+    assert_eq!(store.get(r2).await.expect("get r2"), None);
+    assert!(store.history(r2).await.expect("history r2").is_empty());
+}
+
+/// The kind of a write survives the round trip through the store (and its server).
+async fn check_kinds(store: &dyn ConfigStore, r1: &RouterId) {
+    let what = store.describe();
+    let current = store.get(r1).await.expect("get").expect("present");
+    let v = store
+        .put(
+            r1,
+            &current.text,
+            &Expect::Version(current.version),
+            &message(WriteKind::Push, "pushed by hand"),
+        )
+        .await
+        .expect("push");
+    store
+        .archive(
+            r1,
+            "# lost\n",
+            &message(WriteKind::Conflict, "the other side"),
+        )
+        .await
+        .expect("archive");
+    let history = store.history(r1).await.expect("history");
+    let pushed = history
+        .iter()
+        .find(|h| h.version == v)
+        .expect("pushed entry");
+    let note = pushed.note();
+    assert_eq!(
+        (note.kind, note.summary.as_str()),
+        (Some(WriteKind::Push), "pushed by hand"),
+        "{what}: {:?}",
+        pushed.message
+    );
+    assert!(
+        history
+            .iter()
+            .any(|h| h.note().kind == Some(WriteKind::Conflict)),
+        "{what}: archived kind lost: {history:?}"
+    );
+}
+
+/// A valid status record (the store server refuses others), told apart by `n`.
+pub fn status_record(n: u64) -> Vec<u8> {
+    super::StatusReport {
+        agent_version: "contract".into(),
+        unix_time: 1_700_000_000 + n,
+        boot_unix_time: 1_700_000_000,
+        heartbeat_secs: 60,
+        phase: "running".into(),
+        reason: None,
+        running_version: None,
+        store_version: None,
+        snapshot_pending: false,
+        last_error: None,
+        bgp: None,
+        last_apply: None,
+        owned: super::status::Owned::default(),
+    }
+    .to_bytes()
 }

@@ -132,6 +132,28 @@ impl Client {
         url
     }
 
+    /// `BASE/v1/routers`.
+    fn routers_url(&self) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["v1", "routers"]);
+        }
+        url
+    }
+
+    /// `url` with the history message of a write: its summary and kind apart, since the
+    /// server writes the trailers itself.
+    fn with_message(mut url: Url, message: &str) -> Url {
+        let note = crate::Note::parse(message);
+        let mut query = url.query_pairs_mut();
+        query.append_pair(wire::MESSAGE, &note.summary);
+        if let Some(kind) = note.kind {
+            query.append_pair(wire::KIND, kind.as_str());
+        }
+        drop(query);
+        url
+    }
+
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
         let req = self.http.request(method, url);
         match &self.token {
@@ -316,8 +338,7 @@ impl ConfigStore for HttpStore {
         message: &str,
     ) -> Result<Version, StoreError> {
         let c = &self.client;
-        let mut url = c.url(id, &["config"]);
-        url.query_pairs_mut().append_pair(wire::MESSAGE, message);
+        let url = Client::with_message(c.url(id, &["config"]), message);
         let req = c
             .request(Method::PUT, url)
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -358,8 +379,7 @@ impl ConfigStore for HttpStore {
 
     async fn archive(&self, id: &RouterId, text: &str, message: &str) -> Result<(), StoreError> {
         let c = &self.client;
-        let mut url = c.url(id, &["archive"]);
-        url.query_pairs_mut().append_pair(wire::MESSAGE, message);
+        let url = Client::with_message(c.url(id, &["archive"]), message);
         let req = c
             .request(Method::POST, url)
             .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -391,6 +411,15 @@ impl ConfigStore for HttpStore {
 
     async fn get_version(&self, id: &RouterId, version: &Version) -> Result<String, StoreError> {
         let c = &self.client;
+        // A dot segment would be resolved away by the URL (`history/..` is the router's
+        // directory): no store names a version so.
+        if matches!(version.0.as_str(), "" | "." | "..") {
+            return Err(StoreError::NoSuchVersion {
+                store: c.shown.clone(),
+                id: id.to_string(),
+                version: version.clone(),
+            });
+        }
         let resp = c
             .send(c.request(Method::GET, c.url(id, &["history", &version.0])))
             .await?;
@@ -438,6 +467,63 @@ impl ConfigStore for HttpStore {
             return Ok(());
         }
         Err(c.unexpected(id, resp).await)
+    }
+
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        let c = &self.client;
+        let resp = c.send(c.request(Method::GET, c.routers_url())).await?;
+        if resp.status() != StatusCode::OK {
+            let status = resp.status();
+            let body = resp.bytes().await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_TEXT)]);
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => StoreError::Unauthorized {
+                    store: c.shown.clone(),
+                    id: "*".into(),
+                },
+                _ => StoreError::Protocol {
+                    store: c.shown.clone(),
+                    detail: format!("{status} listing the routers: {}", text.trim()),
+                },
+            });
+        }
+        let body = c.body(resp).await?;
+        let list: wire::RouterList =
+            serde_json::from_slice(&body).map_err(|e| StoreError::Protocol {
+                store: c.shown.clone(),
+                detail: format!("router list: {e}"),
+            })?;
+        // An id the server should never have made is left out, not trusted as a path.
+        Ok(list
+            .routers
+            .iter()
+            .filter_map(|r| RouterId::new(r).ok())
+            .collect())
+    }
+
+    async fn put_status(&self, id: &RouterId, record: &[u8]) -> Result<(), StoreError> {
+        let c = &self.client;
+        let req = c
+            .request(Method::PUT, c.url(id, &["status"]))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(record.to_vec());
+        let resp = c.send(req).await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Err(c.unexpected(id, resp).await)
+    }
+
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        let c = &self.client;
+        let resp = c
+            .send(c.request(Method::GET, c.url(id, &["status"])))
+            .await?;
+        match resp.status() {
+            StatusCode::OK => Ok(Some(c.body(resp).await?)),
+            _ if c.absent(&resp)? => Ok(None),
+            _ => Err(c.unexpected(id, resp).await),
+        }
     }
 
     async fn watch(

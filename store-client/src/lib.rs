@@ -12,11 +12,14 @@ mod digest;
 mod error;
 pub mod etcd;
 pub mod file;
+pub mod fleet;
 pub mod http;
 mod memory;
 mod names;
+pub mod note;
 mod open;
 pub mod polling;
+pub mod status;
 pub mod tftp;
 
 use std::fmt;
@@ -30,7 +33,9 @@ pub use error::StoreError;
 pub use http::HttpStore;
 pub use memory::MemoryStore;
 pub use names::{FileName, ImageVersion, NameError, RouterId};
+pub use note::{Note, WriteKind};
 pub use open::{open, StoreOptions};
+pub use status::StatusReport;
 
 /// A store's opaque name for one version of a config (an HTTP ETag, an etcd revision, a
 /// git commit). Compared for equality only.
@@ -66,8 +71,16 @@ pub struct HistoryEntry {
     pub version: Version,
     /// Seconds since the Unix epoch, when the store records it.
     pub unix_time: Option<u64>,
-    /// Why it was written ("snapshot: 2 routes added", "operator edit", ...).
+    /// Why it was written ("snapshot: 2 routes added", "operator edit", ...), with
+    /// trailers ([`note`]) saying how.
     pub message: String,
+}
+
+impl HistoryEntry {
+    /// The message taken apart: summary, kind of write, trailers.
+    pub fn note(&self) -> Note {
+        Note::parse(&self.message)
+    }
 }
 
 /// A change of the current config seen by [`ConfigStore::watch`].
@@ -128,6 +141,17 @@ pub trait ConfigStore: fmt::Debug + Send + Sync {
         name: &FileName,
         bytes: &[u8],
     ) -> Result<(), StoreError>;
+
+    /// Every router the store holds a config or a status record for (any order).
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError>;
+
+    /// Replaces `id`'s status record ([`status`]): kept beside the config, not in its
+    /// history. Stores keep the bytes as given; the store server refuses what does not
+    /// parse as a [`StatusReport`].
+    async fn put_status(&self, id: &RouterId, record: &[u8]) -> Result<(), StoreError>;
+
+    /// `id`'s status record as last written, or `None`.
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Follows changes of `id`'s current config: pushed where the store can (etcd), else
     /// polled every `poll`. The first event reports changes after `since` (`None`: after

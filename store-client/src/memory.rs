@@ -20,6 +20,7 @@ struct Router {
     history: Vec<(Version, String, String)>,
     current: Option<Stored>,
     files: HashMap<FileName, Vec<u8>>,
+    status: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -178,6 +179,27 @@ impl ConfigStore for MemoryStore {
             .files
             .insert(name.clone(), bytes.to_vec());
         Ok(())
+    }
+
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        self.up()?;
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|(_, r)| r.current.is_some() || r.status.is_some())
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    async fn put_status(&self, id: &RouterId, record: &[u8]) -> Result<(), StoreError> {
+        self.up()?;
+        self.lock().entry(id.clone()).or_default().status = Some(record.to_vec());
+        Ok(())
+    }
+
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.up()?;
+        Ok(self.lock().get(id).and_then(|r| r.status.clone()))
     }
 
     async fn watch(

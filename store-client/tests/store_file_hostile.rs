@@ -12,14 +12,7 @@ use router_store_client::{ConfigStore, Expect, RouterId, StoreError, Version};
 
 /// The error and its causes, as the agent prints them.
 fn chain(err: &StoreError) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    router_store_client::error_chain(err)
 }
 
 fn r1() -> RouterId {

@@ -146,6 +146,18 @@ async fn reads_configs_and_files_from_tftpd_hpa() {
             store.put_file(&r1(), &missing, b"x").await,
             Err(StoreError::ReadOnly { .. })
         ));
+        // Status reports and listings: refused with what to do instead.
+        assert!(matches!(
+            store.put_status(&r1(), b"{}").await,
+            Err(StoreError::ReadOnly { .. })
+        ));
+        assert_eq!(store.get_status(&r1()).await.expect("no status"), None);
+        match store.list_routers().await {
+            Err(e @ StoreError::Refused { .. }) => {
+                assert!(e.to_string().contains("no directory listing"), "{e}")
+            }
+            other => panic!("tftp listing gave {other:?}"),
+        }
     }
 
     // A watch polls: an edit on the server shows.

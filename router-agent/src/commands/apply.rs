@@ -1,11 +1,11 @@
 //! `router-agent apply`.
 
-use router_agent::confirm;
-use router_agent::firewall::{Backend, NftBackend};
-use router_agent::model;
-use router_agent::router::{BgpApplied, LinuxRouter, RouterError, Target};
+use crate::confirm;
+use crate::firewall::{Backend, NftBackend};
+use crate::model;
+use crate::router::{BgpApplied, LinuxRouter, RouterError, Target};
 
-use super::{kernel, load_and_read, locate_firewall_error, print_buffered, AnyError};
+use super::{kernel, load_and_read, locate_firewall_error, print_buffered, AnyError, Io};
 
 #[derive(Debug, clap::Args)]
 pub struct Apply {
@@ -20,7 +20,7 @@ pub struct Apply {
 }
 
 impl Apply {
-    pub fn exec(self) -> Result<(), AnyError> {
+    pub fn exec(self, io: &mut Io<'_>) -> Result<(), AnyError> {
         let Apply {
             netns,
             confirm: confirm_secs,
@@ -56,42 +56,44 @@ impl Apply {
                 &target,
                 current,
                 read,
-                |b| print_bgp(b, target.bird_timeout),
+                |b| print_bgp(io, b, target.bird_timeout),
                 |plan| text = plan.to_string(),
             )
             .map_err(|e| match e {
                 RouterError::Firewall(e) => locate_firewall_error(&file, e),
                 RouterError::Bgp(e) => match &desired.bgp {
-                    Some(bgp) => router_agent::bgp::cli::locate(&file, bgp, e),
+                    Some(bgp) => crate::bgp::cli::locate(&file, bgp, e),
                     None => e.into(),
                 },
                 e => e.into(),
             })?;
-        print_buffered(&text)?;
+        print_buffered(io.out, &text)?;
         let fw_report = &outcome.firewall;
         if !fw_report.plan.is_empty() {
-            print_buffered(&fw_report.plan)?;
-            eprintln!(
+            print_buffered(io.out, &fw_report.plan)?;
+            writeln!(
+                io.err,
                 "firewall: {} change(s) in one nft transaction",
                 fw_report.plan.changes.len()
-            );
+            )?;
         }
         let report = &outcome.net;
         let (a, c, d) = report.plan.counts();
-        eprintln!(
+        writeln!(
+            io.err,
             "applied: {a} added, {c} changed, {d} removed (read {:?}, plan {:?}, write {:?}, verify {:?}; peak RSS {} MiB)",
             report.read,
             report.plan_time,
             report.write,
             report.verify,
             peak_rss_mib().map_or_else(|| "?".to_owned(), |m| m.to_string())
-        );
+        )?;
         if let (Some(secs), Some(deadline), Some(config)) = (confirm_secs, deadline, rollback) {
             let rollback = confirm::Rollback {
                 config: &config,
                 bird: outcome.bgp.as_ref().map(|b| b.plan.before.as_deref()),
             };
-            start_rollback_waiter(netns.as_deref(), &status_dir, rollback, deadline, secs)?;
+            start_rollback_waiter(io, netns.as_deref(), &status_dir, rollback, deadline, secs)?;
         }
         // The process ends here: freeing millions of routes one by one would take
         // longer than verifying them did. The kernel reclaims it all at once.
@@ -100,10 +102,12 @@ impl Apply {
     }
 }
 
-/// BIRD's part, said as soon as it is done (before the kernel's).
-fn print_bgp(b: &BgpApplied, timeout: Option<u32>) {
-    print!("{}", b.plan);
-    eprintln!(
+/// BIRD's part, said as soon as it is done (before the kernel's). A terminal gone away
+/// does not stop the apply.
+fn print_bgp(io: &mut Io<'_>, b: &BgpApplied, timeout: Option<u32>) {
+    let _ = write!(io.out, "{}", b.plan).and_then(|()| io.out.flush());
+    let _ = writeln!(
+        io.err,
         "bgp: bird.conf written{} ({:?})",
         match (b.reconfigured, timeout) {
             (false, _) => "; BIRD is not running and reads it when it starts".to_owned(),
@@ -118,6 +122,7 @@ fn print_bgp(b: &BgpApplied, timeout: Option<u32>) {
 /// Records what to go back to and starts a waiter that outlives this process and the
 /// operator's session (a new session: a hangup of the SSH connection does not reach it).
 fn start_rollback_waiter(
+    io: &mut Io<'_>,
     netns_name: Option<&str>,
     status_dir: &std::path::Path,
     rollback: confirm::Rollback,
@@ -147,9 +152,10 @@ fn start_rollback_waiter(
         )
         .into());
     }
-    eprintln!(
+    writeln!(
+        io.err,
         "commit-confirm: run `router-agent confirm` within {secs} s, or this apply is undone"
-    );
+    )?;
     Ok(())
 }
 

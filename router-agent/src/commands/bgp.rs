@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use super::AnyError;
+use super::{AnyError, Io};
 
 #[derive(Debug, Subcommand)]
 pub enum BgpCommand {
@@ -18,12 +18,13 @@ pub enum BgpCommand {
 }
 
 impl BgpCommand {
-    pub fn exec(self) -> Result<(), AnyError> {
+    pub fn exec(self, io: &mut Io<'_>) -> Result<(), AnyError> {
         match self {
-            BgpCommand::Drain { wait } => println!(
+            BgpCommand::Drain { wait } => writeln!(
+                io.out,
                 "{}",
-                router_agent::bgp::cli::drain(Duration::from_secs(wait))?
-            ),
+                crate::bgp::cli::drain(Duration::from_secs(wait))?
+            )?,
         }
         Ok(())
     }

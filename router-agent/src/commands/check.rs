@@ -1,9 +1,9 @@
 //! `router-agent check`.
 
-use router_agent::firewall::{self, NftBackend};
-use router_agent::model;
+use crate::firewall::{self, NftBackend};
+use crate::model;
 
-use super::{load, locate_firewall_error, AnyError};
+use super::{load, locate_firewall_error, AnyError, Io};
 
 #[derive(Debug, clap::Args)]
 pub struct Check {
@@ -11,22 +11,23 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn exec(self) -> Result<(), AnyError> {
+    pub fn exec(self, io: &mut Io<'_>) -> Result<(), AnyError> {
         let Check { file } = self;
         let v = load(&file)?;
         if let Some(fw) = &v.firewall {
             check_firewall(&file, fw)?;
         }
-        let bgp_note = router_agent::bgp::cli::check(&file, v.bgp.as_ref())?;
-        println!(
+        let bgp_note = crate::bgp::cli::check(&file, v.bgp.as_ref())?;
+        writeln!(
+            io.out,
             "{file}: ok ({} interfaces, {} routes, {} rules, {} firewall rules)",
             v.state.links.len(),
             v.state.routes.len(),
             v.state.rules.len(),
             v.firewall.as_ref().map_or(0, |f| f.rule_count())
-        );
+        )?;
         if !bgp_note.is_empty() {
-            println!("{bgp_note}");
+            writeln!(io.out, "{bgp_note}")?;
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! `router-agent confirm`.
 
-use router_agent::confirm;
+use crate::confirm;
 
-use super::AnyError;
+use super::{AnyError, Io};
 
 #[derive(Debug, clap::Args)]
 pub struct Confirm {
@@ -11,10 +11,10 @@ pub struct Confirm {
 }
 
 impl Confirm {
-    pub fn exec(self) -> Result<(), AnyError> {
+    pub fn exec(self, io: &mut Io<'_>) -> Result<(), AnyError> {
         let Confirm { status_dir } = self;
-        confirm::confirm(&status_dir, &mut router_agent::bgp::cli::backend())?;
-        eprintln!("confirmed: the applied config stays");
+        confirm::confirm(&status_dir, &mut crate::bgp::cli::backend())?;
+        writeln!(io.err, "confirmed: the applied config stays")?;
         Ok(())
     }
 }

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use router_agent::confirm;
-use router_agent::daemon::{self, persist::Persisted};
-use router_agent::store::RouterId;
+use crate::confirm;
+use crate::daemon::{self, persist::Persisted};
+use crate::store::RouterId;
 
 use super::{AnyError, Exit};
 
@@ -47,6 +47,10 @@ pub struct DaemonCli {
     /// Seconds between readings of BIRD's sessions for the metrics (0: none).
     #[arg(long, default_value_t = 30)]
     bgp_interval: u64,
+    /// Seconds between status reports to the store when nothing changed (0: no reports);
+    /// `router-agent store ls` shows a router silent for 3 of them as stale.
+    #[arg(long, default_value_t = 60)]
+    heartbeat: u64,
     /// Also write the log's info lines to this terminal (e.g. /dev/console) directly, not
     /// through the journal: they show while journald is still starting.
     #[arg(long)]
@@ -87,6 +91,7 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         cmdline: cli.cmdline,
         ready_timeout: Duration::from_secs(30),
         bgp_interval: (cli.bgp_interval > 0).then(|| Duration::from_secs(cli.bgp_interval)),
+        heartbeat: (cli.heartbeat > 0).then(|| Duration::from_secs(cli.heartbeat)),
         settings,
     };
     daemon::run(args).map_err(|e| {

@@ -1,5 +1,6 @@
-//! One module per subcommand: its arguments and an `exec` that runs it. What several of
-//! them need lives here.
+//! The `router-agent` subcommands, one module each: its arguments and what runs it
+//! (`main.rs` only parses and dispatches). Output goes to the [`Io`] given, not to the
+//! process's stdout directly.
 
 pub mod apply;
 pub mod bgp;
@@ -10,16 +11,21 @@ pub mod plan;
 pub mod rollback;
 pub mod show;
 pub mod status;
+pub mod store;
 
-use router_agent::firewall;
-use router_agent::kernel::{netns, LinuxKernel};
-use router_agent::model::{self, ConfigError, ValidConfig};
-use router_agent::reconcile::Kernel;
+use std::io::Write;
+
+use crate::firewall;
+use crate::kernel::{netns, LinuxKernel};
+use crate::model::{self, ConfigError, ValidConfig};
+use crate::reconcile::Kernel;
+
+pub use store::Io;
 
 pub type AnyError = Box<dyn std::error::Error>;
 
 fn load(file: &str) -> Result<ValidConfig, ConfigError> {
-    router_agent::config_file::load(file)
+    crate::config_file::load(file)
 }
 
 /// Enters the namespace (before anything else opens a socket) and opens the kernel. Inside
@@ -111,12 +117,11 @@ impl std::error::Error for Exit {
     }
 }
 
-/// Prints through one buffer: stdout flushes at every newline, a syscall per line of a
+/// Writes through one buffer: stdout flushes at every newline, a syscall per line of a
 /// million-line plan or config.
 /// A reader that went away (`| head`) is not an error.
-fn print_buffered(what: &dyn std::fmt::Display) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+fn print_buffered(out: &mut dyn Write, what: &dyn std::fmt::Display) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     match write!(out, "{what}").and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r,

@@ -1,9 +1,9 @@
 //! `router-agent plan`.
 
-use router_agent::firewall::{self, NftBackend};
-use router_agent::reconcile;
+use crate::firewall::{self, NftBackend};
+use crate::reconcile;
 
-use super::{kernel, load_and_read, print_buffered, AnyError};
+use super::{kernel, load_and_read, print_buffered, AnyError, Io};
 
 #[derive(Debug, clap::Args)]
 pub struct Plan {
@@ -14,7 +14,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn exec(self) -> Result<(), AnyError> {
+    pub fn exec(self, io: &mut Io<'_>) -> Result<(), AnyError> {
         let Plan { netns, file } = self;
         let mut k = kernel(netns.as_deref())?;
         let (desired, current, _) = load_and_read(&file, netns.as_deref(), &mut k)?;
@@ -22,9 +22,9 @@ impl Plan {
         let mut nft = NftBackend::default();
         let before = firewall::read_for(&mut nft, desired.firewall.as_ref())?;
         let fw = firewall::plan(desired.firewall.as_ref(), &before)?;
-        print_buffered(&net)?;
-        print_buffered(&fw)?;
-        print_buffered(&router_agent::bgp::cli::plan(desired.bgp.as_ref())?)?;
+        print_buffered(io.out, &net)?;
+        print_buffered(io.out, &fw)?;
+        print_buffered(io.out, &crate::bgp::cli::plan(desired.bgp.as_ref())?)?;
         Ok(())
     }
 }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use router_agent::confirm;
-use router_agent::kernel::netns;
-use router_agent::model;
-use router_agent::router::{LinuxRouter, Router};
+use crate::confirm;
+use crate::kernel::netns;
+use crate::model;
+use crate::router::LinuxRouter;
 
 use super::AnyError;
 
@@ -49,9 +49,9 @@ fn roll_back_unless_confirmed(
     let path = confirm::rollback_path(status_dir);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let config = model::load(&path.display().to_string(), &text)?;
-    let net = LinuxRouter::open(netns_name.is_none())?.apply(&config);
+    let net = crate::router::apply_caught(&mut LinuxRouter::open(netns_name.is_none())?, &config);
     // BIRD goes back even when the rest could not.
-    let bird = confirm::roll_back_bird(status_dir, &mut router_agent::bgp::cli::backend());
+    let bird = confirm::roll_back_bird(status_dir, &mut crate::bgp::cli::backend());
     let result: Result<(), AnyError> = match (net, bird) {
         (Ok(_), Ok(())) => Ok(()),
         (Err(e), Ok(())) => Err(e.into()),

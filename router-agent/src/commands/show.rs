@@ -1,10 +1,10 @@
 //! `router-agent show`.
 
-use router_agent::kernel::netns;
-use router_agent::model;
-use router_agent::router::{LinuxRouter, Router};
+use crate::kernel::netns;
+use crate::model;
+use crate::router::{LinuxRouter, Router};
 
-use super::{print_buffered, AnyError};
+use super::{print_buffered, AnyError, Io};
 
 #[derive(Debug, clap::Args)]
 pub struct Show {
@@ -16,7 +16,7 @@ pub struct Show {
 }
 
 impl Show {
-    pub fn exec(self) -> Result<(), AnyError> {
+    pub fn exec(self, io: &mut Io<'_>) -> Result<(), AnyError> {
         let Show { netns, secrets } = self;
         if let Some(name) = &netns {
             netns::enter(name)?;
@@ -24,9 +24,9 @@ impl Show {
         let config = LinuxRouter::open(netns.is_none())?.running()?;
         let text = model::render_config(&config);
         if secrets {
-            print_buffered(&text)?;
+            print_buffered(io.out, &text)?;
         } else {
-            print_buffered(&model::redact_secrets(&text))?;
+            print_buffered(io.out, &model::redact_secrets(&text))?;
         }
         Ok(())
     }

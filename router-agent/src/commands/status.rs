@@ -1,6 +1,6 @@
 //! `router-agent status`.
 
-use super::{print_buffered, AnyError};
+use super::{print_buffered, AnyError, Io};
 
 #[derive(Debug, clap::Args)]
 pub struct Status {
@@ -9,16 +9,16 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn exec(self) -> Result<(), AnyError> {
+    pub fn exec(self, io: &mut Io<'_>) -> Result<(), AnyError> {
         let Status { status_dir } = self;
         let path = status_dir.join("status");
         match std::fs::read_to_string(&path) {
-            Ok(line) => print!("daemon: {line}"),
-            Err(e) => println!("daemon: not running ({}: {e})", path.display()),
+            Ok(line) => write!(io.out, "daemon: {line}")?,
+            Err(e) => writeln!(io.out, "daemon: not running ({}: {e})", path.display())?,
         }
-        let bird = router_agent::bgp::cli::backend();
+        let bird = crate::bgp::cli::backend();
         if bird.socket.exists() {
-            print_buffered(&router_agent::bgp::cli::status()?)?;
+            print_buffered(io.out, &crate::bgp::cli::status()?)?;
         }
         Ok(())
     }

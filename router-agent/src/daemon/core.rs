@@ -13,9 +13,10 @@ use super::persist::{self, Persisted};
 use super::status::{Phase, Status};
 use crate::model::{self, bgp::ListFile};
 use crate::router::Router;
+use crate::store::note::message;
 use crate::store::{
     error_chain, ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version,
-    Watch,
+    Watch, WriteKind,
 };
 
 /// Something the daemon reacts to, from the outside.
@@ -52,6 +53,9 @@ pub struct Settings {
     /// A shell command run when a persisted file was restored from the store (e.g.
     /// `systemctl --no-block try-restart ssh.service`: a daemon that read the old one).
     pub on_restore: Option<String>,
+    /// How many older versions a refused newest one may fall back through: a store full
+    /// of refused versions must not keep a booting router busy for minutes.
+    pub fallback_versions: usize,
 }
 
 impl Default for Settings {
@@ -67,6 +71,7 @@ impl Default for Settings {
             hold: None,
             file_recheck: Duration::from_secs(2),
             on_restore: None,
+            fallback_versions: 20,
         }
     }
 }
@@ -207,7 +212,10 @@ impl<R: Router> Daemon<R> {
         }
         let valid = model::validate_text(config, origin, text).map_err(|e| e.to_string())?;
         let router = &mut self.router;
-        let result = tokio::task::block_in_place(|| router.apply(&valid));
+        let started = std::time::Instant::now();
+        let result = tokio::task::block_in_place(|| crate::router::apply_caught(router, &valid));
+        self.status
+            .record_apply(origin, started.elapsed(), result.is_ok(), &valid);
         match result {
             Ok(applied) => {
                 // The text the router now runs: the next render keeps its comments and table
@@ -472,7 +480,15 @@ impl<R: Router> Daemon<R> {
                 return None;
             }
         };
-        for entry in history.into_iter().filter(|h| &h.version != refused) {
+        let limit = self.settings.fallback_versions;
+        let older = history.into_iter().filter(|h| &h.version != refused);
+        for (n, entry) in older.enumerate() {
+            if n == limit {
+                tracing::error!(
+                    "the {limit} versions before {refused} were refused too; not trying older ones"
+                );
+                break;
+            }
             let text = match self.stores[from]
                 .get_version(&self.id, &entry.version)
                 .await
@@ -578,7 +594,7 @@ impl<R: Router> Daemon<R> {
                 Err(e) => return self.write_failed(e),
             },
         };
-        let message = format!("snapshot of {}", self.id);
+        let message = message(WriteKind::Snapshot, &format!("snapshot of {}", self.id));
         match self.stores[w].put(&self.id, &text, &expect, &message).await {
             Ok(v) => {
                 tracing::info!("snapshot saved as version {v}");
@@ -626,9 +642,12 @@ impl<R: Router> Daemon<R> {
     /// A conflict: ours goes into history, the store's newer config is applied.
     async fn resolve_conflict(&mut self, ours: String, theirs: Stored) {
         let w = self.writer.unwrap_or_default();
-        let message = format!(
-            "running config of {}, superseded by store version {}",
-            self.id, theirs.version
+        let message = message(
+            WriteKind::Conflict,
+            &format!(
+                "running config of {}, superseded by store version {}",
+                self.id, theirs.version
+            ),
         );
         if let Err(e) = self.stores[w].archive(&self.id, &ours, &message).await {
             return self.write_failed(e);
@@ -645,9 +664,12 @@ impl<R: Router> Daemon<R> {
         let w = self.writer.unwrap_or_default();
         match self.render() {
             Ok(running) if self.saved.as_deref() != Some(running.as_str()) => {
-                let message = format!(
-                    "running config of {} before store version {} was applied",
-                    self.id, theirs.version
+                let message = message(
+                    WriteKind::Apply,
+                    &format!(
+                        "running config of {} before store version {} was applied",
+                        self.id, theirs.version
+                    ),
                 );
                 if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
                     tracing::warn!("not applying store version {} yet: {e}", theirs.version);

@@ -31,6 +31,9 @@ pub struct DaemonArgs {
     pub ready_timeout: Duration,
     /// How often BIRD's sessions are read for the metrics (None: never).
     pub bgp_interval: Option<Duration>,
+    /// How often the status record is rewritten in the store without a change (None: no
+    /// status records at all).
+    pub heartbeat: Option<Duration>,
     pub settings: Settings,
 }
 
@@ -123,9 +126,15 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         ..StoreOptions::default()
     };
     let mut stores = Vec::new();
+    let mut reports_to = None;
     for url in &urls {
         let url = identity::expand(url, &id, &machine)?;
-        stores.push(store::open(&url, &options)?);
+        let opened = store::open(&url, &options)?;
+        if reports_to.is_none() && !opened.read_only() && args.heartbeat.is_some() {
+            // A client of its own: status reports never wait behind a snapshot.
+            reports_to = Some(std::sync::Arc::from(store::open(&url, &options)?));
+        }
+        stores.push(opened);
     }
     tracing::info!("router {id}; stores: {}", urls.join(", "));
     let router = LinuxRouter::open(args.netns.is_none())?;
@@ -139,17 +148,38 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         watch_nftables(tx.clone());
         watch_bird_conf(tx.clone());
         watch_signals(tx)?;
-        let (daemon, status) = Daemon::new(id, stores, router, args.settings);
+        let (daemon, status) = Daemon::new(id.clone(), stores, router, args.settings);
         let daemon = daemon.with_files(args.persist);
         let (bgp_tx, bgp) = watch::channel(None);
         if let Some(every) = args.bgp_interval {
             tokio::spawn(super::bgp_poll::poll(read_bird, bgp_tx, every));
+        }
+        let mut reporting = None;
+        if let (Some(store), Some(every)) = (reports_to, args.heartbeat) {
+            let reporter = super::report::Reporter {
+                store,
+                id,
+                every,
+                boot_unix_time: super::report::boot_unix_time(),
+                clock: std::sync::Arc::new(store::status::unix_now),
+            };
+            reporting = Some(tokio::spawn(reporter.run(status.clone(), bgp.clone())));
         }
         tokio::spawn(write_status(status.clone(), bgp, args.status_dir));
         tokio::spawn(notify_ready(status, args.ready_timeout));
         match daemon.run(rx).await {
             Ok(_) => tracing::info!("stopped"),
             Err(e) => tracing::info!("{e}"),
+        }
+        // The daemon is gone, so its status channel is closed: the reporter writes the
+        // last record ("stopped") and ends, within a bound.
+        if let Some(task) = reporting {
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the last status report was not written within 5 s");
+            }
         }
         Ok(())
     })

@@ -9,6 +9,7 @@ pub mod identity;
 mod linux;
 mod mgmt;
 pub mod persist;
+pub mod report;
 pub mod status;
 
 pub use self::core::{Daemon, Event, Settings, StoppedWaiting};

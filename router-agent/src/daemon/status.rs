@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::bgp::Readout;
+use crate::store::status::{LastApply, Owned};
 use crate::store::Version;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -45,9 +46,37 @@ pub struct Status {
     pub pending_snapshot: bool,
     pub last_error: Option<String>,
     pub counters: Counters,
+    /// The last apply (of a store version, at boot or after an edit).
+    pub last_apply: Option<LastApply>,
+    /// What the config last applied makes the agent own.
+    pub owned: Owned,
 }
 
 impl Status {
+    /// An apply of `origin` (`ID@VERSION`) that took `took`; what it owns, if it worked.
+    pub fn record_apply(
+        &mut self,
+        origin: &str,
+        took: std::time::Duration,
+        ok: bool,
+        valid: &crate::model::ValidConfig,
+    ) {
+        self.last_apply = Some(LastApply {
+            unix_time: crate::store::status::unix_now(),
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            version: origin.split_once('@').map(|(_, v)| v.to_owned()),
+            ok,
+        });
+        if ok {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            self.owned = Owned {
+                routes: count(valid.state.routes.len()),
+                links: count(valid.state.links.len()),
+                rules: count(valid.state.rules.len()),
+            };
+        }
+    }
+
     pub fn line(&self) -> String {
         let phase = match &self.phase {
             Phase::Starting => "starting".to_owned(),
@@ -67,8 +96,12 @@ impl Status {
         );
         if self.pending_snapshot {
             s.push_str("; snapshot pending");
+            // Why it waits: a full disk or a refusing store is the operator's to fix.
+            if let Some(e) = &self.last_error {
+                let _ = write!(s, " ({e})");
+            }
         }
-        s
+        one_line(&s)
     }
 
     pub fn metrics(&self) -> String {
@@ -250,9 +283,45 @@ pub fn bgp_summary(readout: Option<&Readout>) -> String {
     }
 }
 
+/// The status is one line that scripts split on `; `: text from outside (a store's error
+/// body, a refused config's message) must not add lines or fake fields.
+fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_is_one_line_whatever_the_error_text_and_says_why_a_snapshot_waits() {
+        let s = Status {
+            id: "r1".into(),
+            store: "http://store".into(),
+            phase: Phase::Degraded("store said: 500\nrunning; id r1 store x\r\u{1b}[2J".into()),
+            pending_snapshot: true,
+            last_error: Some("no space left on the store's disk (ENOSPC)".into()),
+            ..Status::default()
+        };
+        let line = s.line();
+        assert!(!line.contains(['\n', '\r', '\u{1b}']), "{line}");
+        assert!(line.contains("500\\nrunning"), "{line}");
+        assert!(
+            line.ends_with("; snapshot pending (no space left on the store's disk (ENOSPC))"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn line_and_metrics_say_degraded() {

@@ -48,6 +48,15 @@ impl ConfigStore for Shared {
     async fn put_file(&self, id: &RouterId, n: &FileName, b: &[u8]) -> Result<(), StoreError> {
         self.0.put_file(id, n, b).await
     }
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        self.0.list_routers().await
+    }
+    async fn put_status(&self, id: &RouterId, r: &[u8]) -> Result<(), StoreError> {
+        self.0.put_status(id, r).await
+    }
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get_status(id).await
+    }
     async fn watch(
         &self,
         id: &RouterId,
@@ -70,6 +79,7 @@ fn settings() -> Settings {
         hold: None,
         file_recheck: Duration::from_millis(30),
         on_restore: None,
+        fallback_versions: 20,
     }
 }
 
@@ -250,6 +260,33 @@ async fn a_refused_newest_config_falls_back_to_history_and_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_fallback_tries_a_bounded_number_of_older_versions() {
+    let store = seeded("good").await;
+    let mut last = store.get(&id()).await.expect("up").expect("seeded").version;
+    let router = FakeRouter::default();
+    for n in 0..25 {
+        let bad = format!("bad{n}");
+        router.state().refuse_hostnames.insert(bad.clone());
+        last = store
+            .put(&id(), &config(&bad), &Expect::Version(last), "bad push")
+            .await
+            .expect("put");
+    }
+    let mut h = Harness::start(store, router);
+    let s = h
+        .until("failed", |s| matches!(s.phase, Phase::Failed(_)))
+        .await;
+    assert!(
+        s.line().contains("no older version applies"),
+        "{}",
+        s.line()
+    );
+    // Never reached the good one 25 versions down: 20 tried, after the newest.
+    assert_eq!(h.router.state().config.hostname, None);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn store_down_at_boot_waits_then_comes_up() {
     let store = seeded("a").await;
     store.set_down(true);
@@ -355,6 +392,15 @@ async fn a_conflict_keeps_both_versions_and_converges_on_the_store() {
     assert!(
         texts.iter().any(|t| t.contains("router-side")),
         "router's version kept: {texts:?}"
+    );
+    let history = h.store.history(&id()).await.expect("history");
+    // A conflict if the retry came first; kept before the store's version was applied if
+    // the watch did.
+    assert!(
+        history
+            .iter()
+            .any(|e| matches!(e.note().kind, Some(WriteKind::Conflict | WriteKind::Apply))),
+        "the router's side is marked by how it was kept: {history:?}"
     );
     assert!(h
         .current()
@@ -608,3 +654,6 @@ async fn a_snapshot_keeps_the_comments_of_the_config_the_router_booted_with() {
     );
     h.stop().await;
 }
+
+mod fleet;
+mod panics;

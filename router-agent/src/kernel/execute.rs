@@ -325,6 +325,7 @@ impl<'a> Executor<'a> {
                 let parent = link.parent().map(|p| self.index(p)).transpose()?;
                 self.push(i, link_codec::create(link, peer.as_deref(), parent));
                 for l in std::iter::once(link).chain(peer) {
+                    alias_fits(l.description.as_deref())?;
                     let is_peer = l.name != link.name;
                     let set = link_codec::Set {
                         state: (is_peer && l.state == AdminState::Up).then_some(AdminState::Up),
@@ -369,6 +370,7 @@ impl<'a> Executor<'a> {
                         .filter(|k| !matches!(k, LinkKind::Wireguard(_))),
                     ..Default::default()
                 };
+                alias_fits(set.alias)?;
                 if !set.is_empty() {
                     self.push(i, link_codec::set(index, &set));
                 }
@@ -379,6 +381,18 @@ impl<'a> Executor<'a> {
 }
 
 /// The WireGuard device an operation configures: (link, from, to); `None` for a new link.
+/// An alias the kernel keeps (IFALIASZ less its NUL). `check` refuses longer ones; this is
+/// the encoder's own guard: netlink-packet-route panics on one over 65,535 bytes.
+fn alias_fits(alias: Option<&str>) -> Result<(), String> {
+    match alias {
+        Some(a) if a.len() > 255 || a.contains('\0') => Err(format!(
+            "a description of {} bytes (at most 255, no NUL) cannot be set",
+            a.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn wireguard_part(op: &Op) -> Option<(&IfName, Option<&WireguardOpts>, &WireguardOpts)> {
     match op {
         Op::CreateLink { link, .. } => match &link.kind {

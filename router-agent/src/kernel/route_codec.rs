@@ -99,11 +99,20 @@ fn rtmsg(
 
 /// Why a route cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("interface {0} does not exist")]
-pub struct NoSuchLink(pub IfName);
+pub enum RouteEncodeError {
+    #[error("interface {0} does not exist")]
+    NoSuchLink(IfName),
+    /// `check` refuses such a route; this is the encoder's own guard, as the attribute's
+    /// length field would wrap.
+    #[error("{hops} next hops take {bytes} bytes, more than a netlink attribute holds")]
+    TooManyHops { hops: usize, bytes: usize },
+}
 
-fn index(ifindex: &dyn Fn(&IfName) -> Option<IfIndex>, name: &IfName) -> Result<u32, NoSuchLink> {
-    ifindex(name).ok_or_else(|| NoSuchLink(name.clone()))
+fn index(
+    ifindex: &dyn Fn(&IfName) -> Option<IfIndex>,
+    name: &IfName,
+) -> Result<u32, RouteEncodeError> {
+    ifindex(name).ok_or_else(|| RouteEncodeError::NoSuchLink(name.clone()))
 }
 
 /// RTM_NEWROUTE for `r`, creating it (`replace = false`, failing if the key is taken) or
@@ -114,7 +123,7 @@ pub fn new_route(
     replace: bool,
     ifindex: &dyn Fn(&IfName) -> Option<IfIndex>,
     nexthop: Option<u32>,
-) -> Result<Request, NoSuchLink> {
+) -> Result<Request, RouteEncodeError> {
     let mut payload = Vec::with_capacity(64);
     let flags = encode_route(&mut payload, r, replace, ifindex, nexthop)?;
     Ok(Request {
@@ -131,7 +140,7 @@ pub fn encode_route(
     replace: bool,
     ifindex: &dyn Fn(&IfName) -> Option<IfIndex>,
     nexthop: Option<u32>,
-) -> Result<u16, NoSuchLink> {
+) -> Result<u16, RouteEncodeError> {
     let unicast = r.kind == RouteType::Unicast;
     let scope = if unicast && r.via.is_none() && r.nexthops.is_empty() && r.key.dst.addr().is_ipv4()
     {
@@ -185,6 +194,12 @@ pub fn encode_route(
             }
             let len = u16::try_from(mp.len() - start).unwrap_or(u16::MAX);
             mp[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+        }
+        if mp.len() + 4 > usize::from(u16::MAX) {
+            return Err(RouteEncodeError::TooManyHops {
+                hops: r.nexthops.len(),
+                bytes: mp.len(),
+            });
         }
         put_attr(p, RTA_MULTIPATH, &mp);
     }
@@ -446,6 +461,25 @@ mod tests {
             decode(&req.payload, &names, &Default::default()),
             Decoded::NotConfig
         );
+    }
+
+    #[test]
+    fn next_hops_past_the_attribute_length_are_refused() {
+        let mut r = route("10.0.0.0/8");
+        let hop = NextHop {
+            via: Some("192.0.2.1".parse().unwrap()),
+            dev: None,
+            weight: 1,
+            onlink: false,
+        };
+        r.nexthops = vec![hop; 4096];
+        let e = new_route(&r, false, &index_of, None).unwrap_err();
+        assert!(
+            matches!(e, RouteEncodeError::TooManyHops { hops: 4096, .. }),
+            "{e}"
+        );
+        r.nexthops.truncate(4095);
+        assert!(new_route(&r, false, &index_of, None).is_ok());
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub struct FakeKernel {
     pub writes: usize,
     /// Fail the operation with this number (counted from 0 over the fake's life).
     pub fail_at: Option<usize>,
+    /// Panic at the operation with this number, once (a bug, for the tests of what
+    /// follows one).
+    pub panic_at: Option<usize>,
     /// Silently ignore MTU changes, as a kernel that clamps them would.
     pub ignore_mtu: bool,
     /// Changes the state behind the agent's back once, after the next write.
@@ -246,6 +249,10 @@ impl Kernel for FakeKernel {
         for op in ops {
             let n = self.writes;
             self.writes += 1;
+            if self.panic_at == Some(n) {
+                self.panic_at = None;
+                panic!("injected panic at operation {n}");
+            }
             let r = if self.fail_at == Some(n) {
                 Err("injected failure".to_owned())
             } else {

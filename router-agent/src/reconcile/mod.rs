@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 pub use fake::FakeKernel;
 
-use crate::model::{NetState, Route, RouteKey, RouteMap};
+use crate::model::{IfName, NetState, Route, RouteKey, RouteMap};
 use crate::plan::{diff, route_matches, Op, Plan, PlanError};
 
 /// The kernel as the reconciler sees it.
@@ -80,15 +80,31 @@ pub enum ApplyError {
     Kernel(#[from] KernelError),
     #[error("cannot plan: {0}")]
     Plan(PlanError),
-    #[error("{}", failure_text(failed, revert_failed))]
+    #[error("{}", failure_text(failed, revert_failed, recreated))]
     Failed {
         /// The operations that failed, with the kernel's reason.
         failed: Vec<(String, String)>,
         /// Revert operations that failed too: the kernel may differ from before the apply.
         revert_failed: Vec<(String, String)>,
+        /// Links the apply deleted and the revert created again: the same settings, but
+        /// not the same link (a new interface index).
+        recreated: Vec<IfName>,
     },
-    #[error("the kernel does not match the config after applying; reverted. Still different:\n{residual}")]
-    NotConverged { residual: Plan },
+    #[error("the kernel does not match the config after applying; reverted{}. Still different:\n{residual}", recreated_text(recreated))]
+    NotConverged {
+        residual: Plan,
+        recreated: Vec<IfName>,
+    },
+    /// A bug: the apply panicked. The kernel was put back to the state before it.
+    #[error(
+        "the apply stopped on an internal error (a bug, please report it): {message}{}",
+        revert_text(revert_failed, recreated)
+    )]
+    Panicked {
+        message: String,
+        revert_failed: Vec<(String, String)>,
+        recreated: Vec<IfName>,
+    },
 }
 
 // By hand, not `#[from]`: the cause is in the message, so it is no `source()`.
@@ -98,18 +114,54 @@ impl From<PlanError> for ApplyError {
     }
 }
 
-fn failure_text(failed: &[(String, String)], revert_failed: &[(String, String)]) -> String {
+fn failure_text(
+    failed: &[(String, String)],
+    revert_failed: &[(String, String)],
+    recreated: &[IfName],
+) -> String {
     let mut s = format!("{} operation(s) failed:", failed.len());
     for (op, e) in failed {
         s.push_str(&format!("\n  {op}: {e}"));
     }
-    if revert_failed.is_empty() {
+    s.push_str(&revert_text(revert_failed, recreated));
+    s
+}
+
+/// What a panic carries, as text.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// The links a revert created again, said so: the kernel is not as it was for them.
+fn recreated_text(recreated: &[IfName]) -> String {
+    if recreated.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = recreated.iter().map(IfName::as_str).collect();
+    format!(
+        ", but {} {} deleted and created again: the same settings, a new interface index (what was bound to the old one, such as sockets, captures or other daemons' state, must bind again)",
+        names.join(", "),
+        if names.len() == 1 { "was" } else { "were" }
+    )
+}
+
+fn revert_text(revert_failed: &[(String, String)], recreated: &[IfName]) -> String {
+    let mut s = String::new();
+    if revert_failed.is_empty() && recreated.is_empty() {
         s.push_str("\nall changes were reverted; the kernel is as it was before");
+    } else if revert_failed.is_empty() {
+        s.push_str("\nall changes were reverted");
+        s.push_str(&recreated_text(recreated));
     } else {
         s.push_str("\nREVERT INCOMPLETE, the kernel differs from before the apply:");
         for (op, e) in revert_failed {
             s.push_str(&format!("\n  {op}: {e}"));
         }
+        s.push_str(&recreated_text(recreated).replacen(", but", "\nand", 1));
     }
     s
 }
@@ -201,6 +253,51 @@ pub fn apply_from(
     }
     let (a, c, d) = report.plan.counts();
     tracing::info!(add = a, change = c, remove = d, "applying");
+    // There must be no panic in the write, but if one comes the kernel is put back all the
+    // same: from whatever it is then, planned back to `current`.
+    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        write_and_verify(kernel, desired, &mut report, &current, &keys, alongside)
+    }));
+    match written {
+        Ok(r) => r.map(|()| report),
+        Err(panic) => Err(after_panic(kernel, &current, &keys, &*panic)),
+    }
+}
+
+/// Puts the kernel back to `before` after a panic in the write; a panic in that too is
+/// reported, not raised.
+fn after_panic(
+    kernel: &mut dyn Kernel,
+    before: &NetState,
+    keys: &[String],
+    panic: &(dyn std::any::Any + Send),
+) -> ApplyError {
+    let message = panic_text(panic);
+    tracing::error!("the apply panicked ({message}); putting the kernel back");
+    let mend = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        revert(kernel, &Plan::default(), &[], before, keys)
+    }));
+    let reverted = match mend {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Reverted::failed("revert", e.to_string()),
+        Err(p) => Reverted::failed("revert", format!("panicked too: {}", panic_text(&*p))),
+    };
+    ApplyError::Panicked {
+        message,
+        revert_failed: reverted.failed,
+        recreated: reverted.recreated,
+    }
+}
+
+/// Writes `report.plan`, verifies, and reverts on a failure.
+fn write_and_verify(
+    kernel: &mut dyn Kernel,
+    desired: &NetState,
+    report: &mut Report,
+    current: &NetState,
+    keys: &[String],
+    alongside: impl FnOnce(&Plan) + Send,
+) -> Result<(), ApplyError> {
     let t = Instant::now();
     let plan = &report.plan;
     let results = std::thread::scope(|s| {
@@ -229,32 +326,37 @@ pub fn apply_from(
             "apply failed; reverting {} operations",
             done.len()
         );
-        let revert_failed = revert(kernel, &report.plan, &done, &current, &keys)?;
+        let reverted = revert(kernel, &report.plan, &done, current, keys)?;
         return Err(ApplyError::Failed {
             failed,
-            revert_failed,
+            revert_failed: reverted.failed,
+            recreated: reverted.recreated,
         });
     }
     let t = Instant::now();
-    let (residual, after) = verify(kernel, desired, &keys)?;
+    let (residual, after) = verify(kernel, desired, keys)?;
     report.verify = t.elapsed();
     if !residual.is_empty() {
         tracing::warn!(
             left = residual.ops.len(),
             "kernel differs from the config after applying; reverting"
         );
-        let revert_failed = revert(kernel, &report.plan, &done, &current, &keys)?;
-        if !revert_failed.is_empty() {
+        let reverted = revert(kernel, &report.plan, &done, current, keys)?;
+        if !reverted.failed.is_empty() {
             return Err(ApplyError::Failed {
                 failed: vec![("verify".into(), residual.to_string())],
-                revert_failed,
+                revert_failed: reverted.failed,
+                recreated: reverted.recreated,
             });
         }
-        return Err(ApplyError::NotConverged { residual });
+        return Err(ApplyError::NotConverged {
+            residual,
+            recreated: reverted.recreated,
+        });
     }
     tracing::info!("applied and verified");
     report.state = after;
-    Ok(report)
+    Ok(())
 }
 
 /// Re-reads the kernel and plans from there to `desired`: the residual plan, empty when the
@@ -307,43 +409,77 @@ fn verify(
     Ok((diff(desired, &after)?, Some(after)))
 }
 
+/// What a revert left: differences that remain, and the links it had to create again.
+#[derive(Debug, Default)]
+struct Reverted {
+    failed: Vec<(String, String)>,
+    recreated: Vec<IfName>,
+}
+
+impl Reverted {
+    fn failed(what: &str, why: String) -> Reverted {
+        Reverted {
+            failed: vec![(what.to_owned(), why)],
+            recreated: Vec::new(),
+        }
+    }
+
+    /// Notes the links the ops that succeeded created: all were there before the apply.
+    fn note_created(&mut self, ops: &[Op], results: &[Result<(), String>]) {
+        for (op, r) in ops.iter().zip(results) {
+            if let (Op::CreateLink { link, peer }, Ok(())) = (op, r) {
+                for l in std::iter::once(link).chain(peer) {
+                    if !self.recreated.contains(&l.name) {
+                        self.recreated.push(l.name.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Undoes the operations `done`, last first, then mends what the kernel changed by itself
 /// along the way (a lower MTU on a parent clamps the links stacked on it; a link going down
 /// drops its IPv6 addresses), by planning from what is there back to `before`. Returns the
-/// differences that remain.
+/// differences that remain and the links that are back, but as new links.
 fn revert(
     kernel: &mut dyn Kernel,
     plan: &Plan,
     done: &[usize],
     before: &NetState,
     sysctls: &[String],
-) -> Result<Vec<(String, String)>, KernelError> {
+) -> Result<Reverted, KernelError> {
     let ops = plan.revert(done);
-    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut out = Reverted::default();
     let results = kernel.execute(&ops)?;
     for (op, r) in ops.iter().zip(&results) {
         if let Err(e) = r {
             tracing::debug!(%op, error = %e, "undo failed; the mend pass will retry");
         }
     }
+    out.note_created(&ops, &results);
     let now = kernel.read(sysctls)?;
     let mend = match diff(before, &now) {
         Ok(p) => p,
-        Err(e) => return Ok(vec![("revert".into(), e.to_string())]),
+        Err(e) => {
+            out.failed.push(("revert".into(), e.to_string()));
+            return Ok(out);
+        }
     };
     if mend.is_empty() {
-        return Ok(failed);
+        return Ok(out);
     }
     tracing::info!(ops = mend.ops.len(), "mending side effects of the revert");
     let results = kernel.execute(&mend.ops)?;
+    out.note_created(&mend.ops, &results);
     let ran = results.len();
-    failed.extend(
+    out.failed.extend(
         mend.ops
             .iter()
             .zip(results)
             .filter_map(|(op, r)| r.err().map(|e| (op.to_string(), e))),
     );
-    failed.extend(mend.ops[ran..].iter().map(|op| {
+    out.failed.extend(mend.ops[ran..].iter().map(|op| {
         (
             op.to_string(),
             "not run after an earlier failure".to_owned(),
@@ -352,13 +488,13 @@ fn revert(
     let left = diff(before, &kernel.read(sysctls)?)
         .map(|p| p.ops)
         .unwrap_or_default();
-    if failed.is_empty() {
-        failed.extend(
+    if out.failed.is_empty() {
+        out.failed.extend(
             left.iter()
                 .map(|op| (op.to_string(), "still differs after the revert".to_owned())),
         );
     }
-    Ok(failed)
+    Ok(out)
 }
 
 #[cfg(test)]

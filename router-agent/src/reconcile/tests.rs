@@ -217,3 +217,85 @@ fn every_golden_plan_converges_and_reverts_on_a_kernel_with_side_effects() {
         }
     }
 }
+
+#[test]
+fn a_panic_at_every_step_reverts_to_the_exact_state_before() {
+    let desired = load("desired", DESIRED).unwrap().state;
+    let n = diff(&desired, &current()).unwrap().ops.len();
+    for at in 0..n {
+        let mut k = FakeKernel::new(current());
+        k.panic_at = Some(at);
+        let err = apply(&mut k, &desired).unwrap_err();
+        assert!(
+            matches!(err, ApplyError::Panicked { ref revert_failed, .. } if revert_failed.is_empty()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("injected panic"), "{err}");
+        assert_eq!(
+            k.state,
+            current(),
+            "a panic at op {at} left the state changed"
+        );
+    }
+}
+
+/// eth0, and a bridge named `bridge` when given, as the kernel would show them.
+fn with_bridge(bridge: Option<&str>, more: &str) -> NetState {
+    let mut text = "version = 1\n[[interface]]\nname = \"eth0\"\nkind = \"physical\"\nmtu = 1500\naddresses = [\"192.0.2.1/24\"]\n".to_owned();
+    if let Some(b) = bridge {
+        text.push_str(&format!(
+            "[[interface]]\nname = \"{b}\"\nkind = \"bridge\"\nmtu = 1500\naddresses = [\"198.51.100.1/24\"]\n"
+        ));
+    }
+    text.push_str(more);
+    load("state", &text).unwrap().state
+}
+
+const ROUTE: &str = "[[route]]\nto = \"10.0.0.0/8\"\nvia = \"192.0.2.254\"\n";
+
+#[test]
+fn a_failed_apply_renames_a_renamed_link_back() {
+    let before = with_bridge(Some("br0"), "");
+    let desired = with_bridge(Some("br1"), ROUTE);
+    let plan = diff(&desired, &before).unwrap();
+    assert!(
+        plan.ops
+            .iter()
+            .any(|op| matches!(op, Op::RenameLink { .. })),
+        "{plan}"
+    );
+    let mut k = FakeKernel::new(before.clone());
+    k.fail_at = Some(plan.ops.len() - 1);
+    let err = apply(&mut k, &desired).unwrap_err();
+    assert!(
+        matches!(err, ApplyError::Failed { ref recreated, ref revert_failed, .. } if recreated.is_empty() && revert_failed.is_empty()),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("the kernel is as it was before"),
+        "{err}"
+    );
+    assert_eq!(k.state, before);
+}
+
+#[test]
+fn a_revert_that_creates_a_link_again_says_so() {
+    let before = with_bridge(Some("gone0"), "");
+    let desired = with_bridge(None, ROUTE);
+    let plan = diff(&desired, &before).unwrap();
+    let mut k = FakeKernel::new(before.clone());
+    k.fail_at = Some(plan.ops.len() - 1);
+    let err = apply(&mut k, &desired).unwrap_err();
+    assert!(
+        matches!(err, ApplyError::Failed { ref recreated, .. } if recreated.len() == 1 && recreated[0].as_str() == "gone0"),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(!text.contains("as it was before"), "{text}");
+    assert!(
+        text.contains("gone0 was deleted and created again"),
+        "{text}"
+    );
+    assert!(text.contains("new interface index"), "{text}");
+    assert_eq!(k.state, before, "the same settings");
+}

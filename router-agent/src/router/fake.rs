@@ -12,6 +12,8 @@ pub struct FakeState {
     pub config: Config,
     /// Hostnames whose configs this router refuses, as a kernel would refuse a bad config.
     pub refuse_hostnames: BTreeSet<String>,
+    /// Hostnames whose configs make apply panic (a bug, for the tests of what follows).
+    pub panic_hostnames: BTreeSet<String>,
     /// Every config applied, oldest first.
     pub applied: Vec<Config>,
 }
@@ -32,6 +34,10 @@ impl Router for FakeRouter {
         if let Some(h) = &config.config.hostname {
             if s.refuse_hostnames.contains(h) {
                 return Err(RouterError::Refused(format!("hostname {h:?} refused")));
+            }
+            if s.panic_hostnames.contains(h) {
+                drop(s);
+                panic!("injected panic applying hostname {h:?}");
             }
         }
         let changed = s.config != config.config;

@@ -44,7 +44,7 @@ impl LinuxRouter {
 /// if those fail the firewall is put back. `alongside` gets the netlink plan on a second
 /// thread while it is written.
 #[allow(clippy::too_many_arguments)]
-fn apply_both(
+pub fn apply_both(
     kernel: &mut dyn Kernel,
     nft: &mut dyn Backend,
     state: &NetState,
@@ -58,7 +58,20 @@ fn apply_both(
     // `nft -f` is atomic: a rejected transaction changes nothing, so no `nft -c` first.
     let fw_report =
         firewall::apply(nft, firewall, fw_plan, fw_before).map_err(RouterError::Firewall)?;
-    match reconcile::apply_from(kernel, state, current, read, alongside) {
+    // A panic in the netlink part (apply_from puts the kernel back from one in its write)
+    // is a failed step like any other: the firewall goes back too.
+    let net = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        reconcile::apply_from(kernel, state, current, read, alongside)
+    }))
+    .unwrap_or_else(|p| {
+        // Outside the write: before anything was written.
+        Err(reconcile::ApplyError::Panicked {
+            message: reconcile::panic_text(&*p),
+            revert_failed: Vec::new(),
+            recreated: Vec::new(),
+        })
+    });
+    match net {
         Ok(report) => Ok((report, fw_report)),
         Err(e) => {
             if let Err(re) = firewall::revert(nft, &fw_report.plan) {

@@ -4,6 +4,8 @@
 
 mod fake;
 mod linux;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -14,8 +16,8 @@ use crate::model::firewall::Firewall;
 use crate::model::{Config, NetState, ValidConfig};
 use crate::reconcile::{self, ApplyError, KernelError};
 
-pub use fake::FakeRouter;
-pub use linux::LinuxRouter;
+pub use fake::{FakeRouter, FakeState};
+pub use linux::{apply_both, LinuxRouter};
 
 /// What an apply changed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -86,6 +88,19 @@ pub enum RouterError {
     Bgp(#[source] crate::bgp::BgpError),
     #[error("{0}")]
     Refused(String),
+    /// A bug outside the parts that put the router back themselves.
+    #[error("the apply stopped on an internal error (a bug, please report it): {0}; the router may differ from before")]
+    Panicked(String),
+}
+
+/// [`Router::apply`], with a panic (there must be none) turned into an error, so that the
+/// caller stays up and goes on (the daemon falls back to the store's history).
+pub fn apply_caught<R: Router + ?Sized>(
+    router: &mut R,
+    config: &ValidConfig,
+) -> Result<Applied, RouterError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| router.apply(config)))
+        .unwrap_or_else(|p| Err(RouterError::Panicked(crate::reconcile::panic_text(&*p))))
 }
 
 /// A router the agent can configure and read.
@@ -98,35 +113,4 @@ pub trait Router: Send {
 
     /// The router is about to stop running `config` (BGP announces GRACEFUL_SHUTDOWN).
     fn stopping(&mut self, _config: &ValidConfig) {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bgp::BgpError;
-
-    fn io() -> std::io::Error {
-        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file (os error 2)")
-    }
-
-    /// The one line the CLI, the console and the daemon's status show for an error.
-    #[test]
-    fn an_error_chain_says_each_cause_once() {
-        let errors = [
-            RouterError::Bgp(BgpError::Spawn {
-                program: "bird".into(),
-                error: io(),
-            }),
-            RouterError::Bgp(BgpError::Io {
-                path: "/etc/bird/bird.conf".into(),
-                error: io(),
-            }),
-            RouterError::Firewall(FirewallError::Spawn(io())),
-        ];
-        for e in errors {
-            let text = crate::store::error_chain(&e);
-            assert_eq!(text.matches("no such file").count(), 1, "{text}");
-            assert_eq!(text.matches(&e.to_string()).count(), 1, "{text}");
-        }
-    }
 }

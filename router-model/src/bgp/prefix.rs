@@ -21,6 +21,10 @@ impl FromStr for PrefixPattern {
             Some(i) => (&s[..i], Some(&s[i..])),
             None => (s, None),
         };
+        if prefix.parse::<IpNet>().is_ok() {
+            // Parses, but maybe with an octal-looking octet: refused with the reason.
+            crate::types::parse_net(prefix)?;
+        }
         let net: IpNet = prefix.parse().map_err(|_| {
             format!("{s:?} is not a prefix pattern; write \"192.0.2.0/24\", \"192.0.2.0/22+\" or \"192.0.2.0/22{{22,24}}\"")
         })?;

@@ -62,9 +62,29 @@ const OBJECTS: &[&str] = &[
 /// What follows `ct` for a ct object.
 const CT_OBJECTS: &[&str] = &["helper", "timeout", "expectation"];
 /// Words nft acts on wherever they stand: `include` reads a file, `define` and its kin set
-/// variables (a path, a set of addresses) for text elsewhere. Matched as substrings: nft's
-/// scanner can split `1dinclude` into `1d` and `include`.
-const FORBIDDEN: &[&str] = &["include", "define"];
+/// variables (a path, a set of addresses) for text elsewhere.
+const FORBIDDEN: &[&str] = &["include", "define", "redefine", "undefine"];
+
+/// The forbidden word in `word`, as nft's scanner would see it. A run of name characters
+/// that starts like a name (a letter, `_` or `.`) is one token for nft, the longest match
+/// (`included_hosts` is a name, not `include`); a run that starts otherwise (a digit) can
+/// be split anywhere (`1dinclude` is `1d` and `include`).
+fn forbidden_in(word: &str) -> Option<&'static str> {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '/' | '-' | '.');
+    let runs = word
+        .split(|c: char| !name_char(c))
+        .filter(|r| !r.is_empty());
+    for run in runs {
+        let name = run.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '.');
+        let hit = FORBIDDEN
+            .iter()
+            .find(|k| if name { run == **k } else { run.contains(**k) });
+        if let Some(k) = hit {
+            return Some(k);
+        }
+    }
+    None
+}
 
 struct Text<'a> {
     src: &'a str,
@@ -129,7 +149,7 @@ fn lex<'a>(t: &Text<'a>) -> Result<Vec<Token<'a>>, RawTextError> {
             ));
         }
         if kind == Kind::Word {
-            if let Some(k) = FORBIDDEN.iter().find(|k| src[i..end].contains(*k)) {
+            if let Some(k) = forbidden_in(&src[i..end]) {
                 return Err(t.error(
                     i,
                     format!(

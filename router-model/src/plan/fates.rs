@@ -58,6 +58,8 @@ pub(super) fn find_renames(
             }
         }
     }
+    let renamed = super::renames::virtual_renames(desired, current, &renames);
+    renames.extend(renamed);
     Ok(renames)
 }
 

@@ -8,6 +8,7 @@ mod fates;
 mod kinds;
 mod links;
 mod op;
+mod renames;
 mod routes;
 
 use std::fmt;

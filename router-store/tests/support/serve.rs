@@ -17,8 +17,23 @@ pub struct Serve {
 impl Serve {
     /// `router-store serve --listen 127.0.0.1:0 --dir DIR EXTRA...`, once it has printed
     /// the address it listens on.
+    #[allow(dead_code)] // not store_limits.rs
     pub fn start(dir: &Path, extra: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_router-store"))
+        Serve::start_with(Command::new(env!("CARGO_BIN_EXE_router-store")), dir, extra)
+    }
+
+    /// [`Serve::start`] with an open-file limit, as systemd gives a service (1024 there).
+    #[allow(dead_code)] // only store_limits.rs
+    pub fn start_limited(dir: &Path, extra: &[&str], nofile: u32) -> Serve {
+        let mut prlimit = Command::new("prlimit");
+        prlimit
+            .arg(format!("--nofile={nofile}:{nofile}"))
+            .arg(env!("CARGO_BIN_EXE_router-store"));
+        Serve::start_with(prlimit, dir, extra)
+    }
+
+    fn start_with(mut command: Command, dir: &Path, extra: &[&str]) -> Serve {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
             .arg(dir)
             .args(extra)

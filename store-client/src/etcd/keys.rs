@@ -6,6 +6,7 @@
 //! PREFIX/<id>/history/<n>    the TOML of every version ever written
 //! PREFIX/<id>/log/<n>        its message and time (JSON), small, for listing
 //! PREFIX/<id>/files/<name>   files kept beside the config
+//! PREFIX/<id>/status         the router's status record (JSON), replaced in place
 //! ```
 //!
 //! `<n>` is the write's time in microseconds, a process tag and a counter: unique, and
@@ -108,6 +109,27 @@ impl RouterKeys {
     pub fn file(&self, name: &FileName) -> String {
         format!("{}files/{name}", self.base)
     }
+
+    pub fn status(&self) -> String {
+        format!("{}status", self.base)
+    }
+}
+
+impl EtcdUrl {
+    /// The start of every router's keys: `PREFIX/`.
+    pub fn routers_prefix(&self) -> String {
+        format!("{}/", self.prefix)
+    }
+
+    /// The router a key under [`EtcdUrl::routers_prefix`] belongs to, when it is its config
+    /// or its status record (other keys, and ids that are not [`RouterId`]s, name none).
+    pub fn router_of(&self, key: &str) -> Option<RouterId> {
+        let rest = key.strip_prefix(&self.routers_prefix())?;
+        let (id, what) = rest.split_once('/')?;
+        matches!(what, "config" | "status")
+            .then(|| RouterId::new(id).ok())
+            .flatten()
+    }
 }
 
 /// A fresh history entry name.
@@ -173,6 +195,19 @@ mod tests {
                 .config(),
             "/r1/config"
         );
+        let u = EtcdUrl::parse("etcd://h:1/fleet").expect("ok");
+        assert_eq!(
+            u.router_of("/fleet/r1/status").map(|r| r.to_string()),
+            Some("r1".into())
+        );
+        for not in [
+            "/fleet/r1/history/1",
+            "/fleet/../config",
+            "/other/r1/config",
+            "/fleet/r1",
+        ] {
+            assert_eq!(u.router_of(not), None, "{not}");
+        }
         for bad in [
             "etcd://",
             "etcd://host/p",

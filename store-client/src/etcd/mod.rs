@@ -392,6 +392,49 @@ impl ConfigStore for EtcdStore {
             .map(drop)
     }
 
+    /// Keys only, under the prefix: configs and status records name the routers.
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        let prefix = self.conn.url.routers_prefix();
+        let got = self
+            .conn
+            .read("listing the routers", |mut c| {
+                let prefix = prefix.clone();
+                async move {
+                    c.get(
+                        prefix,
+                        Some(GetOptions::new().with_prefix().with_keys_only()),
+                    )
+                    .await
+                }
+            })
+            .await?;
+        let mut ids: Vec<RouterId> = got
+            .kvs()
+            .iter()
+            .filter_map(|kv| self.conn.url.router_of(&String::from_utf8_lossy(kv.key())))
+            .collect();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn put_status(&self, id: &RouterId, record: &[u8]) -> Result<(), StoreError> {
+        let key = self.keys(id).status();
+        // Replaced whole, so repeating it is harmless.
+        self.conn
+            .read("writing the status record", |mut c| {
+                let (key, record) = (key.clone(), record.to_vec());
+                async move { c.put(key, record, None).await }
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.keys(id).status();
+        let got = self.conn.get("reading the status record", &key).await?;
+        Ok(got.kvs().first().map(|kv| kv.value().to_vec()))
+    }
+
     async fn watch(
         &self,
         id: &RouterId,

@@ -4,6 +4,7 @@
 //! `flock` on `DIR/<id>/.lock`, so several processes can share a directory. The version of a
 //! config is its history number. Watching polls.
 
+mod fleet;
 mod layout;
 mod router;
 mod safe;
@@ -257,6 +258,25 @@ impl ConfigStore for FileStore {
                 .put_file(&layout.file(&name), &bytes)
         })
         .await
+    }
+
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        self.blocking(|inner| {
+            fleet::list(&inner.root).map_err(|e| inner.error("listing the routers".into(), e))
+        })
+        .await
+    }
+
+    async fn put_status(&self, id: &RouterId, record: &[u8]) -> Result<(), StoreError> {
+        let what = format!("writing the status record of {id}");
+        let record = record.to_vec();
+        self.run(id, what, move |layout| fleet::put_status(layout, &record))
+            .await
+    }
+
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        let what = format!("reading the status record of {id}");
+        self.run(id, what, fleet::get_status).await
     }
 
     async fn watch(

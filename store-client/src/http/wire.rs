@@ -4,8 +4,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::{HistoryEntry, Version};
 
-/// Query parameter carrying the history message of a write.
+/// Query parameter carrying the history message of a write (one line: the server makes
+/// it one, and adds the trailers).
 pub const MESSAGE: &str = "message";
+/// Query parameter carrying the [`crate::WriteKind`] of a write.
+pub const KIND: &str = "kind";
+
+/// `GET /v1/routers`: the routers the caller may see.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterList {
+    pub routers: Vec<String>,
+}
 
 /// One entry of `GET /v1/routers/{id}/history`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -215,6 +215,24 @@ impl ConfigStore for TftpStore {
         Err(self.read_only())
     }
 
+    async fn list_routers(&self) -> Result<Vec<RouterId>, StoreError> {
+        Err(StoreError::Refused {
+            store: self.describe(),
+            detail: "TFTP has no directory listing; list the routers of the store the TFTP \
+                     directory is filled from (file://, http(s)://, etcd://)"
+                .into(),
+        })
+    }
+
+    async fn put_status(&self, _id: &RouterId, _record: &[u8]) -> Result<(), StoreError> {
+        Err(self.read_only())
+    }
+
+    /// A `status.json` someone put beside the config, if any.
+    async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(&self.file_path(id, "status.json")).await
+    }
+
     async fn watch(
         &self,
         id: &RouterId,

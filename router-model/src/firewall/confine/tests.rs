@@ -108,6 +108,14 @@ fn include_and_define_are_refused_anywhere_outside_strings() {
         (2, 2),
         &["include"],
     );
+    // A name that merely contains the word is one name to nft.
+    check_block("chain included_hosts {\n\tcounter\n}").expect("a name");
+    check_rule("jump undefined_policy").expect("a name");
+    refused(
+        check_block("chain c {\n\tundefine x\n}"),
+        (2, 2),
+        &["undefine"],
+    );
     // In a string or a comment it is text, not a directive.
     check_rule("counter comment \"include define\"").expect("a string");
     check_block("# include \"/etc/shadow\" is not read\nchain c {\n}").expect("a comment");
