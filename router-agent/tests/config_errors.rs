@@ -1,26 +1,9 @@
 //! Bad configs get precise errors: `file:line:col`, the path of the offending value, and
 //! what was expected. One case a test, each checking the position and the key words.
 
-use router_agent::model;
-
-/// The error `model::load` gives for `text`, as the operator sees it.
-fn error(text: &str) -> String {
-    match model::load("x.toml", text) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
-
-/// Asserts the error starts at `x.toml:LINE:COL:` and mentions every one of `words`.
-#[track_caller]
-fn check(text: &str, line_col: &str, words: &[&str]) {
-    let e = error(text);
-    let at = format!("x.toml:{line_col}: ");
-    assert!(e.starts_with(&at), "expected an error at {at}, got:\n{e}");
-    for w in words {
-        assert!(e.contains(w), "expected {w:?} in:\n{e}");
-    }
-}
+#[path = "support/load_errors.rs"]
+mod load_errors;
+use load_errors::{check, error};
 
 const ETH0: &str = "version = 1\n\n[[interface]]\nname = \"eth0\"\nkind = \"physical\"\naddresses = [\"192.0.2.2/24\"]\n";
 

@@ -174,13 +174,7 @@ impl FromRequestParts<AppState> for Allowed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let authorization = parts.headers.get(header::AUTHORIZATION);
-        let caller = state
-            .access
-            .caller(authorization.map(HeaderValue::as_bytes))
-            .map_err(|denied: Denied| {
-                ApiError::new(StatusCode::UNAUTHORIZED, denied.to_string())
-            })?;
+        let Known { caller } = Known::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad(e.body_text()))?;
