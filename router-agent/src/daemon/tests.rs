@@ -79,6 +79,8 @@ fn settings() -> Settings {
         hold: None,
         file_recheck: Duration::from_millis(30),
         on_restore: None,
+        edit_confirm: Some(Duration::from_secs(2)),
+        edit_probe: Duration::from_millis(20),
     }
 }
 
@@ -112,12 +114,18 @@ impl Harness {
     }
 
     fn with(store: Arc<MemoryStore>, router: FakeRouter, settings: Settings) -> Harness {
-        let (daemon, status) = Daemon::new(
-            id(),
-            vec![Box::new(Shared(store.clone()))],
-            router.clone(),
-            settings,
-        );
+        let shared = Box::new(Shared(store.clone()));
+        Harness::with_store(store, shared, router, settings)
+    }
+
+    /// The daemon talks to `talk_to`; the test looks at `store` behind it.
+    fn with_store(
+        store: Arc<MemoryStore>,
+        talk_to: Box<dyn ConfigStore>,
+        router: FakeRouter,
+        settings: Settings,
+    ) -> Harness {
+        let (daemon, status) = Daemon::new(id(), vec![talk_to], router.clone(), settings);
         let (events, rx) = mpsc::channel(16);
         let task = tokio::spawn(daemon.run(rx));
         Harness {
@@ -625,5 +633,6 @@ async fn a_snapshot_keeps_the_comments_of_the_config_the_router_booted_with() {
     h.stop().await;
 }
 
+mod confirm_edit;
 mod fleet;
 mod panics;

@@ -1,0 +1,242 @@
+//! Commit-confirm for store-side edits (issue 15 finding 5): an edit the daemon applies
+//! from the store stays only if the store still answers within [`Settings::edit_confirm`]
+//! (a `get` of the router's config succeeds). Otherwise the config that ran before is
+//! applied again through the same path, the edit's version is marked (status, metrics,
+//! a history entry once the store is back) and not applied again.
+//!
+//! [`Settings::edit_confirm`]: super::Settings::edit_confirm
+
+use tokio::time::Instant;
+
+use super::{error_chain, Daemon, Phase};
+use crate::model::{self, bgp::ListFile};
+use crate::router::Router;
+use crate::store::note::message;
+use crate::store::{Stored, Version, WriteKind};
+
+/// The config that ran before an edit, with its list files as the store had them then
+/// (the store may be out of reach when it is needed again).
+#[derive(Debug)]
+pub(super) struct Previous {
+    text: String,
+    version: Option<Version>,
+    files: Vec<(ListFile, Result<String, String>)>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    edit: Stored,
+    previous: Previous,
+    until: Instant,
+    next_probe: Instant,
+    last_error: String,
+}
+
+/// An undone edit; `recorded` once its history entry is written.
+#[derive(Debug)]
+struct Undone {
+    edit: Stored,
+    reason: String,
+    recorded: bool,
+    next_try: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct EditState {
+    pending: Option<Pending>,
+    undone: Option<Undone>,
+}
+
+impl EditState {
+    pub(super) fn pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Whether `version` is the edit last undone (not to be applied again).
+    pub(super) fn refused(&self, version: &Version) -> bool {
+        self.undone
+            .as_ref()
+            .is_some_and(|u| &u.edit.version == version)
+    }
+
+    /// When [`Daemon::confirm_tick`] is due.
+    pub(super) fn due(&self) -> Option<Instant> {
+        match (&self.pending, &self.undone) {
+            (Some(p), _) => Some(p.next_probe.min(p.until)),
+            (None, Some(u)) if !u.recorded => Some(u.next_try),
+            _ => None,
+        }
+    }
+}
+
+impl<R: Router> Daemon<R> {
+    /// What runs before an edit from store `from` is applied: `running` (its rendered text)
+    /// and its list files, read now while the store answers. An edit applied while another
+    /// waits for its confirm keeps the older one's: the config last confirmed.
+    pub(super) async fn before_edit(&mut self, from: usize, running: String) -> Option<Previous> {
+        self.settings.edit_confirm?;
+        if let Some(p) = self.edit.pending.take() {
+            return Some(p.previous);
+        }
+        let mut files = Vec::new();
+        if let Ok(config) = model::parse("running config", &running) {
+            for name in config.list_files() {
+                let read = self.fetch_file(from, &name).await;
+                files.push((name, read));
+            }
+        }
+        Some(Previous {
+            text: running,
+            version: self.status.running_version.clone(),
+            files,
+        })
+    }
+
+    /// Starts the confirm window of `edit`, just applied.
+    pub(super) fn await_confirm(&mut self, edit: Stored, previous: Option<Previous>) {
+        let (Some(window), Some(previous)) = (self.settings.edit_confirm, previous) else {
+            return;
+        };
+        tracing::info!(
+            "store version {} applied; undone unless the store answers within {window:?}",
+            edit.version
+        );
+        let now = Instant::now();
+        self.edit.undone = None;
+        self.edit.pending = Some(Pending {
+            edit,
+            previous,
+            until: now + window,
+            next_probe: now + self.settings.edit_probe,
+            last_error: "no answer yet".to_owned(),
+        });
+    }
+
+    /// Asks the store; confirms the pending edit when it answers, undoes it when the
+    /// window is over; records an undone edit in the store once it answers again.
+    pub(super) async fn confirm_tick(&mut self) {
+        let Some(w) = self.writer else { return };
+        if self.edit.pending.is_none() {
+            return self.record_undone(w).await;
+        }
+        let until = self
+            .edit
+            .pending
+            .as_ref()
+            .map_or_else(Instant::now, |p| p.until);
+        let probe = tokio::time::timeout_at(
+            until.max(Instant::now() + self.settings.edit_probe),
+            self.stores[w].get(&self.id),
+        )
+        .await;
+        let Some(p) = self.edit.pending.as_mut() else {
+            return;
+        };
+        match probe {
+            Ok(Ok(_)) => {
+                tracing::info!(
+                    "store version {} confirmed: the store answers",
+                    p.edit.version
+                );
+                self.edit.pending = None;
+                self.status.counters.edits_confirmed += 1;
+                self.publish();
+            }
+            Ok(Err(e)) => p.last_error = error_chain(&e),
+            Err(_) => p.last_error = "no answer".to_owned(),
+        }
+        let Some(p) = self.edit.pending.as_mut() else {
+            return;
+        };
+        if Instant::now() < p.until {
+            p.next_probe = Instant::now() + self.settings.edit_probe;
+            return;
+        }
+        if let Some(p) = self.edit.pending.take() {
+            self.undo(p).await;
+        }
+    }
+
+    /// Applies the config that ran before the edit again.
+    async fn undo(&mut self, p: Pending) {
+        let window = self.settings.edit_confirm.unwrap_or_default();
+        let reason = format!(
+            "the store was not reachable within {window:?} of applying it (last: {})",
+            p.last_error
+        );
+        let was = p
+            .previous
+            .version
+            .as_ref()
+            .map_or("the config before it".to_owned(), |v| v.to_string());
+        tracing::error!(
+            "store version {} undone: {reason}; applying {was} again",
+            p.edit.version
+        );
+        let origin = match &p.previous.version {
+            Some(v) => format!("{}@{v}", self.id),
+            None => format!("{} (running before {})", self.id, p.edit.version),
+        };
+        let result = model::parse(&origin, &p.previous.text)
+            .map_err(|e| e.to_string())
+            .and_then(|mut config| {
+                for (name, read) in p.previous.files.clone() {
+                    config.set_file(name, read);
+                }
+                self.apply_config(&origin, &p.previous.text, config)
+            });
+        self.status.counters.edits_undone += 1;
+        self.status.last_error = Some(format!("store version {} undone: {reason}", p.edit.version));
+        self.status.phase = match result {
+            Ok(()) => {
+                self.status.running_version = p.previous.version.clone();
+                Phase::Degraded(format!(
+                    "store version {} undone: {reason}; running {was}",
+                    p.edit.version
+                ))
+            }
+            Err(e) => {
+                tracing::error!("applying {was} again failed too: {e}");
+                Phase::Failed(format!(
+                    "store version {} undone: {reason}; applying {was} again failed: {e}",
+                    p.edit.version
+                ))
+            }
+        };
+        // What runs is what was saved before the edit: no snapshot writes it back over the
+        // store's version, which stays for the operator to fix.
+        self.saved = self.render().ok();
+        self.edit.undone = Some(Undone {
+            edit: p.edit,
+            reason,
+            recorded: false,
+            next_try: Instant::now(),
+        });
+        self.publish();
+    }
+
+    /// Keeps the undone edit in the store's history with the reason (once the store answers).
+    async fn record_undone(&mut self, w: usize) {
+        let Some(u) = self.edit.undone.as_ref() else {
+            return;
+        };
+        let note = message(
+            WriteKind::Undone,
+            &format!(
+                "store version {} undone by {}: {}",
+                u.edit.version, self.id, u.reason
+            ),
+        );
+        let result = self.stores[w].archive(&self.id, &u.edit.text, &note).await;
+        let Some(u) = self.edit.undone.as_mut() else {
+            return;
+        };
+        match result {
+            Ok(()) => u.recorded = true,
+            Err(e) => {
+                tracing::debug!("recording the undone edit: {e}; trying again");
+                u.next_try = Instant::now() + self.settings.edit_probe;
+            }
+        }
+    }
+}
