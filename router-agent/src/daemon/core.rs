@@ -690,19 +690,17 @@ impl<R: Router> Daemon<R> {
             }
         };
         if self.saved.as_deref() != Some(running.as_str()) {
-            {
-                let message = message(
-                    WriteKind::Apply,
-                    &format!(
-                        "running config of {} before store version {} was applied",
-                        self.id, theirs.version
-                    ),
-                );
-                if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
-                    tracing::warn!("not applying store version {} yet: {e}", theirs.version);
-                    self.pending = Some(running);
-                    return self.write_failed(e);
-                }
+            let message = message(
+                WriteKind::Apply,
+                &format!(
+                    "running config of {} before store version {} was applied",
+                    self.id, theirs.version
+                ),
+            );
+            if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
+                tracing::warn!("not applying store version {} yet: {e}", theirs.version);
+                self.pending = Some(running);
+                return self.write_failed(e);
             }
         }
         let previous = self.before_edit(w, running).await;
