@@ -1,14 +1,18 @@
 //! Commit-confirm for store-side edits (issue 15 finding 5): an edit the daemon applies
 //! from the store stays only if the store still answers within [`Settings::edit_confirm`]
-//! (a `get` of the router's config succeeds). Otherwise the config that ran before is
+//! (a `get` of the router's config succeeds) and, with BGP, the sessions that were
+//! established before it are established again (those the edit removed aside). Otherwise the config that ran before is
 //! applied again through the same path, the edit's version is marked (status, metrics,
 //! a history entry once the store is back) and not applied again.
 //!
 //! [`Settings::edit_confirm`]: super::Settings::edit_confirm
 
+use std::sync::Arc;
+
 use tokio::time::Instant;
 
 use super::{error_chain, Daemon, Phase};
+use crate::bgp::Readout;
 use crate::model::{self, bgp::ListFile};
 use crate::router::Router;
 use crate::store::note::message;
@@ -21,6 +25,53 @@ pub(super) struct Previous {
     text: String,
     version: Option<Version>,
     files: Vec<(ListFile, Result<String, String>)>,
+    /// The BGP sessions established before the edit.
+    sessions_up: Vec<String>,
+}
+
+/// Reads BIRD's sessions now (blocking); `None` when the router runs no BGP.
+#[derive(Clone)]
+pub(super) struct BgpRead(Arc<dyn Fn() -> Option<Readout> + Send + Sync>);
+
+impl std::fmt::Debug for BgpRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BgpRead")
+    }
+}
+
+impl BgpRead {
+    /// One readout, bounded like the metrics' poll (a BIRD that hangs counts as down).
+    async fn read(&self) -> Option<Readout> {
+        let read = self.0.clone();
+        let bound = super::super::bgp_poll::ANSWER_WITHIN;
+        match tokio::time::timeout(bound, tokio::task::spawn_blocking(move || read())).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Some(Readout::Unreachable(format!("reading BIRD failed: {e}"))),
+            Err(_) => Some(Readout::Unreachable(format!(
+                "birdc gave no answer within {bound:?}"
+            ))),
+        }
+    }
+}
+
+/// Whether the sessions in `before` that BIRD still has are established `now`.
+fn sessions_back(before: &[String], now: Option<Readout>) -> Result<(), String> {
+    match now {
+        None => Ok(()),
+        Some(Readout::Unreachable(why)) => Err(format!("BIRD does not answer: {why}")),
+        Some(Readout::Sessions(now)) => {
+            let down: Vec<&str> = now
+                .iter()
+                .filter(|s| before.contains(&s.name) && !s.established())
+                .map(|s| s.name.as_str())
+                .collect();
+            if down.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("BGP sessions not back: {}", down.join(", ")))
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -43,6 +94,7 @@ struct Undone {
 
 #[derive(Debug, Default)]
 pub(super) struct EditState {
+    bgp: Option<BgpRead>,
     pending: Option<Pending>,
     undone: Option<Undone>,
 }
@@ -70,6 +122,13 @@ impl EditState {
 }
 
 impl<R: Router> Daemon<R> {
+    /// With BGP: `read` gives BIRD's sessions now, and a store-side edit is confirmed only
+    /// once the sessions established before it are established again.
+    pub fn with_bgp(mut self, read: impl Fn() -> Option<Readout> + Send + Sync + 'static) -> Self {
+        self.edit.bgp = Some(BgpRead(Arc::new(read)));
+        self
+    }
+
     /// What runs before an edit from store `from` is applied: `running` (its rendered text)
     /// and its list files, read now while the store answers. An edit applied while another
     /// waits for its confirm keeps the older one's: the config last confirmed.
@@ -85,10 +144,22 @@ impl<R: Router> Daemon<R> {
                 files.push((name, read));
             }
         }
+        let sessions_up = match &self.edit.bgp {
+            Some(bgp) => match bgp.read().await {
+                Some(Readout::Sessions(s)) => s
+                    .into_iter()
+                    .filter(|s| s.established())
+                    .map(|s| s.name)
+                    .collect(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
         Some(Previous {
             text: running,
             version: self.status.running_version.clone(),
             files,
+            sessions_up,
         })
     }
 
@@ -108,7 +179,7 @@ impl<R: Router> Daemon<R> {
             previous,
             until: now + window,
             next_probe: now + self.settings.edit_probe,
-            last_error: "no answer yet".to_owned(),
+            last_error: "the store was not reachable: not asked yet".to_owned(),
         });
     }
 
@@ -129,11 +200,17 @@ impl<R: Router> Daemon<R> {
             self.stores[w].get(&self.id),
         )
         .await;
+        let probe = match probe {
+            Ok(Ok(_)) => Ok(Ok(self.sessions_back().await)),
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(e) => Err(e),
+        };
         let Some(p) = self.edit.pending.as_mut() else {
             return;
         };
         match probe {
-            Ok(Ok(_)) => {
+            Ok(Ok(Err(why))) => p.last_error = why,
+            Ok(Ok(Ok(()))) => {
                 tracing::info!(
                     "store version {} confirmed: the store answers",
                     p.edit.version
@@ -142,8 +219,10 @@ impl<R: Router> Daemon<R> {
                 self.status.counters.edits_confirmed += 1;
                 self.publish();
             }
-            Ok(Err(e)) => p.last_error = error_chain(&e),
-            Err(_) => p.last_error = "no answer".to_owned(),
+            Ok(Err(e)) => {
+                p.last_error = format!("the store was not reachable: {}", error_chain(&e))
+            }
+            Err(_) => p.last_error = "the store was not reachable: no answer".to_owned(),
         }
         let Some(p) = self.edit.pending.as_mut() else {
             return;
@@ -157,11 +236,22 @@ impl<R: Router> Daemon<R> {
         }
     }
 
+    /// Whether the BGP sessions up before the pending edit are up again.
+    async fn sessions_back(&self) -> Result<(), String> {
+        let (Some(bgp), Some(p)) = (&self.edit.bgp, &self.edit.pending) else {
+            return Ok(());
+        };
+        if p.previous.sessions_up.is_empty() {
+            return Ok(());
+        }
+        sessions_back(&p.previous.sessions_up, bgp.read().await)
+    }
+
     /// Applies the config that ran before the edit again.
     async fn undo(&mut self, p: Pending) {
         let window = self.settings.edit_confirm.unwrap_or_default();
         let reason = format!(
-            "the store was not reachable within {window:?} of applying it (last: {})",
+            "not confirmed within {window:?} of applying it ({})",
             p.last_error
         );
         let was = p

@@ -207,3 +207,76 @@ async fn an_edit_is_confirmed_when_the_store_answers_and_snapshots_wait_for_it()
         .await;
     h.stop().await;
 }
+
+/// A BIRD whose session `peer1` is established unless the router runs `drop-bgp`.
+fn bird(router: FakeRouter) -> impl Fn() -> Option<crate::bgp::Readout> + Send + Sync {
+    move || {
+        let down = router.state().config.hostname.as_deref() == Some("drop-bgp");
+        let state = if down { "Active" } else { "Established" };
+        Some(crate::bgp::Readout::Sessions(vec![
+            crate::bgp::status::Session {
+                name: "peer1".to_owned(),
+                bgp_state: state.to_owned(),
+                ..Default::default()
+            },
+        ]))
+    }
+}
+
+fn bgp_harness(store: Arc<MemoryStore>, settings: Settings) -> Harness {
+    let router = FakeRouter::default();
+    let (daemon, status) = Daemon::new(
+        id(),
+        vec![Box::new(Shared(store.clone()))],
+        router.clone(),
+        settings,
+    );
+    let daemon = daemon.with_bgp(bird(router.clone()));
+    let (events, rx) = tokio::sync::mpsc::channel(16);
+    let task = tokio::spawn(daemon.run(rx));
+    Harness {
+        store,
+        router,
+        events,
+        status,
+        task,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_after_which_bgp_sessions_stay_down_is_undone() {
+    let store = seeded("a").await;
+    let seed = store.get(&id()).await.expect("up").expect("seeded").version;
+    let mut h = bgp_harness(store.clone(), confirming(Duration::from_millis(300)));
+    h.until("running", |s| s.phase == Phase::Running).await;
+    let drop = store
+        .put(
+            &id(),
+            &config("drop-bgp"),
+            &Expect::Version(seed.clone()),
+            "edit",
+        )
+        .await
+        .expect("edit");
+    let s = h
+        .until("the edit undone", |s| s.counters.edits_undone == 1)
+        .await;
+    assert_eq!(h.router.state().config, parsed(&config("a")));
+    match &s.phase {
+        Phase::Degraded(why) => {
+            assert!(why.contains(&drop.to_string()), "{why}");
+            assert!(why.contains("BGP sessions not back: peer1"), "{why}");
+        }
+        other => panic!("expected degraded, got {other:?}"),
+    }
+    // An edit that keeps the session up is confirmed.
+    let b = store
+        .put(&id(), &config("b"), &Expect::Version(drop), "fix")
+        .await
+        .expect("fix");
+    h.until("b confirmed", |s| {
+        s.counters.edits_confirmed == 1 && s.running_version.as_ref() == Some(&b)
+    })
+    .await;
+    h.stop().await;
+}
