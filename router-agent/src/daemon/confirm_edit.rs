@@ -20,7 +20,10 @@ use crate::store::{Stored, Version, WriteKind};
 
 /// The config that ran before an edit, with its list files as the store had them then
 /// (the store may be out of reach when it is needed again).
-#[derive(Debug)]
+/// The longest one probe of the store may take.
+const PROBE_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
 pub(super) struct Previous {
     text: String,
     version: Option<Version>,
@@ -134,8 +137,8 @@ impl<R: Router> Daemon<R> {
     /// waits for its confirm keeps the older one's: the config last confirmed.
     pub(super) async fn before_edit(&mut self, from: usize, running: String) -> Option<Previous> {
         self.settings.edit_confirm?;
-        if let Some(p) = self.edit.pending.take() {
-            return Some(p.previous);
+        if let Some(p) = &self.edit.pending {
+            return Some(p.previous.clone());
         }
         let mut files = Vec::new();
         if let Ok(config) = model::parse("running config", &running) {
@@ -186,7 +189,12 @@ impl<R: Router> Daemon<R> {
     /// Asks the store; confirms the pending edit when it answers, undoes it when the
     /// window is over; records an undone edit in the store once it answers again.
     pub(super) async fn confirm_tick(&mut self) {
-        let Some(w) = self.writer else { return };
+        let Some(w) = self.writer else {
+            // Edits come only through a writer; nothing to ask without one.
+            self.edit.pending = None;
+            self.edit.undone = None;
+            return;
+        };
         if self.edit.pending.is_none() {
             return self.record_undone(w).await;
         }
@@ -195,11 +203,12 @@ impl<R: Router> Daemon<R> {
             .pending
             .as_ref()
             .map_or_else(Instant::now, |p| p.until);
-        let probe = tokio::time::timeout_at(
-            until.max(Instant::now() + self.settings.edit_probe),
-            self.stores[w].get(&self.id),
-        )
-        .await;
+        // One probe is bounded (a blackholed path hangs rather than fails), so SIGTERM and
+        // the watch are not held up for the whole window.
+        let now = Instant::now();
+        let bound = (now + self.settings.edit_probe.max(PROBE_BOUND))
+            .min(until.max(now + self.settings.edit_probe));
+        let probe = tokio::time::timeout_at(bound, self.stores[w].get(&self.id)).await;
         let probe = match probe {
             Ok(Ok(_)) => Ok(Ok(self.sessions_back().await)),
             Ok(Err(e)) => Ok(Err(e)),
