@@ -29,16 +29,20 @@ pub enum WriteKind {
     Rollback,
     /// `router-agent store push`.
     Push,
+    /// A store version the daemon applied and undid: the store was not reachable within
+    /// the confirm window (kept in history only, with the reason).
+    Undone,
 }
 
 impl WriteKind {
-    pub const ALL: [WriteKind; 6] = [
+    pub const ALL: [WriteKind; 7] = [
         WriteKind::Snapshot,
         WriteKind::Apply,
         WriteKind::Edit,
         WriteKind::Conflict,
         WriteKind::Rollback,
         WriteKind::Push,
+        WriteKind::Undone,
     ];
 
     /// The word in trailers, on the wire and in `--json`.
@@ -50,6 +54,7 @@ impl WriteKind {
             WriteKind::Conflict => "conflict",
             WriteKind::Rollback => "rollback",
             WriteKind::Push => "push",
+            WriteKind::Undone => "undone",
         }
     }
 
@@ -62,6 +67,7 @@ impl WriteKind {
             WriteKind::Conflict => "archived on conflict",
             WriteKind::Rollback => "rollback",
             WriteKind::Push => "push",
+            WriteKind::Undone => "store edit undone",
         }
     }
 

@@ -41,6 +41,13 @@ pub struct DaemonCli {
     /// Seconds between polls of stores that cannot push edits (HTTP, files).
     #[arg(long, default_value_t = 10)]
     poll_interval: u64,
+    /// Seconds a store-side edit has to be confirmed (the store answers, BGP sessions that
+    /// were up are back) before it is undone (0: applied without a confirm step).
+    #[arg(long, default_value_t = 60)]
+    edit_confirm: u64,
+    /// How many older versions a refused newest one may fall back through.
+    #[arg(long, default_value_t = 20)]
+    fallback_versions: usize,
     /// Where the boot parameters are read from.
     #[arg(long, default_value = "/proc/cmdline")]
     cmdline: std::path::PathBuf,
@@ -69,6 +76,8 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         poll: Duration::from_secs(cli.poll_interval.max(1)),
         hold: Some(confirm::pending_path(&cli.status_dir)),
         on_restore: cli.on_restore.clone(),
+        edit_confirm: (cli.edit_confirm > 0).then(|| Duration::from_secs(cli.edit_confirm)),
+        fallback_versions: cli.fallback_versions,
         ..daemon::Settings::default()
     };
     let token = match &cli.token_file {

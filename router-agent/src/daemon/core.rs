@@ -8,6 +8,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
+#[path = "confirm_edit.rs"]
+mod confirm_edit;
+
 use super::backoff::Backoff;
 use super::persist::{self, Persisted};
 use super::status::{Phase, Status};
@@ -56,6 +59,12 @@ pub struct Settings {
     /// How many older versions a refused newest one may fall back through: a store full
     /// of refused versions must not keep a booting router busy for minutes.
     pub fallback_versions: usize,
+    /// A store-side edit is undone unless the store answers within this window after it
+    /// was applied ([`confirm_edit`]); `None`: applied without a confirm step.
+    pub edit_confirm: Option<Duration>,
+    /// How often the store is asked during the window (the first time one interval after
+    /// the apply).
+    pub edit_probe: Duration,
 }
 
 impl Default for Settings {
@@ -72,6 +81,8 @@ impl Default for Settings {
             file_recheck: Duration::from_secs(2),
             on_restore: None,
             fallback_versions: 20,
+            edit_confirm: Some(Duration::from_secs(60)),
+            edit_probe: Duration::from_secs(2),
         }
     }
 }
@@ -101,6 +112,8 @@ pub struct Daemon<R: Router> {
     files: Vec<Persisted>,
     /// A snapshot waits for a pending commit-confirm.
     held: bool,
+    /// A store-side edit waiting for its confirm, and the last one undone.
+    edit: confirm_edit::EditState,
 }
 
 impl<R: Router> std::fmt::Debug for Daemon<R> {
@@ -150,6 +163,7 @@ impl<R: Router> Daemon<R> {
             retry_at: None,
             files: Vec::new(),
             held: false,
+            edit: confirm_edit::EditState::default(),
         };
         (daemon, status_rx)
     }
@@ -210,6 +224,16 @@ impl<R: Router> Daemon<R> {
             let read = self.fetch_file(from, &name).await;
             config.set_file(name, read);
         }
+        self.apply_config(origin, text, config)
+    }
+
+    /// Validates a parsed config (its list files set) and applies it.
+    fn apply_config(
+        &mut self,
+        origin: &str,
+        text: &str,
+        config: model::Config,
+    ) -> Result<(), String> {
         let valid = model::validate_text(config, origin, text).map_err(|e| e.to_string())?;
         let router = &mut self.router;
         let started = std::time::Instant::now();
@@ -266,7 +290,9 @@ impl<R: Router> Daemon<R> {
                 },
                 item = recv_watch(&mut watch) => match item {
                     Some(Ok(StoreEvent::Changed(s))) => {
-                        if self.status.store_version.as_ref() != Some(&s.version) {
+                        if self.status.store_version.as_ref() != Some(&s.version)
+                            && !self.edit.refused(&s.version)
+                        {
                             self.adopt(s, "store-side edit").await;
                         }
                     }
@@ -308,6 +334,9 @@ impl<R: Router> Daemon<R> {
                 }
                 () = sleep_until(files_due.unwrap_or_else(far_future)), if files_due.is_some() => {
                     files_due = self.sync_files(self.writer.unwrap_or(from), true).await;
+                }
+                () = sleep_until(self.edit.due().unwrap_or_else(far_future)), if self.edit.due().is_some() => {
+                    self.confirm_tick().await;
                 }
                 () = sleep_until(next_periodic.unwrap_or_else(far_future)), if next_periodic.is_some() => {
                     next_periodic = periodic.map(|p| Instant::now() + p);
@@ -537,7 +566,7 @@ impl<R: Router> Daemon<R> {
             tracing::warn!("no writable store: snapshot ({why}) not saved");
             return;
         }
-        if self.settings.hold.as_ref().is_some_and(|h| h.exists()) {
+        if self.edit.pending() || self.settings.hold.as_ref().is_some_and(|h| h.exists()) {
             tracing::info!("snapshot ({why}) held: a commit-confirm is pending");
             self.held = true;
             self.retry_at = Some(Instant::now() + Duration::from_secs(1));
@@ -662,22 +691,8 @@ impl<R: Router> Daemon<R> {
     async fn adopt(&mut self, theirs: Stored, why: &str) {
         tracing::info!("{why}: applying store version {}", theirs.version);
         let w = self.writer.unwrap_or_default();
-        match self.render() {
-            Ok(running) if self.saved.as_deref() != Some(running.as_str()) => {
-                let message = message(
-                    WriteKind::Apply,
-                    &format!(
-                        "running config of {} before store version {} was applied",
-                        self.id, theirs.version
-                    ),
-                );
-                if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
-                    tracing::warn!("not applying store version {} yet: {e}", theirs.version);
-                    self.pending = Some(running);
-                    return self.write_failed(e);
-                }
-            }
-            Ok(_) => {}
+        let running = match self.render() {
+            Ok(running) => running,
             Err(e) => {
                 tracing::error!(
                     "not applying store version {}: reading the running config: {e}",
@@ -685,7 +700,22 @@ impl<R: Router> Daemon<R> {
                 );
                 return;
             }
+        };
+        if self.saved.as_deref() != Some(running.as_str()) {
+            let message = message(
+                WriteKind::Apply,
+                &format!(
+                    "running config of {} before store version {} was applied",
+                    self.id, theirs.version
+                ),
+            );
+            if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
+                tracing::warn!("not applying store version {} yet: {e}", theirs.version);
+                self.pending = Some(running);
+                return self.write_failed(e);
+            }
         }
+        let previous = self.before_edit(w, running).await;
         self.status.store_version = Some(theirs.version.clone());
         self.expect = Some(Expect::Version(theirs.version.clone()));
         let origin = format!("{}@{}", self.id, theirs.version);
@@ -694,6 +724,7 @@ impl<R: Router> Daemon<R> {
                 self.status.counters.store_edits += 1;
                 self.status.running_version = Some(theirs.version.clone());
                 self.status.phase = Phase::Running;
+                self.await_confirm(theirs, previous);
             }
             Err(reason) => {
                 tracing::error!(
@@ -723,6 +754,10 @@ impl<R: Router> Daemon<R> {
         self.snapshot("before reload").await;
         let Some(w) = self.writer else { return };
         match self.stores[w].get(&self.id).await {
+            Ok(Some(s)) if self.edit.refused(&s.version) => tracing::warn!(
+                "reload: store version {} was undone (the store was not reachable after it); not applying it again",
+                s.version
+            ),
             Ok(Some(s)) => {
                 let origin = format!("{}@{}", self.id, s.version);
                 if self.status.store_version.as_ref() != Some(&s.version) {

@@ -149,7 +149,7 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
         watch_bird_conf(tx.clone());
         watch_signals(tx)?;
         let (daemon, status) = Daemon::new(id.clone(), stores, router, args.settings);
-        let daemon = daemon.with_files(args.persist);
+        let daemon = daemon.with_files(args.persist).with_bgp(read_bird);
         let (bgp_tx, bgp) = watch::channel(None);
         if let Some(every) = args.bgp_interval {
             tokio::spawn(super::bgp_poll::poll(read_bird, bgp_tx, every));

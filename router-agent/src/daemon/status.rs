@@ -31,6 +31,10 @@ pub struct Counters {
     pub snapshot_failures: u64,
     pub conflicts: u64,
     pub store_edits: u64,
+    /// Store-side edits confirmed: the store answered within the confirm window.
+    pub edits_confirmed: u64,
+    /// Store-side edits undone: the store did not answer within the confirm window.
+    pub edits_undone: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -163,6 +167,18 @@ impl Status {
             "store-side edits applied",
             "counter",
             c.store_edits,
+        );
+        gauge(
+            "store_edits_confirmed_total",
+            "store-side edits confirmed: the store answered within the confirm window",
+            "counter",
+            c.edits_confirmed,
+        );
+        gauge(
+            "store_edits_undone_total",
+            "store-side edits undone: the store did not answer within the confirm window",
+            "counter",
+            c.edits_undone,
         );
         m
     }

@@ -80,6 +80,8 @@ fn settings() -> Settings {
         file_recheck: Duration::from_millis(30),
         on_restore: None,
         fallback_versions: 20,
+        edit_confirm: Some(Duration::from_secs(2)),
+        edit_probe: Duration::from_millis(20),
     }
 }
 
@@ -113,12 +115,18 @@ impl Harness {
     }
 
     fn with(store: Arc<MemoryStore>, router: FakeRouter, settings: Settings) -> Harness {
-        let (daemon, status) = Daemon::new(
-            id(),
-            vec![Box::new(Shared(store.clone()))],
-            router.clone(),
-            settings,
-        );
+        let shared = Box::new(Shared(store.clone()));
+        Harness::with_store(store, shared, router, settings)
+    }
+
+    /// The daemon talks to `talk_to`; the test looks at `store` behind it.
+    fn with_store(
+        store: Arc<MemoryStore>,
+        talk_to: Box<dyn ConfigStore>,
+        router: FakeRouter,
+        settings: Settings,
+    ) -> Harness {
+        let (daemon, status) = Daemon::new(id(), vec![talk_to], router.clone(), settings);
         let (events, rx) = mpsc::channel(16);
         let task = tokio::spawn(daemon.run(rx));
         Harness {
@@ -655,5 +663,6 @@ async fn a_snapshot_keeps_the_comments_of_the_config_the_router_booted_with() {
     h.stop().await;
 }
 
+mod confirm_edit;
 mod fleet;
 mod panics;
