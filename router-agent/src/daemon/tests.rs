@@ -186,6 +186,24 @@ impl Harness {
     }
 }
 
+/// The store's current version (a seeded store has one).
+async fn current_version(store: &MemoryStore) -> Version {
+    store.get(&id()).await.expect("up").expect("seeded").version
+}
+
+/// The operator writes `hostname`'s config over version `on`; returns the new version.
+async fn push(store: &MemoryStore, hostname: &str, on: &Version, message: &str) -> Version {
+    store
+        .put(
+            &id(),
+            &config(hostname),
+            &Expect::Version(on.clone()),
+            message,
+        )
+        .await
+        .expect("store edit")
+}
+
 async fn seeded(hostname: &str) -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::default());
     store
@@ -231,16 +249,8 @@ async fn first_boot_saves_the_running_state() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_newest_config_falls_back_to_history_and_says_so() {
     let store = seeded("good").await;
-    let v1 = store.get(&id()).await.expect("up").expect("seeded").version;
-    store
-        .put(
-            &id(),
-            &config("bad"),
-            &Expect::Version(v1.clone()),
-            "bad push",
-        )
-        .await
-        .expect("put");
+    let v1 = current_version(&store).await;
+    push(&store, "bad", &v1, "bad push").await;
     let router = FakeRouter::default();
     router.state().refuse_hostnames.insert("bad".into());
     let mut h = Harness::start(store, router);
@@ -275,10 +285,7 @@ async fn the_fallback_tries_a_bounded_number_of_older_versions() {
     for n in 0..25 {
         let bad = format!("bad{n}");
         router.state().refuse_hostnames.insert(bad.clone());
-        last = store
-            .put(&id(), &config(&bad), &Expect::Version(last), "bad push")
-            .await
-            .expect("put");
+        last = push(&store, &bad, &last, "bad push").await;
     }
     let mut h = Harness::start(store, router);
     let s = h

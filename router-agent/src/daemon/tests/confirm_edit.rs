@@ -110,18 +110,10 @@ fn cutoff_harness(store: Arc<MemoryStore>, settings: Settings) -> Harness {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edit_that_cuts_the_router_off_is_undone_marked_and_not_applied_again() {
     let store = seeded("a").await;
-    let seed = store.get(&id()).await.expect("up").expect("seeded").version;
+    let seed = current_version(&store).await;
     let mut h = cutoff_harness(store.clone(), confirming(Duration::from_millis(300)));
     h.until("running", |s| s.phase == Phase::Running).await;
-    let cut = store
-        .put(
-            &id(),
-            &config("cut"),
-            &Expect::Version(seed.clone()),
-            "edit",
-        )
-        .await
-        .expect("edit");
+    let cut = push(&store, "cut", &seed, "edit").await;
     let s = h
         .until("the edit undone", |s| s.counters.edits_undone == 1)
         .await;
@@ -185,7 +177,7 @@ async fn an_edit_that_cuts_the_router_off_is_undone_marked_and_not_applied_again
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edit_is_confirmed_when_the_store_answers_and_snapshots_wait_for_it() {
     let store = seeded("a").await;
-    let seed = store.get(&id()).await.expect("up").expect("seeded").version;
+    let seed = current_version(&store).await;
     let mut h = cutoff_harness(store.clone(), confirming(Duration::from_secs(3)));
     h.until("running", |s| s.phase == Phase::Running).await;
     let b = store
@@ -245,18 +237,10 @@ fn bgp_harness(store: Arc<MemoryStore>, settings: Settings) -> Harness {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edit_after_which_bgp_sessions_stay_down_is_undone() {
     let store = seeded("a").await;
-    let seed = store.get(&id()).await.expect("up").expect("seeded").version;
+    let seed = current_version(&store).await;
     let mut h = bgp_harness(store.clone(), confirming(Duration::from_millis(300)));
     h.until("running", |s| s.phase == Phase::Running).await;
-    let drop = store
-        .put(
-            &id(),
-            &config("drop-bgp"),
-            &Expect::Version(seed.clone()),
-            "edit",
-        )
-        .await
-        .expect("edit");
+    let drop = push(&store, "drop-bgp", &seed, "edit").await;
     let s = h
         .until("the edit undone", |s| s.counters.edits_undone == 1)
         .await;

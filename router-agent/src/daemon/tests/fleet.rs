@@ -13,7 +13,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn status_reports_follow_the_daemon_and_stay_out_of_history() {
     let store = seeded("a").await;
-    let seed = store.get(&id()).await.expect("up").expect("seeded").version;
+    let seed = current_version(&store).await;
     let mut h = Harness::start(store.clone(), FakeRouter::default());
     let (_bgp_tx, bgp) = watch::channel(None);
     let reporter = crate::daemon::report::Reporter {

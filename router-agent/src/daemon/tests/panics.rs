@@ -5,16 +5,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panic_applying_the_newest_config_falls_back_to_history() {
     let store = seeded("good").await;
-    let v1 = store.get(&id()).await.expect("up").expect("seeded").version;
-    store
-        .put(
-            &id(),
-            &config("buggy"),
-            &Expect::Version(v1.clone()),
-            "buggy push",
-        )
-        .await
-        .expect("put");
+    let v1 = current_version(&store).await;
+    push(&store, "buggy", &v1, "buggy push").await;
     let router = FakeRouter::default();
     router.state().panic_hostnames.insert("buggy".into());
     let mut h = Harness::start(store, router);
