@@ -58,16 +58,7 @@ pub async fn check_contract(store: &dyn ConfigStore) {
         .await
         .expect("update");
     assert_ne!(v1, v2);
-    // Versions are looked up, never used as paths.
-    for bad in ["../r2/config", "..", "/etc/passwd", "1/../1", "%2e%2e"] {
-        assert!(
-            matches!(
-                store.get_version(&r1, &Version(bad.into())).await,
-                Err(StoreError::NoSuchVersion { .. })
-            ),
-            "{what}: version {bad:?} was not refused as unknown"
-        );
-    }
+    check_versions_are_not_paths(store, &r1).await;
     store
         .archive(&r1, "version = 1\nhostname = \"lost\"\n", "the other side")
         .await
@@ -123,15 +114,34 @@ pub async fn check_contract(store: &dyn ConfigStore) {
     check_fleet(store, &r1, &r2).await;
     check_kinds(store, &r1).await;
 
-    // A watch reports a change made after it started.
-    let now = store.get(&r1).await.expect("get").expect("present").version;
+    check_watch(store, &r1).await;
+}
+
+/// Versions are looked up, never used as paths.
+async fn check_versions_are_not_paths(store: &dyn ConfigStore, r1: &RouterId) {
+    let what = store.describe();
+    for bad in ["../r2/config", "..", "/etc/passwd", "1/../1", "%2e%2e"] {
+        assert!(
+            matches!(
+                store.get_version(r1, &Version(bad.into())).await,
+                Err(StoreError::NoSuchVersion { .. })
+            ),
+            "{what}: version {bad:?} was not refused as unknown"
+        );
+    }
+}
+
+/// A watch reports a change made after it started.
+async fn check_watch(store: &dyn ConfigStore, r1: &RouterId) {
+    let what = store.describe();
+    let now = store.get(r1).await.expect("get").expect("present").version;
     let mut watch = store
-        .watch(&r1, Some(now.clone()), Duration::from_millis(100))
+        .watch(r1, Some(now.clone()), Duration::from_millis(100))
         .await
         .expect("watch");
     let v3 = store
         .put(
-            &r1,
+            r1,
             "version = 1\nhostname = \"c\"\n",
             &Expect::Version(now),
             "third",
