@@ -256,135 +256,126 @@ impl BgpConfig {
                     ),
                 );
             }
-            let a = p.address;
-            if a.is_unspecified() || a.is_loopback() || a.is_multicast() {
-                ck.report(
-                    &field("address"),
-                    format!("{a} cannot be a BGP neighbour; write the peer's unicast address"),
-                );
-            }
-            if let IpAddr::V6(v6) = a {
-                if v6.segments()[0] & 0xffc0 == 0xfe80 {
-                    ck.report(
-                        &field("address"),
-                        format!("{a} is link-local; peer on a global or unique-local address"),
-                    );
-                }
-            }
-            let rs_client = p.rs_client.unwrap_or(self.route_server);
-            if rs_client && p.asn == self.asn {
-                ck.report(
-                    &field("asn"),
-                    format!(
-                        "a route-server client must be another AS; {} is the route server's own",
-                        p.asn
-                    ),
-                );
-            }
-            if p.multihop.is_some() && p.ttl_security {
-                ck.report(
-                    &field("ttl_security"),
-                    "ttl_security needs a directly connected peer; it excludes multihop",
-                );
-            }
-            if p.multihop == Some(0) {
-                ck.report(&field("multihop"), "multihop counts hops: 1 to 255");
-            }
-            if matches!(p.hold_time, Some(1 | 2)) {
-                ck.report(
-                    &field("hold_time"),
-                    "a hold time is 0 (no keepalives) or at least 3 seconds (RFC 4271)",
-                );
-            }
-            for (f, v) in [("description", &p.description), ("password", &p.password)] {
-                if let Some(s) = v {
-                    check_text(ck, &field(f), f, s);
-                }
-            }
-            let mut families = p
-                .families
-                .clone()
-                .unwrap_or_else(|| vec![crate::Family::of_addr(&a)]);
-            families.sort();
-            families.dedup();
-            if families.is_empty() {
-                ck.report(
-                    &field("families"),
-                    "a session needs at least one family: ipv4, ipv6",
-                );
-            }
-            for (f, n) in [
-                (crate::Family::Ipv4, "max_prefix_v4"),
-                (crate::Family::Ipv6, "max_prefix_v6"),
-            ] {
-                let limit = match f {
-                    crate::Family::Ipv4 => p.max_prefix_v4,
-                    crate::Family::Ipv6 => p.max_prefix_v6,
-                };
-                if limit.is_some() && !families.contains(&f) {
-                    ck.report(
-                        &field(n),
-                        format!(
-                            "the session does not carry {f:?}; add it to families or remove {n}"
-                        ),
-                    );
-                }
-            }
-            let policy = p.policy.clone().unwrap_or_else(default_policy);
-            if !policies.contains_key(&policy) {
-                let known: Vec<&str> = policies.keys().map(BgpName::as_str).collect();
-                ck.report(
-                    &field("policy"),
-                    format!(
-                        "unknown policy {policy}; declare [bgp.policy.{policy}] or use one of: {}",
-                        known.join(", ")
-                    ),
-                );
-            }
-            let allowed_prefixes = self.list(
-                ck,
-                (&field("allowed_prefixes"), p.allowed_prefixes.as_ref()),
-                (
-                    &field("allowed_prefixes_file"),
-                    p.allowed_prefixes_file.as_ref(),
-                ),
-                super::lists::prefixes,
-            );
-            let allowed_origins = self.list(
-                ck,
-                (&field("allowed_origins"), p.allowed_origins.as_ref()),
-                (
-                    &field("allowed_origins_file"),
-                    p.allowed_origins_file.as_ref(),
-                ),
-                super::lists::origins,
-            );
-            out.push(Peer {
-                name: p.name.clone(),
-                address: a,
-                asn: p.asn,
-                description: p.description.clone(),
-                password: p.password.clone(),
-                multihop: p.multihop,
-                ttl_security: p.ttl_security,
-                passive: p.passive,
-                hold_time: p.hold_time,
-                add_path: p.add_path,
-                families,
-                families_written: p.families.is_some(),
-                policy,
-                rs_client,
-                community_alias: p.community_alias,
-                max_prefix_v4: p.max_prefix_v4,
-                max_prefix_v6: p.max_prefix_v6,
-                max_prefix_action: p.max_prefix_action,
-                allowed_prefixes,
-                allowed_prefixes_file: p.allowed_prefixes_file.clone(),
-                allowed_origins,
-                allowed_origins_file: p.allowed_origins_file.clone(),
-            });
+            out.push(self.peer(ck, &path, p, policies));
         }
         out
+    }
+
+    /// One `[[bgp.peer]]`, checked on its own.
+    fn peer(
+        &self,
+        ck: &mut Checker,
+        path: &[Seg],
+        p: &PeerConfig,
+        policies: &BTreeMap<BgpName, Policy>,
+    ) -> Peer {
+        let field = |f: &str| at(path, &[k(f)]);
+        let a = p.address;
+        if a.is_unspecified() || a.is_loopback() || a.is_multicast() {
+            ck.report(
+                &field("address"),
+                format!("{a} cannot be a BGP neighbour; write the peer's unicast address"),
+            );
+        }
+        if let IpAddr::V6(v6) = a {
+            if v6.segments()[0] & 0xffc0 == 0xfe80 {
+                ck.report(
+                    &field("address"),
+                    format!("{a} is link-local; peer on a global or unique-local address"),
+                );
+            }
+        }
+        let rs_client = self.check_session(ck, path, p);
+        let families = peer_families(ck, path, p);
+        let policy = p.policy.clone().unwrap_or_else(default_policy);
+        if !policies.contains_key(&policy) {
+            let known: Vec<&str> = policies.keys().map(BgpName::as_str).collect();
+            ck.report(
+                &field("policy"),
+                format!(
+                    "unknown policy {policy}; declare [bgp.policy.{policy}] or use one of: {}",
+                    known.join(", ")
+                ),
+            );
+        }
+        let allowed_prefixes = self.list(
+            ck,
+            (&field("allowed_prefixes"), p.allowed_prefixes.as_ref()),
+            (
+                &field("allowed_prefixes_file"),
+                p.allowed_prefixes_file.as_ref(),
+            ),
+            super::lists::prefixes,
+        );
+        let allowed_origins = self.list(
+            ck,
+            (&field("allowed_origins"), p.allowed_origins.as_ref()),
+            (
+                &field("allowed_origins_file"),
+                p.allowed_origins_file.as_ref(),
+            ),
+            super::lists::origins,
+        );
+        Peer {
+            name: p.name.clone(),
+            address: a,
+            asn: p.asn,
+            description: p.description.clone(),
+            password: p.password.clone(),
+            multihop: p.multihop,
+            ttl_security: p.ttl_security,
+            passive: p.passive,
+            hold_time: p.hold_time,
+            add_path: p.add_path,
+            families,
+            families_written: p.families.is_some(),
+            policy,
+            rs_client,
+            community_alias: p.community_alias,
+            max_prefix_v4: p.max_prefix_v4,
+            max_prefix_v6: p.max_prefix_v6,
+            max_prefix_action: p.max_prefix_action,
+            allowed_prefixes,
+            allowed_prefixes_file: p.allowed_prefixes_file.clone(),
+            allowed_origins,
+            allowed_origins_file: p.allowed_origins_file.clone(),
+        }
+    }
+
+    /// The session's settings that exclude each other; whether the peer is an RS client.
+    fn check_session(&self, ck: &mut Checker, path: &[Seg], p: &PeerConfig) -> bool {
+        let field = |f: &str| at(path, &[k(f)]);
+        let rs_client = p.rs_client.unwrap_or(self.route_server);
+        if rs_client && p.asn == self.asn {
+            ck.report(
+                &field("asn"),
+                format!(
+                    "a route-server client must be another AS; {} is the route server's own",
+                    p.asn
+                ),
+            );
+        }
+        if p.multihop.is_some() && p.ttl_security {
+            ck.report(
+                &field("ttl_security"),
+                "ttl_security needs a directly connected peer; it excludes multihop",
+            );
+        }
+        if p.multihop == Some(0) {
+            ck.report(&field("multihop"), "multihop counts hops: 1 to 255");
+        }
+        if matches!(p.hold_time, Some(1 | 2)) {
+            ck.report(
+                &field("hold_time"),
+                "a hold time is 0 (no keepalives) or at least 3 seconds (RFC 4271)",
+            );
+        }
+        for (f, v) in [("description", &p.description), ("password", &p.password)] {
+            if let Some(s) = v {
+                check_text(ck, &field(f), f, s);
+            }
+        }
+        rs_client
     }
 
     /// A peer's list, written in the config or in a file beside it (not both): sorted,
@@ -525,4 +516,38 @@ fn default_policy() -> BgpName {
     DEFAULT_POLICY
         .parse()
         .expect("the default policy's name is a valid name")
+}
+
+/// The families the session carries (the address's own by default), and their limits.
+fn peer_families(ck: &mut Checker, path: &[Seg], p: &PeerConfig) -> Vec<crate::Family> {
+    let field = |f: &str| at(path, &[k(f)]);
+    let a = p.address;
+    let mut families = p
+        .families
+        .clone()
+        .unwrap_or_else(|| vec![crate::Family::of_addr(&a)]);
+    families.sort();
+    families.dedup();
+    if families.is_empty() {
+        ck.report(
+            &field("families"),
+            "a session needs at least one family: ipv4, ipv6",
+        );
+    }
+    for (f, n) in [
+        (crate::Family::Ipv4, "max_prefix_v4"),
+        (crate::Family::Ipv6, "max_prefix_v6"),
+    ] {
+        let limit = match f {
+            crate::Family::Ipv4 => p.max_prefix_v4,
+            crate::Family::Ipv6 => p.max_prefix_v6,
+        };
+        if limit.is_some() && !families.contains(&f) {
+            ck.report(
+                &field(n),
+                format!("the session does not carry {f:?}; add it to families or remove {n}"),
+            );
+        }
+    }
+    families
 }

@@ -37,67 +37,114 @@ pub fn raw_declared(raw: &str, what: &str) -> BTreeSet<String> {
 impl FirewallConfig {
     /// Checks the section; `base` is its path in the config.
     pub fn validate(&self, base: &[Seg]) -> Result<Firewall, Vec<Problem>> {
-        let mut ck = Checker {
-            problems: Vec::new(),
-        };
-        let mut fw = Firewall::default();
-        let raw = self.raw.as_deref().map(str::trim).filter(|r| !r.is_empty());
-        let raw_sets = raw.map(|r| raw_declared(r, "set")).unwrap_or_default();
-        let raw_chains = raw.map(|r| raw_declared(r, "chain")).unwrap_or_default();
-        if let Some(r) = raw {
-            fw.raw = Some(r.to_owned());
-            fw.origins.raw = Some(at(base, "raw"));
+        let mut b = Builder::new(self, base);
+        b.raw();
+        b.zones();
+        b.sets();
+        b.chains();
+        b.standard_chains();
+        b.rules();
+        b.drop_unused_nat();
+        b.tables();
+        if b.ck.problems.is_empty() {
+            Ok(b.fw)
+        } else {
+            Err(b.ck.problems)
+        }
+    }
+}
+
+/// The section being checked, one phase per method, in the order `validate` runs them.
+struct Builder<'a> {
+    cfg: &'a FirewallConfig,
+    base: &'a [Seg],
+    ck: Checker,
+    fw: Firewall,
+    raw: Option<&'a str>,
+    raw_sets: BTreeSet<String>,
+    raw_chains: BTreeSet<String>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(cfg: &'a FirewallConfig, base: &'a [Seg]) -> Self {
+        let raw = cfg.raw.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        Builder {
+            cfg,
+            base,
+            ck: Checker {
+                problems: Vec::new(),
+            },
+            fw: Firewall::default(),
+            raw,
+            raw_sets: raw.map(|r| raw_declared(r, "set")).unwrap_or_default(),
+            raw_chains: raw.map(|r| raw_declared(r, "chain")).unwrap_or_default(),
+        }
+    }
+
+    fn path(&self, segs: &[Seg]) -> Vec<Seg> {
+        [self.base, segs].concat()
+    }
+
+    /// `firewall.raw`: confined to the agent's table, and its names within the comment.
+    fn raw(&mut self) {
+        if let Some(r) = self.raw {
+            self.fw.raw = Some(r.to_owned());
+            self.fw.origins.raw = Some(at(self.base, "raw"));
             // Only objects inside the agent's table: no `}` closing it, no commands.
             if let Err(e) = super::confine::check_block(r) {
-                ck.report(&at(base, "raw"), e.to_string());
+                self.ck.report(&at(self.base, "raw"), e.to_string());
             }
         }
         // The table's comment lists raw names and kept tables beside the prefix and the
         // transaction's marker (about 50 bytes); nft caps comments at 128.
-        let names: usize = raw_sets
+        let names: usize = self
+            .raw_sets
             .iter()
-            .chain(&raw_chains)
+            .chain(&self.raw_chains)
             .map(|n| n.len() + 1)
             .sum::<usize>()
             + self
+                .cfg
                 .tables
                 .iter()
                 .map(|t| t.name.as_str().len() + 8)
                 .sum::<usize>();
         if names + 52 > 128 {
-            ck.report(
-                base,
+            self.ck.report(
+                self.base,
                 "too many objects in firewall.raw and [[firewall.table]] together: their names must fit in 128 bytes (the agent's table comment); merge them or shorten the names",
             );
         }
-        for (name, z) in &self.zones {
-            let path = [
-                base.to_vec(),
-                vec![key("zone"), key(name.as_str()), key("interfaces")],
-            ]
-            .concat();
+    }
+
+    fn zones(&mut self) {
+        for (name, z) in &self.cfg.zones {
+            let path = self.path(&[key("zone"), key(name.as_str()), key("interfaces")]);
             let mut ifs: Vec<IfName> = Vec::new();
             for e in &z.interfaces.0 {
                 match e.parse::<IfName>() {
                     Ok(n) => ifs.push(n),
-                    Err(m) => ck.report(&path, m),
+                    Err(m) => self.ck.report(&path, m),
                 }
             }
             ifs.sort();
             ifs.dedup();
-            fw.zones.insert(name.clone(), ifs);
+            self.fw.zones.insert(name.clone(), ifs);
         }
-        for (name, s) in &self.sets {
-            let path = [base.to_vec(), vec![key("set"), key(name.as_str())]].concat();
+    }
+
+    fn sets(&mut self) {
+        for (name, s) in &self.cfg.sets {
+            let path = self.path(&[key("set"), key(name.as_str())]);
             if name.as_str().starts_with(ZONE_SET_PREFIX) {
-                ck.report(
+                self.ck.report(
                     &path,
                     format!("set names starting with {ZONE_SET_PREFIX:?} are reserved for zones"),
                 );
                 continue;
             }
-            if raw_sets.contains(name.as_str()) {
-                ck.report(
+            if self.raw_sets.contains(name.as_str()) {
+                self.ck.report(
                     &path,
                     format!("set {name} is also declared in firewall.raw"),
                 );
@@ -108,22 +155,26 @@ impl FirewallConfig {
             };
             match elements {
                 Ok(e) => {
-                    fw.sets.insert(name.clone(), e);
+                    self.fw.sets.insert(name.clone(), e);
                 }
-                Err(m) => ck.report(&at(&path, "elements"), m),
+                Err(m) => self.ck.report(&at(&path, "elements"), m),
             }
         }
-        for (name, c) in &self.chains {
-            let path = [base.to_vec(), vec![key("chain"), key(name.as_str())]].concat();
+    }
+
+    /// `[firewall.chain.NAME]`: the custom chains, base chains when they have a hook.
+    fn chains(&mut self) {
+        for (name, c) in &self.cfg.chains {
+            let path = self.path(&[key("chain"), key(name.as_str())]);
             if standard_chain(name.as_str()).is_some() {
-                ck.report(
+                self.ck.report(
                     &path,
                     format!("{name} is a standard chain; it needs no [firewall.chain] entry"),
                 );
                 continue;
             }
-            if raw_chains.contains(name.as_str()) {
-                ck.report(
+            if self.raw_chains.contains(name.as_str()) {
+                self.ck.report(
                     &path,
                     format!("chain {name} is also declared in firewall.raw"),
                 );
@@ -137,7 +188,7 @@ impl FirewallConfig {
                 }),
                 None => {
                     if c.kind.is_some() || c.priority.is_some() || c.policy.is_some() {
-                        ck.report(
+                        self.ck.report(
                             &path,
                             "type, priority and policy need a hook; without one the chain is reached only by jump or goto",
                         );
@@ -145,7 +196,7 @@ impl FirewallConfig {
                     None
                 }
             };
-            fw.chains.insert(
+            self.fw.chains.insert(
                 name.clone(),
                 Chain {
                     base: base_chain,
@@ -153,17 +204,21 @@ impl FirewallConfig {
                 },
             );
         }
+    }
+
+    /// input, forward, output and the NAT chains, unless raw text declares them.
+    fn standard_chains(&mut self) {
         for (name, kind, hook, priority) in STANDARD_CHAINS {
-            if raw_chains.contains(name) {
+            if self.raw_chains.contains(name) {
                 continue;
             }
             let policy = match name {
-                "input" => self.input,
-                "forward" => self.forward,
-                "output" => self.output,
+                "input" => self.cfg.input,
+                "forward" => self.cfg.forward,
+                "output" => self.cfg.output,
                 _ => Policy::Accept,
             };
-            fw.chains.insert(
+            self.fw.chains.insert(
                 Name::from_standard(name),
                 Chain {
                     base: Some(BaseChain {
@@ -176,25 +231,30 @@ impl FirewallConfig {
                 },
             );
         }
-        let custom_chains: BTreeSet<String> = fw
+    }
+
+    /// `[[firewall.rule]]` and `[[firewall.nat]]`, each checked against its chain.
+    fn rules(&mut self) {
+        let custom_chains: BTreeSet<String> = self
+            .fw
             .chains
             .keys()
             .filter(|n| standard_chain(n.as_str()).is_none())
             .map(|n| n.as_str().to_owned())
-            .chain(raw_chains.iter().cloned())
+            .chain(self.raw_chains.iter().cloned())
             .collect();
         let ctx = Ctx {
-            fw_sets: &fw.sets,
-            zones: &fw.zones,
+            fw_sets: &self.fw.sets,
+            zones: &self.fw.zones,
             custom_chains: &custom_chains,
-            raw_sets: &raw_sets,
-            raw_chains: &raw_chains,
+            raw_sets: &self.raw_sets,
+            raw_chains: &self.raw_chains,
         };
         let mut placed: Vec<(Name, Rule, Vec<Seg>)> = Vec::new();
-        for (list, entries) in [("rule", &self.rules), ("nat", &self.nat)] {
+        for (list, entries) in [("rule", &self.cfg.rules), ("nat", &self.cfg.nat)] {
             for (i, r) in entries.iter().enumerate() {
-                let path = [base.to_vec(), vec![key(list), Seg::Index(i)]].concat();
-                if let Some((chain, rule)) = ctx.rule(&mut ck, &path, r, list == "nat") {
+                let path = [self.base.to_vec(), vec![key(list), Seg::Index(i)]].concat();
+                if let Some((chain, rule)) = ctx.rule(&mut self.ck, &path, r, list == "nat") {
                     // nft's complaints about a raw rule point at its text.
                     let origin = match rule {
                         Rule::Raw(_) => at(&path, "raw"),
@@ -205,21 +265,28 @@ impl FirewallConfig {
             }
         }
         for (chain, rule, path) in placed {
-            if let Some(c) = fw.chains.get_mut(&chain) {
-                fw.origins.rules.insert((chain, c.rules.len()), path);
+            if let Some(c) = self.fw.chains.get_mut(&chain) {
+                self.fw.origins.rules.insert((chain, c.rules.len()), path);
                 c.rules.push(rule);
             }
         }
-        // NAT chains exist only when something uses them.
+    }
+
+    /// NAT chains exist only when something uses them.
+    fn drop_unused_nat(&mut self) {
         for nat in ["prerouting", "postrouting"] {
             let n = Name::from_standard(nat);
-            if fw.chains.get(&n).is_some_and(|c| c.rules.is_empty()) {
-                fw.chains.remove(&n);
+            if self.fw.chains.get(&n).is_some_and(|c| c.rules.is_empty()) {
+                self.fw.chains.remove(&n);
             }
         }
+    }
+
+    /// `[[firewall.table]]`: each exactly the one table it names, never the agent's own.
+    fn tables(&mut self) {
         let mut seen = BTreeSet::new();
-        for (i, t) in self.tables.iter().enumerate() {
-            let path = [base.to_vec(), vec![key("table"), Seg::Index(i)]].concat();
+        for (i, t) in self.cfg.tables.iter().enumerate() {
+            let path = self.path(&[key("table"), Seg::Index(i)]);
             let kept = KeptTable {
                 family: t.family,
                 name: t.name.clone(),
@@ -229,21 +296,18 @@ impl FirewallConfig {
             if let Err(e) =
                 super::confine::check_table(&t.ruleset, t.family.word(), t.name.as_str())
             {
-                ck.report(&at(&path, "ruleset"), e.to_string());
+                self.ck.report(&at(&path, "ruleset"), e.to_string());
             }
             if t.family == TableFamily::Inet && t.name.as_str() == TABLE {
-                ck.report(&path, format!("inet {TABLE} is the agent's own table"));
+                self.ck
+                    .report(&path, format!("inet {TABLE} is the agent's own table"));
             } else if !seen.insert(kept.id()) {
-                ck.report(&path, format!("table {} is listed twice", kept.id()));
+                self.ck
+                    .report(&path, format!("table {} is listed twice", kept.id()));
             } else {
-                fw.origins.tables.push(path);
-                fw.tables.push(kept);
+                self.fw.origins.tables.push(path);
+                self.fw.tables.push(kept);
             }
-        }
-        if ck.problems.is_empty() {
-            Ok(fw)
-        } else {
-            Err(ck.problems)
         }
     }
 }

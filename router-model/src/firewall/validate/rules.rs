@@ -31,58 +31,20 @@ impl Ctx<'_> {
         let before = ck.problems.len();
         let chain = self.chain_of(ck, path, r, nat)?;
         if let Some(raw) = &r.raw {
-            let other = FwRuleConfig {
-                chain: r.chain.clone(),
-                raw: r.raw.clone(),
-                ..FwRuleConfig::default()
-            };
-            if *r != other {
-                ck.report(
-                    path,
-                    "a raw rule takes only chain and raw; put everything else into the raw text",
-                );
-            }
-            let raw = raw.trim();
-            // Parsed, not pasted: one rule body, nothing nft would read as more commands.
-            if let Err(e) = crate::firewall::confine::check_rule(raw) {
-                ck.report(&at(path, "raw"), e.to_string());
-            }
-            return (ck.problems.len() == before).then(|| (chain, Rule::Raw(raw.to_owned())));
+            return raw_rule(ck, path, r, raw)
+                .filter(|_| ck.problems.len() == before)
+                .map(|raw| (chain, raw));
         }
-        let hook = standard_chain(chain.as_str()).map(|b| b.hook);
         let mut m = ModelRule {
             iif: self.if_match(ck, path, "in", &r.in_zone, &r.in_interface),
             oif: self.if_match(ck, path, "out", &r.out_zone, &r.out_interface),
             ..ModelRule::default()
         };
-        if matches!(hook, Some(Hook::Input | Hook::Prerouting)) && m.oif.is_some() {
-            ck.report(
-                path,
-                format!(
-                    "packets in {chain} have no output interface yet; drop out_zone/out_interface"
-                ),
-            );
-        }
-        if matches!(hook, Some(Hook::Output | Hook::Postrouting)) && m.iif.is_some() {
-            ck.report(
-                path,
-                format!("packets in {chain} have no input interface; drop in_zone/in_interface"),
-            );
-        }
+        check_directions(ck, path, &chain, &m);
         m.saddr = self.addr_match(ck, &at(path, "source"), r.source.as_ref());
         m.daddr = self.addr_match(ck, &at(path, "destination"), r.destination.as_ref());
         if let Some(p) = &r.protocol {
-            for e in &p.0 {
-                match e.parse::<Protocol>() {
-                    Ok(p) => m.protocols.push(p),
-                    Err(msg) => ck.report(&at(path, "protocol"), msg),
-                }
-            }
-            if p.0.is_empty() {
-                ck.report(&at(path, "protocol"), "the list is empty");
-            }
-            m.protocols.sort();
-            m.protocols.dedup();
+            m.protocols = protocols(ck, &at(path, "protocol"), p);
         }
         for (field, spec, slot) in [
             ("sport", &r.sport, &mut m.sport),
@@ -96,85 +58,13 @@ impl Ctx<'_> {
                     "ports need protocol = \"tcp\", \"udp\", \"sctp\" or a list of them",
                 );
             }
-            *slot = match set_ref(spec) {
-                Some(Ok(name)) => match self.fw_sets.get(&name) {
-                    Some(SetElements::Port(_)) => Some(PortMatch::Set(name)),
-                    Some(_) => {
-                        ck.report(&p, format!("set {name} holds addresses, not ports"));
-                        None
-                    }
-                    None if self.raw_sets.contains(name.as_str()) => Some(PortMatch::Set(name)),
-                    None => {
-                        ck.report(&p, format!("no set named {name} in [firewall.set]"));
-                        None
-                    }
-                },
-                Some(Err(msg)) => {
-                    ck.report(&p, msg);
-                    None
-                }
-                None if spec.0.is_empty() => {
-                    ck.report(&p, "the list is empty");
-                    None
-                }
-                None => match parse_ports(spec) {
-                    Ok(l) => Some(PortMatch::List(l)),
-                    Err(msg) => {
-                        ck.report(&p, msg);
-                        None
-                    }
-                },
-            };
+            *slot = self.port_match(ck, &p, spec);
         }
         if let Some(types) = &r.icmp_type {
-            let p = at(path, "icmp_type");
-            let table: &[&str] = match m.protocols.as_slice() {
-                [Protocol::ICMP] => &ICMP_TYPES,
-                [Protocol::ICMPV6] => &ICMPV6_TYPES,
-                _ => {
-                    ck.report(
-                        &p,
-                        "icmp_type needs protocol = \"icmp\" or protocol = \"icmpv6\"",
-                    );
-                    &[]
-                }
-            };
-            let mut idx: Vec<usize> = Vec::new();
-            for t in &types.0 {
-                match table.iter().position(|n| n == t) {
-                    Some(i) => idx.push(i),
-                    None if !table.is_empty() => ck.report(
-                        &p,
-                        format!(
-                            "unknown ICMP type {t:?}; expected one of: {}",
-                            table.join(", ")
-                        ),
-                    ),
-                    None => {}
-                }
-            }
-            if types.0.is_empty() {
-                ck.report(&p, "the list is empty");
-            }
-            idx.sort_unstable();
-            idx.dedup();
-            m.icmp_types = idx.into_iter().map(|i| table[i].to_owned()).collect();
+            m.icmp_types = icmp_types(ck, &at(path, "icmp_type"), types, &m.protocols);
         }
         if let Some(states) = &r.state {
-            for s in &states.0 {
-                match CtState::from_word(s) {
-                    Some(s) => m.state.push(s),
-                    None => ck.report(
-                        &at(path, "state"),
-                        format!("unknown conntrack state {s:?}; expected new, established, related, invalid or untracked"),
-                    ),
-                }
-            }
-            if states.0.is_empty() {
-                ck.report(&at(path, "state"), "the list is empty");
-            }
-            m.state.sort();
-            m.state.dedup();
+            m.state = ct_states(ck, &at(path, "state"), states);
         }
         match (r.limit, r.burst) {
             (Some(rate), burst) => {
@@ -197,6 +87,39 @@ impl Ctx<'_> {
         m.verdict = self.verdict(ck, path, r, &m)?;
         m.family = self.family(ck, path, r, &m);
         (ck.problems.len() == before).then(|| (chain, Rule::Model(Box::new(m))))
+    }
+
+    /// `sport`/`dport`: a list of ports and ranges, or `@set` of ports.
+    fn port_match(&self, ck: &mut Checker, p: &[Seg], spec: &Entries) -> Option<PortMatch> {
+        match set_ref(spec) {
+            Some(Ok(name)) => match self.fw_sets.get(&name) {
+                Some(SetElements::Port(_)) => Some(PortMatch::Set(name)),
+                Some(_) => {
+                    ck.report(p, format!("set {name} holds addresses, not ports"));
+                    None
+                }
+                None if self.raw_sets.contains(name.as_str()) => Some(PortMatch::Set(name)),
+                None => {
+                    ck.report(p, format!("no set named {name} in [firewall.set]"));
+                    None
+                }
+            },
+            Some(Err(msg)) => {
+                ck.report(p, msg);
+                None
+            }
+            None if spec.0.is_empty() => {
+                ck.report(p, "the list is empty");
+                None
+            }
+            None => match parse_ports(spec) {
+                Ok(l) => Some(PortMatch::List(l)),
+                Err(msg) => {
+                    ck.report(p, msg);
+                    None
+                }
+            },
+        }
     }
 
     fn chain_of(
@@ -378,10 +301,6 @@ impl Ctx<'_> {
                 format!("{action} takes no target; drop `to`"),
             );
         }
-        let target = || -> Option<NatTarget> {
-            let t = r.to?;
-            t.addr.map(|_| t)
-        };
         let chain_hook = r
             .chain
             .as_ref()
@@ -412,56 +331,9 @@ impl Ctx<'_> {
                     Verdict::Goto(c.clone())
                 }
             }
-            Action::Masquerade | Action::Snat if chain_hook == Some(Hook::Prerouting) => {
-                ck.report(
-                    &p,
-                    format!("{action} rewrites the source; it goes in postrouting"),
-                );
-                return None;
+            Action::Masquerade | Action::Snat | Action::Dnat | Action::Redirect => {
+                return nat_verdict(ck, path, r, m, action, chain_hook)
             }
-            Action::Dnat | Action::Redirect if chain_hook == Some(Hook::Postrouting) => {
-                ck.report(
-                    &p,
-                    format!("{action} rewrites the destination; it goes in prerouting"),
-                );
-                return None;
-            }
-            Action::Masquerade => Verdict::Masquerade,
-            Action::Snat | Action::Dnat => {
-                let Some(t) = target() else {
-                    ck.report(
-                        &at(path, "to"),
-                        format!("{action} needs to = \"ADDRESS\" or \"ADDRESS:PORT\""),
-                    );
-                    return None;
-                };
-                if t.port.is_some()
-                    && (m.protocols.is_empty() || !m.protocols.iter().all(|p| p.has_ports()))
-                {
-                    ck.report(
-                        &at(path, "to"),
-                        "a port in the target needs protocol = \"tcp\", \"udp\" or \"sctp\"",
-                    );
-                }
-                if *action == Action::Snat {
-                    Verdict::Snat(t)
-                } else {
-                    Verdict::Dnat(t)
-                }
-            }
-            Action::Redirect => match r.to {
-                Some(NatTarget {
-                    addr: None,
-                    port: Some(p),
-                }) => Verdict::Redirect(p),
-                _ => {
-                    ck.report(
-                        &at(path, "to"),
-                        "redirect needs to = \":PORT\" (a local port)",
-                    );
-                    return None;
-                }
-            },
         };
         Some(v)
     }
@@ -526,4 +398,178 @@ impl Ctx<'_> {
             r.family.or(target)
         }
     }
+}
+
+/// A raw rule: only `chain` and `raw`, and its text one confined rule body.
+fn raw_rule(ck: &mut Checker, path: &[Seg], r: &FwRuleConfig, raw: &str) -> Option<Rule> {
+    let other = FwRuleConfig {
+        chain: r.chain.clone(),
+        raw: r.raw.clone(),
+        ..FwRuleConfig::default()
+    };
+    if *r != other {
+        ck.report(
+            path,
+            "a raw rule takes only chain and raw; put everything else into the raw text",
+        );
+    }
+    let raw = raw.trim();
+    // Parsed, not pasted: one rule body, nothing nft would read as more commands.
+    if let Err(e) = crate::firewall::confine::check_rule(raw) {
+        ck.report(&at(path, "raw"), e.to_string());
+    }
+    Some(Rule::Raw(raw.to_owned()))
+}
+
+/// Interfaces a packet cannot have yet (or any more) in the chain's hook.
+fn check_directions(ck: &mut Checker, path: &[Seg], chain: &Name, m: &ModelRule) {
+    let hook = standard_chain(chain.as_str()).map(|b| b.hook);
+    if matches!(hook, Some(Hook::Input | Hook::Prerouting)) && m.oif.is_some() {
+        ck.report(
+            path,
+            format!("packets in {chain} have no output interface yet; drop out_zone/out_interface"),
+        );
+    }
+    if matches!(hook, Some(Hook::Output | Hook::Postrouting)) && m.iif.is_some() {
+        ck.report(
+            path,
+            format!("packets in {chain} have no input interface; drop in_zone/in_interface"),
+        );
+    }
+}
+
+fn protocols(ck: &mut Checker, p: &[Seg], list: &Entries) -> Vec<Protocol> {
+    let mut out = Vec::new();
+    for e in &list.0 {
+        match e.parse::<Protocol>() {
+            Ok(proto) => out.push(proto),
+            Err(msg) => ck.report(p, msg),
+        }
+    }
+    if list.0.is_empty() {
+        ck.report(p, "the list is empty");
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// ICMP or ICMPv6 type names, in the order of nft's table (canonical form).
+fn icmp_types(ck: &mut Checker, p: &[Seg], types: &Entries, protocols: &[Protocol]) -> Vec<String> {
+    let table: &[&str] = match protocols {
+        [Protocol::ICMP] => &ICMP_TYPES,
+        [Protocol::ICMPV6] => &ICMPV6_TYPES,
+        _ => {
+            ck.report(
+                p,
+                "icmp_type needs protocol = \"icmp\" or protocol = \"icmpv6\"",
+            );
+            &[]
+        }
+    };
+    let mut idx: Vec<usize> = Vec::new();
+    for t in &types.0 {
+        match table.iter().position(|n| n == t) {
+            Some(i) => idx.push(i),
+            None if !table.is_empty() => ck.report(
+                p,
+                format!(
+                    "unknown ICMP type {t:?}; expected one of: {}",
+                    table.join(", ")
+                ),
+            ),
+            None => {}
+        }
+    }
+    if types.0.is_empty() {
+        ck.report(p, "the list is empty");
+    }
+    idx.sort_unstable();
+    idx.dedup();
+    idx.into_iter().map(|i| table[i].to_owned()).collect()
+}
+
+fn ct_states(ck: &mut Checker, p: &[Seg], states: &Entries) -> Vec<CtState> {
+    let mut out = Vec::new();
+    for s in &states.0 {
+        match CtState::from_word(s) {
+            Some(s) => out.push(s),
+            None => ck.report(
+                p,
+                format!("unknown conntrack state {s:?}; expected new, established, related, invalid or untracked"),
+            ),
+        }
+    }
+    if states.0.is_empty() {
+        ck.report(p, "the list is empty");
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The NAT verdicts: each in the hook that can rewrite what it rewrites, with its target.
+fn nat_verdict(
+    ck: &mut Checker,
+    path: &[Seg],
+    r: &FwRuleConfig,
+    m: &ModelRule,
+    action: &Action,
+    chain_hook: Option<Hook>,
+) -> Option<Verdict> {
+    let p = at(path, "action");
+    let v = match action {
+        Action::Masquerade | Action::Snat if chain_hook == Some(Hook::Prerouting) => {
+            ck.report(
+                &p,
+                format!("{action} rewrites the source; it goes in postrouting"),
+            );
+            return None;
+        }
+        Action::Dnat | Action::Redirect if chain_hook == Some(Hook::Postrouting) => {
+            ck.report(
+                &p,
+                format!("{action} rewrites the destination; it goes in prerouting"),
+            );
+            return None;
+        }
+        Action::Masquerade => Verdict::Masquerade,
+        Action::Snat | Action::Dnat => {
+            let Some(t) = r.to.filter(|t| t.addr.is_some()) else {
+                ck.report(
+                    &at(path, "to"),
+                    format!("{action} needs to = \"ADDRESS\" or \"ADDRESS:PORT\""),
+                );
+                return None;
+            };
+            if t.port.is_some()
+                && (m.protocols.is_empty() || !m.protocols.iter().all(|p| p.has_ports()))
+            {
+                ck.report(
+                    &at(path, "to"),
+                    "a port in the target needs protocol = \"tcp\", \"udp\" or \"sctp\"",
+                );
+            }
+            if *action == Action::Snat {
+                Verdict::Snat(t)
+            } else {
+                Verdict::Dnat(t)
+            }
+        }
+        Action::Redirect => match r.to {
+            Some(NatTarget {
+                addr: None,
+                port: Some(p),
+            }) => Verdict::Redirect(p),
+            _ => {
+                ck.report(
+                    &at(path, "to"),
+                    "redirect needs to = \":PORT\" (a local port)",
+                );
+                return None;
+            }
+        },
+        _ => return None,
+    };
+    Some(v)
 }
