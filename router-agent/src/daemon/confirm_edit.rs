@@ -97,7 +97,6 @@ struct Undone {
 
 #[derive(Debug, Default)]
 pub(super) struct EditState {
-    bgp: Option<BgpRead>,
     pending: Option<Pending>,
     undone: Option<Undone>,
 }
@@ -124,11 +123,11 @@ impl EditState {
     }
 }
 
-impl<R: Router> Daemon<R> {
+impl<R: Router + 'static> Daemon<R> {
     /// With BGP: `read` gives BIRD's sessions now, and a store-side edit is confirmed only
     /// once the sessions established before it are established again.
     pub fn with_bgp(mut self, read: impl Fn() -> Option<Readout> + Send + Sync + 'static) -> Self {
-        self.edit.bgp = Some(BgpRead(Arc::new(read)));
+        self.bgp = Some(BgpRead(Arc::new(read)));
         self
     }
 
@@ -137,7 +136,7 @@ impl<R: Router> Daemon<R> {
     /// waits for its confirm keeps the older one's: the config last confirmed.
     pub(super) async fn before_edit(&mut self, from: usize, running: String) -> Option<Previous> {
         self.settings.edit_confirm?;
-        if let Some(p) = &self.edit.pending {
+        if let Some(p) = &self.m.edit.pending {
             return Some(p.previous.clone());
         }
         let mut files = Vec::new();
@@ -147,7 +146,7 @@ impl<R: Router> Daemon<R> {
                 files.push((name, read));
             }
         }
-        let sessions_up = match &self.edit.bgp {
+        let sessions_up = match &self.bgp {
             Some(bgp) => match bgp.read().await {
                 Some(Readout::Sessions(s)) => s
                     .into_iter()
@@ -160,7 +159,7 @@ impl<R: Router> Daemon<R> {
         };
         Some(Previous {
             text: running,
-            version: self.status.running_version.clone(),
+            version: self.m.running_version.clone(),
             files,
             sessions_up,
         })
@@ -176,8 +175,8 @@ impl<R: Router> Daemon<R> {
             edit.version
         );
         let now = Instant::now();
-        self.edit.undone = None;
-        self.edit.pending = Some(Pending {
+        self.m.edit.undone = None;
+        self.m.edit.pending = Some(Pending {
             edit,
             previous,
             until: now + window,
@@ -191,14 +190,15 @@ impl<R: Router> Daemon<R> {
     pub(super) async fn confirm_tick(&mut self) {
         let Some(w) = self.writer else {
             // Edits come only through a writer; nothing to ask without one.
-            self.edit.pending = None;
-            self.edit.undone = None;
+            self.m.edit.pending = None;
+            self.m.edit.undone = None;
             return;
         };
-        if self.edit.pending.is_none() {
+        if self.m.edit.pending.is_none() {
             return self.record_undone(w).await;
         }
         let until = self
+            .m
             .edit
             .pending
             .as_ref()
@@ -214,7 +214,7 @@ impl<R: Router> Daemon<R> {
             Ok(Err(e)) => Ok(Err(e)),
             Err(e) => Err(e),
         };
-        let Some(p) = self.edit.pending.as_mut() else {
+        let Some(p) = self.m.edit.pending.as_mut() else {
             return;
         };
         match probe {
@@ -224,7 +224,7 @@ impl<R: Router> Daemon<R> {
                     "store version {} confirmed: the store answers",
                     p.edit.version
                 );
-                self.edit.pending = None;
+                self.m.edit.pending = None;
                 self.status.counters.edits_confirmed += 1;
                 self.publish();
             }
@@ -233,21 +233,21 @@ impl<R: Router> Daemon<R> {
             }
             Err(_) => p.last_error = "the store was not reachable: no answer".to_owned(),
         }
-        let Some(p) = self.edit.pending.as_mut() else {
+        let Some(p) = self.m.edit.pending.as_mut() else {
             return;
         };
         if Instant::now() < p.until {
             p.next_probe = Instant::now() + self.settings.edit_probe;
             return;
         }
-        if let Some(p) = self.edit.pending.take() {
+        if let Some(p) = self.m.edit.pending.take() {
             self.undo(p).await;
         }
     }
 
     /// Whether the BGP sessions up before the pending edit are up again.
     async fn sessions_back(&self) -> Result<(), String> {
-        let (Some(bgp), Some(p)) = (&self.edit.bgp, &self.edit.pending) else {
+        let (Some(bgp), Some(p)) = (&self.bgp, &self.m.edit.pending) else {
             return Ok(());
         };
         if p.previous.sessions_up.is_empty() {
@@ -276,19 +276,22 @@ impl<R: Router> Daemon<R> {
             Some(v) => format!("{}@{v}", self.id),
             None => format!("{} (running before {})", self.id, p.edit.version),
         };
-        let result = model::parse(&origin, &p.previous.text)
-            .map_err(|e| e.to_string())
-            .and_then(|mut config| {
+        let result = match model::parse(&origin, &p.previous.text) {
+            Ok(mut config) => {
                 for (name, read) in p.previous.files.clone() {
                     config.set_file(name, read);
                 }
                 self.apply_config(&origin, &p.previous.text, config)
-            });
+                    .await
+                    .map_err(|e| e.reason)
+            }
+            Err(e) => Err(e.to_string()),
+        };
         self.status.counters.edits_undone += 1;
         self.status.last_error = Some(format!("store version {} undone: {reason}", p.edit.version));
-        self.status.phase = match result {
+        self.m.phase = match result {
             Ok(()) => {
-                self.status.running_version = p.previous.version.clone();
+                self.m.running_version = p.previous.version.clone();
                 Phase::Degraded(format!(
                     "store version {} undone: {reason}; running {was}",
                     p.edit.version
@@ -304,8 +307,8 @@ impl<R: Router> Daemon<R> {
         };
         // What runs is what was saved before the edit: no snapshot writes it back over the
         // store's version, which stays for the operator to fix.
-        self.saved = self.render().ok();
-        self.edit.undone = Some(Undone {
+        self.m.saved = self.render().await.ok();
+        self.m.edit.undone = Some(Undone {
             edit: p.edit,
             reason,
             recorded: false,
@@ -316,7 +319,7 @@ impl<R: Router> Daemon<R> {
 
     /// Keeps the undone edit in the store's history with the reason (once the store answers).
     async fn record_undone(&mut self, w: usize) {
-        let Some(u) = self.edit.undone.as_ref() else {
+        let Some(u) = self.m.edit.undone.as_ref() else {
             return;
         };
         let note = message(
@@ -327,7 +330,7 @@ impl<R: Router> Daemon<R> {
             ),
         );
         let result = self.stores[w].archive(&self.id, &u.edit.text, &note).await;
-        let Some(u) = self.edit.undone.as_mut() else {
+        let Some(u) = self.m.edit.undone.as_mut() else {
             return;
         };
         match result {

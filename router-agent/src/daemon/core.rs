@@ -3,24 +3,28 @@
 //! and at shutdown, with compare-and-swap; store-side edits are applied after the running
 //! config is saved into history.
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
+#[path = "boot.rs"]
+mod boot;
 #[path = "confirm_edit.rs"]
 mod confirm_edit;
+#[path = "machine.rs"]
+mod machine;
+#[path = "snapshot.rs"]
+mod snapshot;
 
+use self::machine::{Machine, Wake, WatchState};
 use super::backoff::Backoff;
-use super::persist::{self, Persisted};
+use super::persist::Persisted;
 use super::status::{Phase, Status};
 use crate::model::{self, bgp::ListFile};
-use crate::router::Router;
-use crate::store::note::message;
-use crate::store::{
-    error_chain, ConfigStore, Expect, FileName, RouterId, StoreError, StoreEvent, Stored, Version,
-    Watch, WriteKind,
-};
+use crate::router::{Router, RouterError};
+use crate::store::{error_chain, ConfigStore, FileName, RouterId, StoreError, StoreEvent};
 
 /// Something the daemon reacts to, from the outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,23 +101,18 @@ pub struct Daemon<R: Router> {
     /// Tried in order at boot; snapshots go to the first writable one.
     stores: Vec<Box<dyn ConfigStore>>,
     writer: Option<usize>,
-    router: R,
+    /// Used on a blocking thread ([`Daemon::on_router`]), never on the runtime's.
+    router: Arc<Mutex<R>>,
     settings: Settings,
+    /// The state machine; [`Status`] mirrors it.
+    m: Machine,
+    /// What is reported only: counters, the last error and apply.
     status: Status,
     status_tx: watch::Sender<Status>,
-    /// The running config's text as the writer's history has it.
-    saved: Option<String>,
-    /// What the next write expects; `None`: unknown, ask the writer first.
-    expect: Option<Expect>,
-    /// A snapshot not yet written (newest wins).
-    pending: Option<String>,
     retry: Backoff,
-    retry_at: Option<Instant>,
     files: Vec<Persisted>,
-    /// A snapshot waits for a pending commit-confirm.
-    held: bool,
-    /// A store-side edit waiting for its confirm, and the last one undone.
-    edit: confirm_edit::EditState,
+    /// BIRD's sessions, for the confirm of a store-side edit.
+    bgp: Option<confirm_edit::BgpRead>,
 }
 
 impl<R: Router> std::fmt::Debug for Daemon<R> {
@@ -125,11 +124,30 @@ impl<R: Router> std::fmt::Debug for Daemon<R> {
     }
 }
 
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365)
+/// Why a config was not applied.
+#[derive(Debug)]
+struct NotApplied {
+    reason: String,
+    /// Nothing was written: the config never reached the router, or the router refused it
+    /// before it wrote anything.
+    untouched: bool,
 }
 
-impl<R: Router> Daemon<R> {
+impl NotApplied {
+    fn invalid(e: impl std::fmt::Display) -> NotApplied {
+        NotApplied {
+            reason: e.to_string(),
+            untouched: true,
+        }
+    }
+}
+
+fn lock<R>(router: &Mutex<R>) -> MutexGuard<'_, R> {
+    // A panic while the router was held was already reported (apply_caught) or raised.
+    router.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<R: Router + 'static> Daemon<R> {
     pub fn new(
         id: RouterId,
         stores: Vec<Box<dyn ConfigStore>>,
@@ -152,18 +170,14 @@ impl<R: Router> Daemon<R> {
             id,
             stores,
             writer,
-            router,
+            router: Arc::new(Mutex::new(router)),
             settings,
+            m: Machine::default(),
             status,
             status_tx,
-            saved: None,
-            expect: None,
-            pending: None,
             retry,
-            retry_at: None,
             files: Vec::new(),
-            held: false,
-            edit: confirm_edit::EditState::default(),
+            bgp: None,
         };
         (daemon, status_rx)
     }
@@ -174,31 +188,65 @@ impl<R: Router> Daemon<R> {
         self
     }
 
-    pub fn router(&self) -> &R {
-        &self.router
+    pub fn router(&self) -> MutexGuard<'_, R> {
+        lock(&self.router)
     }
 
     pub fn status(&self) -> &Status {
         &self.status
     }
 
-    fn publish(&self) {
-        self.status_tx.send_replace(self.status.clone());
+    /// Copies the state machine into the status and sends it.
+    fn publish(&mut self) {
+        let s = &mut self.status;
+        s.phase = self.m.phase.clone();
+        s.running_version = self.m.running_version.clone();
+        s.store_version = self.m.store_version.clone();
+        s.pending_snapshot = self.m.write.text().is_some();
+        self.status_tx.send_replace(s.clone());
     }
 
     fn set_phase(&mut self, phase: Phase) {
-        self.status.phase = phase;
+        self.m.phase = phase;
         self.publish();
+    }
+
+    /// Runs `f` on the router on a blocking thread (netlink, nft and birdc block): the
+    /// runtime's threads stay free, and tests run on a paused clock.
+    async fn on_router<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut R) -> T + Send + 'static,
+    ) -> Result<T, RouterError> {
+        let router = self.router.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&router)))
+            .await
+            .map_err(|e| match e.try_into_panic() {
+                Ok(p) => RouterError::Panicked(crate::reconcile::panic_text(&*p)),
+                Err(e) => RouterError::Panicked(e.to_string()),
+            })
+    }
+
+    /// The running config, read in full.
+    async fn read_running(&mut self) -> Result<model::Config, String> {
+        self.on_router(|r| r.running())
+            .await
+            .and_then(|r| r)
+            .map_err(|e| error_chain(&e))
     }
 
     /// The running config as TOML, laid out like the saved text and with its table names
     /// (the kernel keeps neither).
-    fn render(&mut self) -> Result<String, String> {
-        let router = &mut self.router;
-        let previous = self.saved.as_deref();
-        tokio::task::block_in_place(|| router.running())
-            .map(|c| model::render_snapshot(previous, &c))
-            .map_err(|e| error_chain(&e))
+    async fn render(&mut self) -> Result<String, String> {
+        self.render_read().await.map(|(text, _)| text)
+    }
+
+    /// [`Daemon::render`], and the config it rendered.
+    async fn render_read(&mut self) -> Result<(String, model::Config), String> {
+        let config = self.read_running().await?;
+        Ok((
+            model::render_snapshot(self.m.saved.as_deref(), &config),
+            config,
+        ))
     }
 
     /// A list file the config names, from store `from` (kept beside the config there).
@@ -217,34 +265,43 @@ impl<R: Router> Daemon<R> {
 
     /// Validates a config text of store `from` and applies it; the router is unchanged on
     /// failure.
-    async fn apply_text(&mut self, from: usize, origin: &str, text: &str) -> Result<(), String> {
-        let mut config = model::parse(origin, text).map_err(|e| e.to_string())?;
+    async fn apply_text(
+        &mut self,
+        from: usize,
+        origin: &str,
+        text: &str,
+    ) -> Result<(), NotApplied> {
+        let mut config = model::parse(origin, text).map_err(NotApplied::invalid)?;
         for name in config.list_files() {
             tracing::debug!("list file {name} from the store");
             let read = self.fetch_file(from, &name).await;
             config.set_file(name, read);
         }
-        self.apply_config(origin, text, config)
+        self.apply_config(origin, text, config).await
     }
 
     /// Validates a parsed config (its list files set) and applies it.
-    fn apply_config(
+    async fn apply_config(
         &mut self,
         origin: &str,
         text: &str,
         config: model::Config,
-    ) -> Result<(), String> {
-        let valid = model::validate_text(config, origin, text).map_err(|e| e.to_string())?;
-        let router = &mut self.router;
+    ) -> Result<(), NotApplied> {
+        let valid = model::validate_text(config, origin, text).map_err(NotApplied::invalid)?;
+        let valid = Arc::new(valid);
         let started = std::time::Instant::now();
-        let result = tokio::task::block_in_place(|| crate::router::apply_caught(router, &valid));
+        let v = valid.clone();
+        let result = self
+            .on_router(move |r| crate::router::apply_caught(r, &v))
+            .await
+            .and_then(|r| r);
         self.status
             .record_apply(origin, started.elapsed(), result.is_ok(), &valid);
         match result {
             Ok(applied) => {
                 // The text the router now runs: the next render keeps its comments and table
                 // names (callers that applied it from elsewhere than the writer reset this).
-                self.saved = Some(text.to_owned());
+                self.m.saved = Some(text.to_owned());
                 self.status.counters.applies += 1;
                 tracing::info!(
                     net_ops = applied.net_ops,
@@ -255,23 +312,28 @@ impl<R: Router> Daemon<R> {
             }
             Err(e) => {
                 self.status.counters.apply_failures += 1;
-                Err(error_chain(&e))
+                Err(NotApplied {
+                    reason: error_chain(&e),
+                    // The router says so, before it wrote anything.
+                    untouched: matches!(e, RouterError::Refused(_)),
+                })
             }
         }
     }
 
-    /// Runs until [`Event::Stop`] or until `events` closes.
+    /// Runs until [`Event::Stop`] or until `events` closes: boot, then the state machine
+    /// moves on each event, store event and timer ([`Wake`]).
     pub async fn run(mut self, mut events: mpsc::Receiver<Event>) -> Result<Self, StoppedWaiting> {
         let (from, found) = self.pull_at_boot(&mut events).await?;
-        let mut files_due = self.sync_files(from, false).await;
+        self.m.files_due = self.sync_files(from, false).await;
         self.start(from, found).await;
-        let mut watch = self.open_watch().await;
-        let mut watch_retry: Option<Instant> = None;
-        let mut changed_since: Option<Instant> = None;
-        let mut deadline: Option<Instant> = None;
-        let periodic = self.settings.periodic;
-        let mut next_periodic = periodic.map(|p| Instant::now() + p);
+        if let Some(w) = self.open_watch().await {
+            self.m.watch = WatchState::Open(w);
+        }
+        self.m.periodic_at = self.settings.periodic.map(|p| Instant::now() + p);
         loop {
+            let wake = self.m.next_wake();
+            let at = wake.map_or_else(Instant::now, |(at, _)| at);
             tokio::select! {
                 ev = events.recv() => match ev {
                     None | Some(Event::Stop) => {
@@ -280,538 +342,82 @@ impl<R: Router> Daemon<R> {
                     }
                     Some(Event::Changed(what)) => {
                         tracing::debug!("change seen: {what}");
-                        let first = *changed_since.get_or_insert_with(Instant::now);
-                        deadline = Some(
-                            (Instant::now() + self.settings.debounce)
-                                .min(first + self.settings.max_debounce),
-                        );
+                        self.m.changed(self.settings.debounce, self.settings.max_debounce);
                     }
                     Some(Event::Reload) => self.reload().await,
                 },
-                item = recv_watch(&mut watch) => match item {
-                    Some(Ok(StoreEvent::Changed(s))) => {
-                        if self.status.store_version.as_ref() != Some(&s.version)
-                            && !self.edit.refused(&s.version)
-                        {
-                            self.adopt(s, "store-side edit").await;
-                        }
-                    }
-                    Some(Ok(StoreEvent::Deleted)) => {
-                        tracing::warn!("the store's config of {} was deleted; the next snapshot writes it again", self.id);
-                        self.expect = Some(Expect::Absent);
-                        self.saved = None;
-                        self.snapshot("config deleted in the store").await;
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!("watching the store: {e}; watching again shortly");
-                        watch = None;
-                        watch_retry = Some(Instant::now() + self.settings.poll);
-                    }
-                    None => {
-                        watch = None;
-                        watch_retry = Some(Instant::now() + self.settings.poll);
-                    }
-                },
-                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                    deadline = None;
-                    changed_since = None;
-                    self.snapshot("running state changed").await;
-                }
-                () = sleep_until(self.retry_at.unwrap_or_else(far_future)), if self.retry_at.is_some() => {
-                    self.retry_at = None;
-                    if self.held {
-                        self.snapshot("after a held snapshot").await;
-                    } else {
-                        self.flush().await;
-                    }
-                }
-                () = sleep_until(watch_retry.unwrap_or_else(far_future)), if watch_retry.is_some() => {
-                    watch_retry = None;
-                    watch = self.open_watch().await;
-                    if watch.is_none() {
-                        watch_retry = Some(Instant::now() + self.settings.poll);
-                    }
-                }
-                () = sleep_until(files_due.unwrap_or_else(far_future)), if files_due.is_some() => {
-                    files_due = self.sync_files(self.writer.unwrap_or(from), true).await;
-                }
-                () = sleep_until(self.edit.due().unwrap_or_else(far_future)), if self.edit.due().is_some() => {
-                    self.confirm_tick().await;
-                }
-                () = sleep_until(next_periodic.unwrap_or_else(far_future)), if next_periodic.is_some() => {
-                    next_periodic = periodic.map(|p| Instant::now() + p);
-                    self.snapshot("periodic").await;
-                }
-            }
-        }
-    }
-
-    /// Restores or uploads the persisted files through store `at`. Those neither side has
-    /// (yet) are looked for again later: returns when, or `None` once all are settled.
-    /// `only_present`: skip files still absent here (no store request for them).
-    async fn sync_files(&mut self, at: usize, only_present: bool) -> Option<Instant> {
-        let (due, waiting): (Vec<Persisted>, Vec<Persisted>) = std::mem::take(&mut self.files)
-            .into_iter()
-            .partition(|f| !only_present || f.path.exists());
-        self.files = waiting;
-        if !due.is_empty() {
-            match persist::sync(self.stores[at].as_ref(), &self.id, &due).await {
-                Ok(outcomes) => {
-                    if outcomes.contains(&persist::Outcome::Restored) {
-                        self.after_restore().await;
-                    }
-                    self.files.extend(
-                        due.into_iter()
-                            .zip(outcomes)
-                            .filter(|(_, o)| *o == persist::Outcome::Missing)
-                            .map(|(f, _)| f),
-                    );
-                }
-                Err(e) => {
-                    tracing::error!("persisted files: {}", error_chain(&e));
-                    self.files.extend(due);
-                }
-            }
-        }
-        (!self.files.is_empty()).then(|| Instant::now() + self.settings.file_recheck)
-    }
-
-    /// Runs [`Settings::on_restore`], bounded to 10 s; a failure is logged.
-    async fn after_restore(&self) {
-        let Some(cmd) = &self.settings.on_restore else {
-            return;
-        };
-        tracing::info!("a persisted file was restored: running `{cmd}`");
-        let run = tokio::process::Command::new("sh")
-            .args(["-c", cmd])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .status();
-        match tokio::time::timeout(Duration::from_secs(10), run).await {
-            Ok(Ok(s)) if s.success() => {}
-            Ok(Ok(s)) => tracing::warn!("`{cmd}`: {s}"),
-            Ok(Err(e)) => tracing::warn!("`{cmd}`: {e}"),
-            Err(_) => tracing::warn!("`{cmd}`: still running after 10 s; killed"),
-        }
-    }
-
-    /// Asks each store in turn, round after round with backoff, until one answers (with a
-    /// config or without one). Returns the store's index and its answer.
-    async fn pull_at_boot(
-        &mut self,
-        events: &mut mpsc::Receiver<Event>,
-    ) -> Result<(usize, Option<Stored>), StoppedWaiting> {
-        let mut backoff = Backoff::new(self.settings.retry_initial, self.settings.retry_max);
-        loop {
-            let mut failures = Vec::new();
-            for (i, store) in self.stores.iter().enumerate() {
-                match store.get(&self.id).await {
-                    Ok(found) => {
-                        tracing::info!(
-                            "{} answered for {}: {}",
-                            store.describe(),
-                            self.id,
-                            found
-                                .as_ref()
-                                .map_or("no config yet".to_owned(), |s| format!(
-                                    "version {}",
-                                    s.version
-                                ))
-                        );
-                        return Ok((i, found));
-                    }
-                    Err(e) => failures.push(e.to_string()),
-                }
-            }
-            let delay = backoff.next_delay();
-            let what = format!("{}; retrying in {delay:.1?}", failures.join("; "));
-            tracing::warn!("waiting for the store: {what}");
-            self.set_phase(Phase::WaitingForStore(what));
-            // Changes (links coming up) do not cut the wait short; a stop does.
-            let until = Instant::now() + delay;
-            loop {
-                tokio::select! {
-                    () = sleep_until(until) => break,
-                    ev = events.recv() => {
-                        if matches!(ev, None | Some(Event::Stop)) {
-                            self.set_phase(Phase::Stopped);
-                            return Err(StoppedWaiting);
-                        }
+                item = recv_watch(&mut self.m.watch) => self.on_store_event(item).await,
+                () = sleep_until(at), if wake.is_some() => {
+                    if let Some((_, wake)) = wake {
+                        self.on_wake(wake, from).await;
                     }
                 }
             }
         }
     }
 
-    /// Applies what the boot store holds, else the newest version of its history that
-    /// applies; with no config at all, the running state becomes the first version.
-    async fn start(&mut self, from: usize, found: Option<Stored>) {
-        let Some(current) = found else {
-            tracing::info!(
-                "the store has no config for {}; saving the running state as its first version",
-                self.id
-            );
-            if Some(from) == self.writer {
-                self.expect = Some(Expect::Absent);
+    /// A timer of the state machine is due.
+    async fn on_wake(&mut self, wake: Wake, from: usize) {
+        match wake {
+            Wake::Debounced => {
+                self.m.debounce = None;
+                self.snapshot("running state changed").await;
             }
-            self.set_phase(Phase::Running);
-            self.snapshot("first boot: the running state").await;
-            return;
-        };
-        self.status.store_version = Some(current.version.clone());
-        if Some(from) == self.writer {
-            self.expect = Some(Expect::Version(current.version.clone()));
-        }
-        let origin = format!("{}@{}", self.id, current.version);
-        match self.apply_text(from, &origin, &current.text).await {
-            Ok(()) => {
-                self.status.running_version = Some(current.version.clone());
-                self.status.phase = Phase::Running;
+            Wake::Write => {
+                if matches!(self.m.write, machine::Write::Held { .. }) {
+                    self.snapshot("after a held snapshot").await;
+                } else {
+                    self.flush().await;
+                }
             }
-            Err(reason) => {
-                tracing::error!("the store's newest config is refused: {reason}");
-                self.status.last_error = Some(reason.clone());
-                self.status.phase = match self.fall_back(from, &current.version).await {
-                    Some(v) => {
-                        tracing::error!(
-                            "DEGRADED: running version {v} from history instead of the newest, {}",
-                            current.version
-                        );
-                        Phase::Degraded(format!(
-                            "newest version {} refused ({reason}); running {v} from history",
-                            current.version
-                        ))
-                    }
-                    None => {
-                        tracing::error!("no version in the store's history applies; the router keeps its boot state");
-                        Phase::Failed(format!(
-                            "newest version {} refused ({reason}); no older version applies",
-                            current.version
-                        ))
-                    }
+            Wake::Watch => {
+                self.m.watch = match self.open_watch().await {
+                    Some(w) => WatchState::Open(w),
+                    None => WatchState::Closed(Instant::now() + self.settings.poll),
                 };
             }
-        }
-        self.saved = if Some(from) == self.writer {
-            self.render().ok()
-        } else {
-            None
-        };
-        self.publish();
-    }
-
-    /// Tries the history, newest first, and returns the version that applied.
-    async fn fall_back(&mut self, from: usize, refused: &Version) -> Option<Version> {
-        let history = match self.stores[from].history(&self.id).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!("reading the history to fall back on: {e}");
-                return None;
+            Wake::Files => {
+                self.m.files_due = self.sync_files(self.writer.unwrap_or(from), true).await;
             }
-        };
-        let limit = self.settings.fallback_versions;
-        let older = history.into_iter().filter(|h| &h.version != refused);
-        for (n, entry) in older.enumerate() {
-            if n == limit {
-                tracing::error!(
-                    "the {limit} versions before {refused} were refused too; not trying older ones"
-                );
-                break;
-            }
-            let text = match self.stores[from]
-                .get_version(&self.id, &entry.version)
-                .await
-            {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!("history version {}: {e}", entry.version);
-                    continue;
-                }
-            };
-            let origin = format!("{}@{}", self.id, entry.version);
-            match self.apply_text(from, &origin, &text).await {
-                Ok(()) => {
-                    self.status.running_version = Some(entry.version.clone());
-                    return Some(entry.version);
-                }
-                Err(reason) => {
-                    tracing::warn!("history version {} refused too: {reason}", entry.version)
-                }
-            }
-        }
-        None
-    }
-
-    async fn open_watch(&mut self) -> Option<Watch> {
-        let store = &self.stores[self.writer?];
-        match store
-            .watch(
-                &self.id,
-                self.status.store_version.clone(),
-                self.settings.poll,
-            )
-            .await
-        {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!("cannot watch {} for edits yet: {e}", store.describe());
-                None
+            Wake::Confirm => self.confirm_tick().await,
+            Wake::Periodic => {
+                self.m.periodic_at = self.settings.periodic.map(|p| Instant::now() + p);
+                self.snapshot("periodic").await;
             }
         }
     }
 
-    /// Renders the running config and writes it if it differs from the saved one.
-    async fn snapshot(&mut self, why: &str) {
-        if self.writer.is_none() {
-            tracing::warn!("no writable store: snapshot ({why}) not saved");
-            return;
-        }
-        if self.edit.pending() || self.settings.hold.as_ref().is_some_and(|h| h.exists()) {
-            tracing::info!("snapshot ({why}) held: a commit-confirm is pending");
-            self.held = true;
-            self.retry_at = Some(Instant::now() + Duration::from_secs(1));
-            return;
-        }
-        self.held = false;
-        let text = match self.render() {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!("reading the running config for a snapshot: {e}");
-                self.status.last_error = Some(e);
-                self.status.counters.snapshot_failures += 1;
-                self.schedule_retry();
-                return;
-            }
-        };
-        if self.saved.as_deref() == Some(text.as_str()) {
-            tracing::debug!("snapshot ({why}): unchanged");
-            self.pending = None;
-            self.status.pending_snapshot = false;
-            self.publish();
-            return;
-        }
-        tracing::info!("snapshot ({why}): the running config changed");
-        self.pending = Some(text);
-        self.flush().await;
-    }
-
-    fn schedule_retry(&mut self) {
-        let delay = self.retry.next_delay();
-        self.retry_at = Some(Instant::now() + delay);
-        self.publish();
-    }
-
-    /// Writes the pending snapshot with compare-and-swap.
-    async fn flush(&mut self) {
-        let (Some(text), Some(w)) = (self.pending.clone(), self.writer) else {
-            return;
-        };
-        self.status.pending_snapshot = true;
-        let expect = match self.expect.clone() {
-            Some(e) => e,
-            None => match self.stores[w].get(&self.id).await {
-                // The writer was not the boot store: what it holds was not seen yet.
-                Ok(None) => Expect::Absent,
-                Ok(Some(s)) => {
-                    self.status.store_version = Some(s.version.clone());
-                    self.expect = Some(Expect::Version(s.version.clone()));
-                    if self.saved.is_none() {
-                        return self.resolve_conflict(text, s).await;
-                    }
-                    Expect::Version(s.version)
+    /// What the store's watch brought.
+    async fn on_store_event(&mut self, item: Option<Result<StoreEvent, StoreError>>) {
+        match item {
+            Some(Ok(StoreEvent::Changed(s))) => {
+                if self.m.store_version.as_ref() != Some(&s.version)
+                    && !self.m.edit.refused(&s.version)
+                {
+                    self.adopt(s, "store-side edit").await;
                 }
-                Err(e) => return self.write_failed(e),
-            },
-        };
-        let message = message(WriteKind::Snapshot, &format!("snapshot of {}", self.id));
-        match self.stores[w].put(&self.id, &text, &expect, &message).await {
-            Ok(v) => {
-                tracing::info!("snapshot saved as version {v}");
-                self.saved = Some(text);
-                self.pending = None;
-                self.expect = Some(Expect::Version(v.clone()));
-                self.status.running_version = Some(v.clone());
-                self.status.store_version = Some(v);
-                self.status.pending_snapshot = false;
-                self.status.counters.snapshots += 1;
-                if matches!(self.status.phase, Phase::Degraded(_) | Phase::Failed(_)) {
-                    self.status.phase = Phase::Running;
-                }
-                self.retry.reset();
-                self.publish();
             }
-            Err(StoreError::Conflict { current, .. }) => {
-                self.status.counters.conflicts += 1;
+            Some(Ok(StoreEvent::Deleted)) => {
                 tracing::warn!(
-                    "the store's config changed meanwhile (now {current:?}); keeping the running config in history and taking the store's"
+                    "the store's config of {} was deleted; the next snapshot writes it again",
+                    self.id
                 );
-                match self.stores[w].get(&self.id).await {
-                    Ok(Some(s)) => self.resolve_conflict(text, s).await,
-                    Ok(None) => {
-                        self.expect = Some(Expect::Absent);
-                        self.schedule_retry();
-                    }
-                    Err(e) => self.write_failed(e),
-                }
+                self.m.expect = Some(crate::store::Expect::Absent);
+                self.m.saved = None;
+                self.snapshot("config deleted in the store").await;
             }
-            Err(e) => self.write_failed(e),
+            Some(Err(e)) => {
+                tracing::warn!("watching the store: {e}; watching again shortly");
+                self.m.watch = WatchState::Closed(Instant::now() + self.settings.poll);
+            }
+            None => self.m.watch = WatchState::Closed(Instant::now() + self.settings.poll),
         }
-    }
-
-    fn write_failed(&mut self, e: StoreError) {
-        self.status.counters.snapshot_failures += 1;
-        let delay = self.retry.next_delay();
-        tracing::warn!("snapshot not saved: {e}; kept in memory, retrying in {delay:.1?}");
-        self.status.last_error = Some(e.to_string());
-        self.status.pending_snapshot = true;
-        self.retry_at = Some(Instant::now() + delay);
-        self.publish();
-    }
-
-    /// A conflict: ours goes into history, the store's newer config is applied.
-    async fn resolve_conflict(&mut self, ours: String, theirs: Stored) {
-        let w = self.writer.unwrap_or_default();
-        let message = message(
-            WriteKind::Conflict,
-            &format!(
-                "running config of {}, superseded by store version {}",
-                self.id, theirs.version
-            ),
-        );
-        if let Err(e) = self.stores[w].archive(&self.id, &ours, &message).await {
-            return self.write_failed(e);
-        }
-        self.pending = None;
-        self.saved = Some(ours);
-        self.adopt(theirs, "newer config in the store").await;
-    }
-
-    /// Applies a config the store has and the router does not run, after saving the
-    /// running config into history (unless it is there already).
-    async fn adopt(&mut self, theirs: Stored, why: &str) {
-        tracing::info!("{why}: applying store version {}", theirs.version);
-        let w = self.writer.unwrap_or_default();
-        let running = match self.render() {
-            Ok(running) => running,
-            Err(e) => {
-                tracing::error!(
-                    "not applying store version {}: reading the running config: {e}",
-                    theirs.version
-                );
-                return;
-            }
-        };
-        if self.saved.as_deref() != Some(running.as_str()) {
-            let message = message(
-                WriteKind::Apply,
-                &format!(
-                    "running config of {} before store version {} was applied",
-                    self.id, theirs.version
-                ),
-            );
-            if let Err(e) = self.stores[w].archive(&self.id, &running, &message).await {
-                tracing::warn!("not applying store version {} yet: {e}", theirs.version);
-                self.pending = Some(running);
-                return self.write_failed(e);
-            }
-        }
-        let previous = self.before_edit(w, running).await;
-        self.status.store_version = Some(theirs.version.clone());
-        self.expect = Some(Expect::Version(theirs.version.clone()));
-        let origin = format!("{}@{}", self.id, theirs.version);
-        match self.apply_text(w, &origin, &theirs.text).await {
-            Ok(()) => {
-                self.status.counters.store_edits += 1;
-                self.status.running_version = Some(theirs.version.clone());
-                self.status.phase = Phase::Running;
-                self.await_confirm(theirs, previous);
-            }
-            Err(reason) => {
-                tracing::error!(
-                    "store version {} refused, the router keeps its running config: {reason}",
-                    theirs.version
-                );
-                self.status.last_error = Some(reason.clone());
-                self.status.phase = Phase::Degraded(format!(
-                    "store version {} refused ({reason}); running {}",
-                    theirs.version,
-                    self.status
-                        .running_version
-                        .as_ref()
-                        .map_or("the boot state".to_owned(), |v| v.to_string())
-                ));
-            }
-        }
-        self.pending = None;
-        self.status.pending_snapshot = false;
-        self.saved = self.render().ok();
-        self.publish();
-    }
-
-    /// SIGHUP: save what runs, then take the store's config again.
-    async fn reload(&mut self) {
-        tracing::info!("reload: pulling the config again");
-        self.snapshot("before reload").await;
-        let Some(w) = self.writer else { return };
-        match self.stores[w].get(&self.id).await {
-            Ok(Some(s)) if self.edit.refused(&s.version) => tracing::warn!(
-                "reload: store version {} was undone (the store was not reachable after it); not applying it again",
-                s.version
-            ),
-            Ok(Some(s)) => {
-                let origin = format!("{}@{}", self.id, s.version);
-                if self.status.store_version.as_ref() != Some(&s.version) {
-                    self.adopt(s, "reload").await;
-                } else if let Err(reason) = self.apply_text(w, &origin, &s.text).await {
-                    tracing::error!("reload: {reason}");
-                    self.status.last_error = Some(reason);
-                    self.publish();
-                }
-            }
-            Ok(None) => tracing::warn!("reload: the store has no config for {}", self.id),
-            Err(e) => tracing::warn!("reload: {e}"),
-        }
-    }
-
-    /// The final snapshot, bounded in time.
-    async fn shutdown(&mut self) {
-        tracing::info!(
-            "stopping: final snapshot (at most {:?})",
-            self.settings.stop_timeout
-        );
-        let bound = self.settings.stop_timeout;
-        let done = tokio::time::timeout(bound, async {
-            self.snapshot("shutdown").await;
-            while self.pending.is_some() {
-                let at = self.retry_at.unwrap_or_else(Instant::now);
-                sleep_until(at).await;
-                self.retry_at = None;
-                self.flush().await;
-            }
-        })
-        .await;
-        if done.is_err() {
-            tracing::error!("the final snapshot could not be saved within {bound:?}; it is lost");
-        }
-        // Peers move their traffic away before the sessions drop (BGP graceful shutdown).
-        let router = &mut self.router;
-        tokio::task::block_in_place(|| {
-            if let Ok(valid) = router.running().map(|c| c.validate()) {
-                match valid {
-                    Ok(v) => router.stopping(&v),
-                    Err(_) => tracing::warn!(
-                        "the running config does not validate; nothing announced before stopping"
-                    ),
-                }
-            }
-        });
-        self.set_phase(Phase::Stopped);
     }
 }
 
-async fn recv_watch(watch: &mut Option<Watch>) -> Option<Result<StoreEvent, StoreError>> {
+async fn recv_watch(watch: &mut WatchState) -> Option<Result<StoreEvent, StoreError>> {
     match watch {
-        Some(w) => w.recv().await,
-        None => std::future::pending().await,
+        WatchState::Open(w) => w.recv().await,
+        _ => std::future::pending().await,
     }
 }

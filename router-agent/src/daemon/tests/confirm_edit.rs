@@ -98,16 +98,16 @@ fn confirming(window: Duration) -> Settings {
 }
 
 fn cutoff_harness(store: Arc<MemoryStore>, settings: Settings) -> Harness {
-    let router = FakeRouter::default();
+    let router = Counted::default();
     let cut = Cutoff {
         store: Shared(store.clone()),
-        router: router.clone(),
+        router: router.fake.clone(),
         cut_by: "cut".to_owned(),
     };
     Harness::with_store(store, Box::new(cut), router, settings)
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn an_edit_that_cuts_the_router_off_is_undone_marked_and_not_applied_again() {
     let store = seeded("a").await;
     let seed = current_version(&store).await;
@@ -174,7 +174,7 @@ async fn an_edit_that_cuts_the_router_off_is_undone_marked_and_not_applied_again
     h.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn an_edit_is_confirmed_when_the_store_answers_and_snapshots_wait_for_it() {
     let store = seeded("a").await;
     let seed = current_version(&store).await;
@@ -215,26 +215,18 @@ fn bird(router: FakeRouter) -> impl Fn() -> Option<crate::bgp::Readout> + Send +
 }
 
 fn bgp_harness(store: Arc<MemoryStore>, settings: Settings) -> Harness {
-    let router = FakeRouter::default();
+    let router = Counted::default();
     let (daemon, status) = Daemon::new(
         id(),
         vec![Box::new(Shared(store.clone()))],
         router.clone(),
         settings,
     );
-    let daemon = daemon.with_bgp(bird(router.clone()));
-    let (events, rx) = tokio::sync::mpsc::channel(16);
-    let task = tokio::spawn(daemon.run(rx));
-    Harness {
-        store,
-        router,
-        events,
-        status,
-        task,
-    }
+    let daemon = daemon.with_bgp(bird(router.fake.clone()));
+    Harness::run(store, daemon, router, status)
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn an_edit_after_which_bgp_sessions_stay_down_is_undone() {
     let store = seeded("a").await;
     let seed = current_version(&store).await;

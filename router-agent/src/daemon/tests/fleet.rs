@@ -7,10 +7,8 @@ use tokio::sync::watch;
 
 use super::*;
 
-/// The reporter beside a running daemon (multi-threaded: the daemon's applies run in
-/// `block_in_place`, so this one cannot use the paused clock; the reporter's own timing is
-/// tested on it in `report::tests`).
-#[tokio::test(flavor = "multi_thread")]
+/// The reporter beside a running daemon.
+#[tokio::test(start_paused = true)]
 async fn status_reports_follow_the_daemon_and_stay_out_of_history() {
     let store = seeded("a").await;
     let seed = current_version(&store).await;
@@ -59,7 +57,7 @@ async fn status_reports_follow_the_daemon_and_stay_out_of_history() {
     assert_eq!(store.list_routers().await.expect("list"), vec![id()]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn each_daemon_write_says_its_kind() {
     let mut h = Harness::start(seeded("a").await, FakeRouter::default());
     h.until("running", |s| s.phase == Phase::Running).await;

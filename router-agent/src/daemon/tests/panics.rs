@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_panic_applying_the_newest_config_falls_back_to_history() {
     let store = seeded("good").await;
     let v1 = current_version(&store).await;
