@@ -19,6 +19,7 @@ fi
 out=$(mktemp -d)
 pid=""
 cleanup() {
+    set +e
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     if [ -n "${systemd:-}" ]; then systemctl stop router-store 2>/dev/null || true; fi
     dpkg --purge router-store >/dev/null 2>&1 || true
@@ -76,7 +77,7 @@ if "$agent" store ls "$url" >/dev/null 2>&1; then fail "store ls without a token
     || fail "store push with the admin token"
 "$agent" store ls "$url" --token-file "$token" | grep -qw demo || fail "store ls does not list the pushed router"
 "$agent" store log "$url" demo --token-file "$token" >/dev/null || fail "store log demo"
-git --git-dir /var/lib/router-store/store/configs.git log --oneline | grep -q . || fail "no commit in the store's history"
+git --git-dir /var/lib/router-store/store/configs.git log --all --oneline | grep -q . || fail "no commit in the store's history"
 echo "deb-test: service answers on $url; ls, push and log with the first start's admin token"
 
 [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
