@@ -53,8 +53,9 @@ fn random_token() -> Result<String, FirstStartError> {
     let mut bytes = [0u8; 32];
     let mut filled = 0;
     while filled < bytes.len() {
-        let n = rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())
-            .map_err(|e| FirstStartError::Random(e.into()))?;
+        let n =
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())
+                .map_err(|e| FirstStartError::Random(e.into()))?;
         filled += n;
     }
     Ok(hex(&bytes))
@@ -89,7 +90,10 @@ mod tests {
     #[test]
     fn a_missing_tokens_file_gets_an_admin_token_only_its_owner_reads() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (tokens, token) = (dir.path().join("tokens.toml"), dir.path().join("admin.token"));
+        let (tokens, token) = (
+            dir.path().join("tokens.toml"),
+            dir.path().join("admin.token"),
+        );
         assert!(ensure_admin_token(&tokens, &token).expect("first start"));
         assert_eq!((mode(&tokens), mode(&token)), (0o600, 0o600));
         let secret = std::fs::read_to_string(&token).expect("token");
@@ -100,17 +104,26 @@ mod tests {
         assert_eq!(access.caller(Some(header.as_bytes())), Ok(Caller::Admin));
         // A second start keeps both.
         assert!(!ensure_admin_token(&tokens, &token).expect("second start"));
-        assert_eq!(std::fs::read_to_string(&token).expect("token").trim(), secret);
+        assert_eq!(
+            std::fs::read_to_string(&token).expect("token").trim(),
+            secret
+        );
     }
 
     #[test]
     fn an_existing_tokens_file_is_kept_and_no_token_is_made() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (tokens, token) = (dir.path().join("tokens.toml"), dir.path().join("admin.token"));
+        let (tokens, token) = (
+            dir.path().join("tokens.toml"),
+            dir.path().join("admin.token"),
+        );
         std::fs::write(&tokens, "[[token]]\n").expect("write");
         assert!(!ensure_admin_token(&tokens, &token).expect("start"));
         assert!(!token.exists());
-        assert_eq!(std::fs::read_to_string(&tokens).expect("read"), "[[token]]\n");
+        assert_eq!(
+            std::fs::read_to_string(&tokens).expect("read"),
+            "[[token]]\n"
+        );
     }
 
     #[test]

@@ -152,7 +152,13 @@ async fn answer(mut stream: TcpStream, file: &std::path::Path) -> std::io::Resul
             Ok(body) => response(200, "OK", CONTENT_TYPE, &body, with_body),
             Err(e) => {
                 let text = format!("no metrics yet ({}: {e})\n", file.display());
-                response(503, "Service Unavailable", "text/plain", text.as_bytes(), true)
+                response(
+                    503,
+                    "Service Unavailable",
+                    "text/plain",
+                    text.as_bytes(),
+                    true,
+                )
             }
         },
         Route::NotFound => response(404, "Not Found", "text/plain", b"try /metrics\n", true),

@@ -16,7 +16,10 @@ fn the_request_line_picks_the_route() {
     assert_eq!(r("POST /metrics HTTP/1.1\r\n\r\n"), Route::BadMethod);
     assert_eq!(r("GET /metrics\r\n\r\n"), Route::Bad);
     assert_eq!(r("GET /metrics HTTP/1.1\r\n"), Route::Bad, "no end of head");
-    let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+    let huge = format!(
+        "GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n",
+        "a".repeat(MAX_HEAD)
+    );
     assert_eq!(r(&huge), Route::Bad);
 }
 
@@ -46,7 +49,10 @@ async fn the_textfile_is_served_at_metrics_and_nothing_else() {
     std::fs::write(&file, "router_agent_degraded 0\n").expect("write");
     let ok = get(addr, "GET /metrics HTTP/1.1\r\nHost: r1\r\n\r\n").await;
     assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
-    assert!(ok.contains("\r\nContent-Type: text/plain; version=0.0.4"), "{ok}");
+    assert!(
+        ok.contains("\r\nContent-Type: text/plain; version=0.0.4"),
+        "{ok}"
+    );
     assert!(ok.ends_with("\r\n\r\nrouter_agent_degraded 0\n"), "{ok}");
     let other = get(addr, "GET /etc/shadow HTTP/1.1\r\n\r\n").await;
     assert!(other.starts_with("HTTP/1.1 404 "), "{other}");
@@ -72,9 +78,15 @@ async fn a_hostile_description_stays_inside_its_label() {
     std::fs::write(&file, &text).expect("write");
     let reply = get(exporter(file).await, "GET /metrics HTTP/1.1\r\n\r\n").await;
     let body = reply.split_once("\r\n\r\n").expect("a body").1;
-    assert!(!body.lines().any(|l| l.starts_with("router_agent_degraded")), "{body}");
+    assert!(
+        !body.lines().any(|l| l.starts_with("router_agent_degraded")),
+        "{body}"
+    );
     let check = promtool_check_metrics(body);
-    assert!(check.status.success(), "promtool check metrics: {check:?}\n{body}");
+    assert!(
+        check.status.success(),
+        "promtool check metrics: {check:?}\n{body}"
+    );
 }
 
 fn promtool_check_metrics(body: &str) -> std::process::Output {
