@@ -95,7 +95,10 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
     };
     if let Some(addr) = crate::metrics::listen_address(cli.metrics_listen, &cli.cmdline) {
         let file = cli.status_dir.join("metrics.prom");
-        crate::metrics::serve::start(addr, cli.netns.clone(), file)?;
+        // No exporter costs the router nothing else: the boot goes on without it.
+        if let Err(e) = crate::metrics::serve::start(addr, cli.netns.clone(), file) {
+            tracing::error!("{}; no /metrics", crate::store::error_chain(&e));
+        }
     }
     let args = daemon::DaemonArgs {
         stores: cli.stores,

@@ -34,6 +34,8 @@ pub enum MetricsError {
     Netns(#[source] crate::kernel::netns::NetnsError),
     #[error("metrics exporter: starting its thread")]
     Thread(#[source] std::io::Error),
+    #[error("metrics exporter: starting its async runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// Serves `file` at `http://addr/metrics` from a thread of its own (inside `netns` when
@@ -51,7 +53,7 @@ pub fn start(addr: SocketAddr, netns: Option<String>, file: PathBuf) -> Result<(
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|source| MetricsError::Listen { addr, source });
+                .map_err(MetricsError::Runtime);
             match listener.and_then(|l| Ok((l, runtime?))) {
                 Ok((listener, runtime)) => {
                     let _ = bound.send(Ok(()));
