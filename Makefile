@@ -33,6 +33,7 @@ lint: setup
 test: lint
 	cargo test --locked --workspace --exclude vm-tests
 	cargo build --release --locked
+	scripts/deb-test.sh
 	scripts/demo-netns.sh > /dev/null
 	image-recipe/smoke-test.sh
 	cargo test --locked -p vm-tests -- --test-threads 1

@@ -6,7 +6,8 @@ sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl
       etcd-server tftpd-hpa protobuf-compiler bird2
       stayrtr  # the RTR cache the BGP tests validate against
-      git)  # git: the store server keeps history in a bare repository
+      git  # git: the store server keeps history in a bare repository
+      prometheus)  # the exporter's scrape test and promtool for docs/alerts/
 # The image (image-recipe/): root filesystem, kernel modules, archive, ISO, UKI, qemu.
 pkgs+=(mmdebstrap kmod cpio zstd xz-utils xorriso grub-common grub-pc-bin grub-efi-amd64-bin
     mtools dosfstools systemd-boot-efi qemu-system-x86 ovmf
@@ -23,6 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
             etcd-server) svc=etcd ;;
             tftpd-hpa) svc=tftpd-hpa ;;
             stayrtr) svc=stayrtr ;;
+            prometheus) svc=prometheus ;;
             *) continue ;;
         esac
         if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
@@ -39,4 +41,9 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/nul
 fi
 if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] || curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+fi
+# The store server's .deb (scripts/deb-test.sh).
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo-deb >/dev/null 2>&1; then
+    cargo install --locked cargo-deb
 fi

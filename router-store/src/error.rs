@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::boot::BootError;
+use super::first_start::FirstStartError;
 use super::git::GitError;
 use super::tokens::TokensError;
 
@@ -29,6 +30,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Tokens(#[from] TokensError),
+    #[error("first start")]
+    FirstStart(#[from] FirstStartError),
     #[error("TLS: {what} {}", path.display())]
     TlsFile {
         what: &'static str,

@@ -7,6 +7,7 @@ mod assets;
 mod boot;
 mod error;
 mod files;
+mod first_start;
 mod git;
 mod ipxe;
 mod limits;
@@ -59,6 +60,10 @@ pub struct ServeArgs {
     /// Without it, anyone who reaches the port reads and writes every router.
     #[arg(long)]
     pub tokens: Option<PathBuf>,
+    /// First start: when the --tokens file does not exist, make an admin token, write it
+    /// to this file (mode 0600) and its SHA-256 to the --tokens file (mode 0600).
+    #[arg(long, requires = "tokens")]
+    pub admin_token: Option<PathBuf>,
     /// Largest request body accepted, in bytes (larger: 413).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
     pub max_body: usize,
@@ -88,6 +93,9 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
     runtime.block_on(async {
         let access = match &args.tokens {
             Some(path) => {
+                if let Some(token_file) = &args.admin_token {
+                    first_start::ensure_admin_token(path, token_file)?;
+                }
                 let tokens = Tokens::load(path)?;
                 tracing::info!("{tokens:?} from {}", path.display());
                 Access::Tokens(tokens)

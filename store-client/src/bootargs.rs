@@ -1,9 +1,9 @@
 //! The boot contract on the kernel command line: `router.store=`, `router.id=`,
-//! `router.mgmt=`, `router.token=`, `router.image=`, and PXE's `BOOTIF=`. Pure: the caller reads
+//! `router.mgmt=`, `router.token=`, `router.image=`, `router.metrics=`, and PXE's `BOOTIF=`. Pure: the caller reads
 //! `/proc/cmdline`. Shared by the agent, which reads them, and the store server, which writes
 //! them into boot scripts.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
@@ -38,6 +38,34 @@ pub struct BootArgs {
     /// The image version a network boot says it booted (`router.image=`, written by the
     /// store server's iPXE script).
     pub image: Option<String>,
+    /// Where the agent serves Prometheus metrics (`router.metrics=ADDR:PORT` or `off`).
+    pub metrics: Option<MetricsListen>,
+}
+
+/// `router.metrics=`: the exporter's address, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    Off,
+    At(SocketAddr),
+}
+
+/// The exporter's port when `router.metrics=` names none (the default on the static
+/// management address).
+pub const METRICS_PORT: u16 = 9101;
+
+impl BootArgs {
+    /// Where the exporter listens: `router.metrics=`, else the static management address
+    /// on [`METRICS_PORT`], else nowhere (a DHCP address is not known at boot).
+    pub fn metrics_listen(&self) -> Option<SocketAddr> {
+        match (self.metrics, &self.mgmt) {
+            (Some(MetricsListen::At(addr)), _) => Some(addr),
+            (Some(MetricsListen::Off), _) => None,
+            (None, Some(Mgmt::Static { address, .. })) => {
+                Some(SocketAddr::new(address.addr(), METRICS_PORT))
+            }
+            (None, _) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +224,17 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
                     ));
                 }
             }
+            "router.metrics" => match value {
+                "off" => args.metrics = Some(MetricsListen::Off),
+                v => match v.parse() {
+                    Ok(addr) => args.metrics = Some(MetricsListen::At(addr)),
+                    Err(_) => errors.push(bad(
+                        param,
+                        value,
+                        "ADDRESS:PORT (e.g. 192.0.2.10:9101, [2001:db8::1]:9101) or off",
+                    )),
+                },
+            },
             "BOOTIF" => match parse_mac(value) {
                 Some(mac) => bootif = Some(MgmtDevice::Mac(mac)),
                 None => errors.push(bad(
@@ -207,7 +246,7 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
             p if p.starts_with("router.") => errors.push(bad(
                 param,
                 value,
-                "one of router.store, router.id, router.mgmt, router.token, router.image",
+                "one of router.store, router.id, router.mgmt, router.token, router.image, router.metrics",
             )),
             _ => {}
         }
@@ -290,5 +329,22 @@ mod tests {
     fn gateway_family_must_match() {
         let errs = parse("router.mgmt=2001:db8::2/64,gw=192.0.2.1").expect_err("mixed");
         assert!(errs[0].expected.contains("family"));
+    }
+
+    #[test]
+    fn the_exporter_listens_where_named_else_on_the_static_management_address() {
+        let at = |c: &str| parse(c).expect("valid").metrics_listen();
+        assert_eq!(
+            at("router.metrics=192.0.2.10:9200 router.mgmt=dhcp"),
+            Some("192.0.2.10:9200".parse().expect("addr"))
+        );
+        assert_eq!(
+            at("router.mgmt=192.0.2.10/24,gw=192.0.2.1"),
+            Some("192.0.2.10:9101".parse().expect("addr"))
+        );
+        assert_eq!(at("router.mgmt=192.0.2.10/24 router.metrics=off"), None);
+        assert_eq!(at("router.mgmt=dhcp"), None);
+        let e = parse("router.metrics=192.0.2.10").expect_err("no port");
+        assert!(e[0].to_string().contains("ADDRESS:PORT"), "{}", e[0]);
     }
 }

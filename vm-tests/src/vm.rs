@@ -34,6 +34,9 @@ pub struct VmSpec {
     pub files: Files,
     /// Where the guest's kernel comes from.
     pub boot: BootFrom,
+    /// TCP ports forwarded from the host's 127.0.0.1 to the guest's management address:
+    /// (host, guest).
+    pub hostfwd: Vec<(u16, u16)>,
 }
 
 /// `-kernel` and `-initrd` from the image, or the network.
@@ -58,6 +61,7 @@ impl VmSpec {
             lans: Vec::new(),
             files: Vec::new(),
             boot: BootFrom::Kernel,
+            hostfwd: Vec::new(),
         }
     }
 }
@@ -116,6 +120,9 @@ impl Vm {
         ])
         .args(["-nodefaults", "-display", "none", "-no-reboot"]);
         let mut user_net = format!("user,model=virtio-net-pci,mac={}", spec.mgmt_mac);
+        for (host, guest) in &spec.hostfwd {
+            user_net.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+        }
         match &spec.boot {
             BootFrom::Kernel => {
                 let initrd = dir.join("initrd.img");

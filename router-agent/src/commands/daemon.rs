@@ -62,6 +62,10 @@ pub struct DaemonCli {
     /// through the journal: they show while journald is still starting.
     #[arg(long)]
     pub console: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics at http://ADDRESS:PORT/metrics, or `off`. Default:
+    /// router.metrics=, else the static router.mgmt address on port 9101, else off.
+    #[arg(long, value_parser = crate::metrics::parse_listen)]
+    metrics_listen: Option<crate::store::bootargs::MetricsListen>,
 }
 
 impl DaemonCli {
@@ -89,6 +93,13 @@ fn run_daemon(cli: DaemonCli) -> Result<(), AnyError> {
         ),
         None => None,
     };
+    if let Some(addr) = crate::metrics::listen_address(cli.metrics_listen, &cli.cmdline) {
+        let file = cli.status_dir.join("metrics.prom");
+        // No exporter costs the router nothing else: the boot goes on without it.
+        if let Err(e) = crate::metrics::serve::start(addr, cli.netns.clone(), file) {
+            tracing::error!("{}; no /metrics", crate::store::error_chain(&e));
+        }
+    }
     let args = daemon::DaemonArgs {
         stores: cli.stores,
         id: cli.id,
