@@ -42,11 +42,14 @@ impl<R: Router + 'static> Daemon<R> {
             return None;
         }
         // No longer held: a snapshot rendered before the hold is pending as it was.
-        if let Write::Held { at, older } = std::mem::take(&mut self.m.write) {
-            if let Some(text) = older {
-                self.m.write = Write::Pending { text, at };
-            }
-        }
+        self.m.write = match std::mem::take(&mut self.m.write) {
+            Write::Held {
+                at,
+                older: Some(text),
+            } => Write::Pending { text, at },
+            Write::Held { older: None, .. } => Write::Idle,
+            other => other,
+        };
         let (text, config) = match self.render_read().await {
             Ok(r) => r,
             Err(e) => {
