@@ -3,7 +3,7 @@
 //! reqwest over rustls with the ring provider: no OpenSSL in the router image, and ring
 //! builds with nothing but a C compiler (aws-lc-rs, rustls' default, also wants cmake).
 
-mod tls;
+pub(crate) mod tls;
 pub mod wire;
 
 use std::fmt;

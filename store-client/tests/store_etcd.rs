@@ -39,16 +39,10 @@ async fn a_config_written_with_etcdctl_is_seen_and_kept_in_history() {
         .expect("watch");
 
     // An operator's edit, straight into etcd.
-    let mut raw = etcd_client::Client::connect([&cluster.members[0].client_url], None)
+    cluster.members[0]
+        .put("/fleet/routers/r1/config", "version = 1\n# operator\n")
         .await
-        .expect("connect");
-    raw.put(
-        "/fleet/routers/r1/config",
-        "version = 1\n# operator\n",
-        None,
-    )
-    .await
-    .expect("raw put");
+        .expect("raw put");
 
     let event = tokio::time::timeout(Duration::from_secs(10), watch.recv())
         .await

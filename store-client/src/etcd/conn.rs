@@ -1,35 +1,28 @@
-//! The connection to the cluster: to one member at a time, dialled on first use. A
-//! transport failure drops it and the next call dials the next member, so a dead member
-//! costs one failed request. (etcd-client's gRPC balancer over all members keeps sending a
-//! share of requests to a dead one.)
+//! The connection to the cluster: to one member at a time. A transport failure moves to the
+//! next member, so a dead member costs one failed request. (A balancer over all members
+//! keeps sending a share of requests to a dead one.)
 
 use std::future::Future;
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, GetResponse};
 use tokio::sync::Mutex;
 
+use super::gateway::{Endpoint, Failure, Range};
 use super::keys::EtcdUrl;
 use crate::StoreError;
-
-/// gRPC status codes that mean "try again, maybe elsewhere".
-const CANCELLED: i32 = 1;
-const UNKNOWN: i32 = 2;
-const DEADLINE_EXCEEDED: i32 = 4;
-const UNAVAILABLE: i32 = 14;
 
 pub(super) struct Conn {
     pub url: EtcdUrl,
     pub timeout: Duration,
+    http: reqwest::Client,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// The member to dial next, an index into the URL's endpoints.
+    /// The member to talk to, an index into the URL's endpoints.
     member: usize,
-    client: Option<Client>,
-    /// Counts connections, so a failure on an old one does not drop a newer one.
+    /// Counts member changes, so a failure seen on an old member does not skip a newer one.
     generation: u64,
 }
 
@@ -43,12 +36,32 @@ impl std::fmt::Debug for Conn {
 }
 
 impl Conn {
-    pub fn new(url: EtcdUrl, timeout: Duration) -> Conn {
-        Conn {
+    pub fn new(url: EtcdUrl, timeout: Duration) -> Result<Conn, StoreError> {
+        let bad = |e: &dyn std::error::Error| StoreError::BadUrl {
+            url: url.describe(),
+            reason: format!("cannot set up the HTTP client: {}", crate::error_chain(e)),
+        };
+        // Plain HTTP (etcds:// is refused by the URL parser); reqwest wants a TLS setup.
+        let tls = crate::http::tls::client_config(None, false).map_err(|e| bad(&e))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            // Notices a member that vanished without closing the connection (a watch
+            // otherwise waits on it for ever).
+            .tcp_keepalive(Duration::from_secs(2))
+            .tcp_keepalive_interval(Duration::from_secs(2))
+            .tcp_keepalive_retries(2)
+            .http1_only()
+            // Nothing to follow: the gateway never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_backend_preconfigured(tls)
+            .build()
+            .map_err(|e| bad(&e))?;
+        Ok(Conn {
             url,
             timeout,
+            http,
             state: Mutex::new(State::default()),
-        }
+        })
     }
 
     /// Every member once, and one more: how often a request is tried.
@@ -59,64 +72,44 @@ impl Conn {
             .max(3)
     }
 
-    pub async fn client(&self) -> Result<(Client, u64), StoreError> {
-        let mut state = self.state.lock().await;
-        if let Some(client) = state.client.as_ref() {
-            return Ok((client.clone(), state.generation));
-        }
-        let endpoint = &self.url.endpoints[state.member % self.url.endpoints.len()];
-        let options = ConnectOptions::new()
-            .with_connect_timeout(self.timeout)
-            // Notices a member that vanished without closing the connection.
-            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
-            // A member cut off from the leader refuses (and ends watches) instead of
-            // serving stale data.
-            .with_require_leader(true);
-        let connect = Client::connect([endpoint], Some(options));
-        let client = match tokio::time::timeout(self.timeout, connect).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => {
-                state.member += 1;
-                return Err(self.error("connecting", e));
-            }
-            Err(_) => {
-                state.member += 1;
-                return Err(self.no_answer("connecting"));
-            }
+    async fn endpoint(&self) -> (Endpoint, u64) {
+        let state = self.state.lock().await;
+        let base = self.url.endpoints[state.member % self.url.endpoints.len()].clone();
+        let endpoint = Endpoint {
+            http: self.http.clone(),
+            base,
         };
-        tracing::debug!(store = %self.url.describe(), endpoint, "connected");
-        state.client = Some(client.clone());
-        state.generation += 1;
-        Ok((client, state.generation))
+        (endpoint, state.generation)
     }
 
-    /// Forgets connection `generation` after a transport failure; the next call dials the
-    /// next member.
+    /// Moves on from the member of `generation` after a transport failure.
     pub async fn reset(&self, generation: u64) {
         let mut state = self.state.lock().await;
-        if state.generation == generation && state.client.take().is_some() {
+        if state.generation == generation {
             state.member += 1;
+            state.generation += 1;
+            tracing::debug!(store = %self.url.describe(), member = state.member % self.url.endpoints.len(), "etcd: next member");
         }
     }
 
     /// One request, bounded by the store's timeout.
     pub async fn call<T, F, Fut>(&self, what: &str, request: F) -> Result<T, StoreError>
     where
-        F: FnOnce(Client) -> Fut,
-        Fut: Future<Output = Result<T, etcd_client::Error>>,
+        F: FnOnce(Endpoint) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
     {
         self.open(what, request).await.map(|(value, _)| value)
     }
 
-    /// [`Conn::call`], also naming the connection, for a stream whose later failure is
+    /// [`Conn::call`], also naming the member, for a stream whose later failure is
     /// reported with [`Conn::reset`].
     pub async fn open<T, F, Fut>(&self, what: &str, request: F) -> Result<(T, u64), StoreError>
     where
-        F: FnOnce(Client) -> Fut,
-        Fut: Future<Output = Result<T, etcd_client::Error>>,
+        F: FnOnce(Endpoint) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
     {
-        let (client, generation) = self.client().await?;
-        let result = match tokio::time::timeout(self.timeout, request(client)).await {
+        let (endpoint, generation) = self.endpoint().await;
+        let result = match tokio::time::timeout(self.timeout, request(endpoint)).await {
             Ok(Ok(value)) => return Ok((value, generation)),
             Ok(Err(e)) => self.error(what, e),
             Err(_) => self.no_answer(what),
@@ -127,11 +120,11 @@ impl Conn {
         Err(result)
     }
 
-    /// A request that is safe to repeat, tried on fresh connections until a member answers.
+    /// A request that is safe to repeat, tried on other members until one answers.
     pub async fn read<T, F, Fut>(&self, what: &str, request: F) -> Result<T, StoreError>
     where
-        F: Fn(Client) -> Fut,
-        Fut: Future<Output = Result<T, etcd_client::Error>>,
+        F: Fn(Endpoint) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
     {
         let mut attempt = 1;
         loop {
@@ -147,32 +140,18 @@ impl Conn {
     }
 
     /// One key, read with retries.
-    pub async fn get(&self, what: &str, key: &str) -> Result<GetResponse, StoreError> {
-        self.read(what, |mut c| async move { c.get(key, None).await })
+    pub async fn get(&self, what: &str, key: &str) -> Result<Range, StoreError> {
+        self.read(what, |e| async move { e.range(key, false, false).await })
             .await
     }
 
-    pub fn error(&self, what: &str, e: etcd_client::Error) -> StoreError {
-        use etcd_client::Error as E;
-        let transient = match &e {
-            E::TransportError(_) | E::IoError(_) | E::WatchError(_) => true,
-            E::GRpcStatus(status) => matches!(
-                i32::from(status.code()),
-                CANCELLED | UNKNOWN | DEADLINE_EXCEEDED | UNAVAILABLE
-            ),
-            _ => false,
-        };
+    pub fn error(&self, what: &str, e: Failure) -> StoreError {
         let store = self.url.describe();
-        if transient {
-            StoreError::Unreachable {
-                store,
-                detail: format!("{what}: {e}"),
-            }
+        let detail = format!("{what}: {}", e.detail);
+        if e.transient {
+            StoreError::Unreachable { store, detail }
         } else {
-            StoreError::Protocol {
-                store,
-                detail: format!("{what}: {e}"),
-            }
+            StoreError::Protocol { store, detail }
         }
     }
 

@@ -7,6 +7,7 @@
 //! watch, resumed from the last revision seen after a member dies.
 
 mod conn;
+mod gateway;
 mod keys;
 mod watch;
 
@@ -14,9 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{
-    Compare, CompareOp, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse, TxnResponse,
-};
+use self::gateway::{Compare, KeyValue, Op, Txn, TxnResponse};
 
 use self::conn::{backoff, Conn};
 use self::keys::{entry_name, unix_time, EtcdUrl, Head, LogEntry, RouterKeys};
@@ -36,7 +35,7 @@ impl EtcdStore {
     /// From an `etcd://` URL; connects on first use. `timeout` bounds each request.
     pub fn from_url(url: &str, timeout: Duration) -> Result<EtcdStore, StoreError> {
         Ok(EtcdStore {
-            conn: Arc::new(Conn::new(EtcdUrl::parse(url)?, timeout)),
+            conn: Arc::new(Conn::new(EtcdUrl::parse(url)?, timeout)?),
         })
     }
 
@@ -74,11 +73,11 @@ impl EtcdStore {
             let sent = txn.clone();
             match self
                 .conn
-                .call("writing", |mut c| async move { c.txn(sent).await })
+                .call("writing", |e| async move { e.txn(&sent).await })
                 .await
             {
                 Ok(response) if response.succeeded() => {
-                    let revision = response.header().map(|h| h.revision()).unwrap_or_default();
+                    let revision = response.revision();
                     return Ok(Ok(Version(revision.to_string())));
                 }
                 Ok(response) => return Ok(Err(response)),
@@ -98,12 +97,9 @@ impl EtcdStore {
     }
 
     /// Puts the history entry `n` for `text` (and its log line) into `ops`.
-    fn entry_ops(keys: &RouterKeys, n: &str, text: &str, log: &LogEntry) -> Vec<TxnOp> {
+    fn entry_ops(keys: &RouterKeys, n: &str, text: &str, log: &LogEntry) -> Vec<Op> {
         let log = serde_json::to_string(log).unwrap_or_default();
-        vec![
-            TxnOp::put(keys.history(n), text, None),
-            TxnOp::put(keys.log(n), log, None),
-        ]
+        vec![Op::put(keys.history(n), text), Op::put(keys.log(n), log)]
     }
 
     /// Records a config that is current but in no history entry (written with `etcdctl`).
@@ -120,15 +116,14 @@ impl EtcdStore {
             revision: Some(revision),
         };
         let mut ops = Self::entry_ops(keys, &n, text, &log);
-        ops.push(TxnOp::put(
+        ops.push(Op::put(
             keys.head(),
             serde_json::to_string(&head).unwrap_or_default(),
-            None,
         ));
         let txn = Txn::new()
             .when([
-                Compare::mod_revision(keys.config(), CompareOp::Equal, revision),
-                Compare::create_revision(keys.history(&n), CompareOp::Equal, 0),
+                Compare::ModRevision(keys.config(), revision),
+                Compare::CreateRevision(keys.history(&n), 0),
             ])
             .and_then(ops);
         match self.commit(keys, &n, txn).await {
@@ -178,9 +173,9 @@ impl EtcdStore {
         let prefix = keys.log_prefix();
         let got = self
             .conn
-            .read("listing the history", |mut c| {
+            .read("listing the history", |e| {
                 let prefix = prefix.clone();
-                async move { c.get(prefix, Some(GetOptions::new().with_prefix())).await }
+                async move { e.range(&prefix, true, false).await }
             })
             .await?;
         let mut entries: Vec<(String, HistoryEntry)> = got
@@ -213,14 +208,7 @@ impl EtcdStore {
 }
 
 fn gets(response: &TxnResponse) -> Vec<Option<KeyValue>> {
-    response
-        .op_responses()
-        .into_iter()
-        .filter_map(|r| match r {
-            TxnOpResponse::Get(get) => Some(get.kvs().first().cloned()),
-            _ => None,
-        })
-        .collect()
+    response.gets()
 }
 
 #[async_trait]
@@ -232,15 +220,12 @@ impl ConfigStore for EtcdStore {
     async fn get(&self, id: &RouterId) -> Result<Option<Stored>, StoreError> {
         let keys = self.keys(id);
         // One transaction, so config and head come from the same revision.
-        let txn = Txn::new().and_then([
-            TxnOp::get(keys.config(), None),
-            TxnOp::get(keys.head(), None),
-        ]);
+        let txn = Txn::new().and_then([Op::Get(keys.config()), Op::Get(keys.head())]);
         let response = self
             .conn
-            .read("reading the config", |mut c| {
+            .read("reading the config", |e| {
                 let txn = txn.clone();
-                async move { c.txn(txn).await }
+                async move { e.txn(&txn).await }
             })
             .await?;
         let got = gets(&response);
@@ -267,9 +252,9 @@ impl ConfigStore for EtcdStore {
     ) -> Result<Version, StoreError> {
         let keys = self.keys(id);
         let expected = match expect {
-            Expect::Absent => Compare::create_revision(keys.config(), CompareOp::Equal, 0),
+            Expect::Absent => Compare::CreateRevision(keys.config(), 0),
             Expect::Version(v) => match v.0.parse::<i64>() {
-                Ok(revision) => Compare::mod_revision(keys.config(), CompareOp::Equal, revision),
+                Ok(revision) => Compare::ModRevision(keys.config(), revision),
                 // Not a version of this store: whatever is current is not it.
                 Err(_) => {
                     return Err(StoreError::Conflict {
@@ -290,20 +275,19 @@ impl ConfigStore for EtcdStore {
             entry: n.clone(),
             revision: None,
         };
-        let mut ops = vec![TxnOp::put(keys.config(), text, None)];
+        let mut ops = vec![Op::put(keys.config(), text)];
         ops.extend(Self::entry_ops(&keys, &n, text, &log));
-        ops.push(TxnOp::put(
+        ops.push(Op::put(
             keys.head(),
             serde_json::to_string(&head).unwrap_or_default(),
-            None,
         ));
         let txn = Txn::new()
             .when([
                 expected,
-                Compare::create_revision(keys.history(&n), CompareOp::Equal, 0),
+                Compare::CreateRevision(keys.history(&n), 0),
             ])
             .and_then(ops)
-            .or_else([TxnOp::get(keys.config(), None)]);
+            .or_else([Op::Get(keys.config())]);
         match self.commit(&keys, &n, txn).await? {
             Ok(version) => {
                 tracing::debug!(%id, %version, "config written");
@@ -330,11 +314,7 @@ impl ConfigStore for EtcdStore {
             revision: None,
         };
         let txn = Txn::new()
-            .when([Compare::create_revision(
-                keys.history(&n),
-                CompareOp::Equal,
-                0,
-            )])
+            .when([Compare::CreateRevision(keys.history(&n), 0)])
             .and_then(Self::entry_ops(&keys, &n, text, &log));
         match self.commit(&keys, &n, txn).await? {
             Ok(_) => Ok(()),
@@ -384,12 +364,11 @@ impl ConfigStore for EtcdStore {
         let key = self.keys(id).file(name);
         // Last writer wins, so repeating it is harmless.
         self.conn
-            .read("writing a file", |mut c| {
-                let (key, bytes) = (key.clone(), bytes.to_vec());
-                async move { c.put(key, bytes, None).await }
+            .read("writing a file", |e| {
+                let key = key.clone();
+                async move { e.put(&key, bytes).await }
             })
             .await
-            .map(drop)
     }
 
     /// Keys only, under the prefix: configs and status records name the routers.
@@ -397,15 +376,9 @@ impl ConfigStore for EtcdStore {
         let prefix = self.conn.url.routers_prefix();
         let got = self
             .conn
-            .read("listing the routers", |mut c| {
+            .read("listing the routers", |e| {
                 let prefix = prefix.clone();
-                async move {
-                    c.get(
-                        prefix,
-                        Some(GetOptions::new().with_prefix().with_keys_only()),
-                    )
-                    .await
-                }
+                async move { e.range(&prefix, true, true).await }
             })
             .await?;
         let mut ids: Vec<RouterId> = got
@@ -421,12 +394,11 @@ impl ConfigStore for EtcdStore {
         let key = self.keys(id).status();
         // Replaced whole, so repeating it is harmless.
         self.conn
-            .read("writing the status record", |mut c| {
-                let (key, record) = (key.clone(), record.to_vec());
-                async move { c.put(key, record, None).await }
+            .read("writing the status record", |e| {
+                let key = key.clone();
+                async move { e.put(&key, record).await }
             })
             .await
-            .map(drop)
     }
 
     async fn get_status(&self, id: &RouterId) -> Result<Option<Vec<u8>>, StoreError> {

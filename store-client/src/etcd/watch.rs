@@ -2,10 +2,10 @@
 //! broken stream it starts again from the revision after the last one seen, so no change is
 //! missed; if those revisions were compacted away, it reports the current config instead.
 
-use etcd_client::{EventType, WatchOptions, WatchResponse};
 use tokio::sync::mpsc;
 
 use super::conn::backoff;
+use super::gateway::WatchResponse;
 use super::EtcdStore;
 use crate::{RouterId, StoreError, StoreEvent, Stored, Version, Watch};
 
@@ -42,11 +42,11 @@ pub(super) async fn start(
 async fn current_revision(store: &EtcdStore) -> Result<i64, StoreError> {
     let got = store
         .conn
-        .read("reading the revision", |mut c| async move {
-            c.get("\0", None).await
+        .read("reading the revision", |e| async move {
+            e.range("\0", false, true).await
         })
         .await?;
-    Ok(got.header().map(|h| h.revision()).unwrap_or_default())
+    Ok(got.revision())
 }
 
 struct Follower {
@@ -87,13 +87,13 @@ impl Follower {
     /// One watch stream, until it breaks.
     async fn follow(&mut self) -> Ended {
         let key = self.store.keys(&self.id).config();
-        let options = WatchOptions::new().with_start_revision(self.next);
+        let next = self.next;
         let opened = self
             .store
             .conn
-            .open("starting a watch", |mut c| {
+            .open("starting a watch", |e| {
                 let key = key.clone();
-                async move { c.watch(key, Some(options)).await }
+                async move { e.watch(&key, next).await }
             })
             .await;
         let (mut stream, generation) = match opened {
@@ -131,20 +131,22 @@ impl Follower {
 
     /// `Some` when this watch is over.
     async fn handle(&mut self, response: WatchResponse) -> Option<Ended> {
-        if response.canceled() {
-            if response.compact_revision() > 0 {
-                tracing::info!(id = %self.id, compacted = response.compact_revision(), "etcd watch: missed revisions were compacted; reporting the current config");
+        if response.canceled {
+            if response.compact_revision > 0 {
+                tracing::info!(id = %self.id, compacted = response.compact_revision, "etcd watch: missed revisions were compacted; reporting the current config");
                 return Some(self.catch_up().await);
             }
-            tracing::warn!(id = %self.id, reason = response.cancel_reason(), "etcd watch cancelled by the server; resuming");
+            tracing::warn!(id = %self.id, reason = response.cancel_reason, "etcd watch cancelled by the server; resuming");
             return Some(Ended::Again);
         }
         let keys = self.store.keys(&self.id);
-        for event in response.events() {
-            let Some(kv) = event.kv() else { continue };
+        for event in &response.events {
+            let Some(kv) = event.kv.as_ref() else { continue };
             let revision = kv.mod_revision();
-            let item = match event.event_type() {
-                EventType::Put => match self.store.text(kv) {
+            let item = if event.is_delete() {
+                Ok(StoreEvent::Deleted)
+            } else {
+                match self.store.text(kv) {
                     Ok(text) => {
                         self.store.ensure_recorded(&keys, &text, revision).await;
                         Ok(StoreEvent::Changed(Stored {
@@ -153,8 +155,7 @@ impl Follower {
                         }))
                     }
                     Err(e) => Err(e),
-                },
-                EventType::Delete => Ok(StoreEvent::Deleted),
+                }
             };
             tracing::debug!(id = %self.id, revision, "etcd watch: change");
             self.next = revision + 1;

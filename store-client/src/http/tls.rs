@@ -12,7 +12,7 @@ use rustls_pki_types::CertificateDer;
 
 /// Why no TLS config could be made, for the caller to word as a store error.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum TlsSetupError {
+pub(crate) enum TlsSetupError {
     #[error("reading the CA certificate {path}")]
     Read {
         path: String,
@@ -37,7 +37,7 @@ impl From<rustls::Error> for TlsSetupError {
 /// A client config trusting the system's roots (for `https` only) and `ca` (PEM; may hold
 /// several). With no root at all, only `https` is an error: a plain-HTTP store never uses
 /// the config.
-pub(super) fn client_config(
+pub(crate) fn client_config(
     ca: Option<&Path>,
     https: bool,
 ) -> Result<rustls::ClientConfig, TlsSetupError> {
