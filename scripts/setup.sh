@@ -4,7 +4,7 @@
 set -euo pipefail
 sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
 pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential ca-certificates curl
-      etcd-server tftpd-hpa protobuf-compiler bird2
+      etcd-server tftpd-hpa bird2
       stayrtr  # the RTR cache the BGP tests validate against
       git  # git: the store server keeps history in a bare repository
       prometheus)  # the exporter's scrape test and promtool for docs/alerts/

@@ -364,29 +364,29 @@ impl WatchStream {
 
 /// A whole message at the front of `buffer`, taken out of it.
 fn take_message(buffer: &mut Vec<u8>) -> Result<Option<WatchResponse>, Failure> {
-        let mut stream = serde_json::Deserializer::from_slice(buffer).into_iter::<Value>();
-        let value = match stream.next() {
-            None => return Ok(None),
-            Some(Err(e)) if e.is_eof() => return Ok(None),
-            Some(Err(e)) => return Err(Failure::protocol(format!("unreadable watch message: {e}"))),
-            Some(Ok(value)) => value,
-        };
-        let used = stream.byte_offset();
-        buffer.drain(..used);
-        if let Some(error) = value.get("error") {
-            let code = error["grpc_code"]
-                .as_i64()
-                .or(error["code"].as_i64())
-                .unwrap_or(UNKNOWN);
-            return Err(Failure {
-                transient: matches!(code, CANCELLED | UNKNOWN | DEADLINE_EXCEEDED | UNAVAILABLE),
-                detail: format!("watch ended: {}", error["message"].as_str().unwrap_or("")),
-            });
-        }
-        let result = value.get("result").cloned().unwrap_or(value);
-        serde_json::from_value(result)
-            .map(Some)
-            .map_err(|e| Failure::protocol(format!("unreadable watch message: {e}")))
+    let mut stream = serde_json::Deserializer::from_slice(buffer).into_iter::<Value>();
+    let value = match stream.next() {
+        None => return Ok(None),
+        Some(Err(e)) if e.is_eof() => return Ok(None),
+        Some(Err(e)) => return Err(Failure::protocol(format!("unreadable watch message: {e}"))),
+        Some(Ok(value)) => value,
+    };
+    let used = stream.byte_offset();
+    buffer.drain(..used);
+    if let Some(error) = value.get("error") {
+        let code = error["grpc_code"]
+            .as_i64()
+            .or(error["code"].as_i64())
+            .unwrap_or(UNKNOWN);
+        return Err(Failure {
+            transient: matches!(code, CANCELLED | UNKNOWN | DEADLINE_EXCEEDED | UNAVAILABLE),
+            detail: format!("watch ended: {}", error["message"].as_str().unwrap_or("")),
+        });
+    }
+    let result = value.get("result").cloned().unwrap_or(value);
+    serde_json::from_value(result)
+        .map(Some)
+        .map_err(|e| Failure::protocol(format!("unreadable watch message: {e}")))
 }
 
 fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
@@ -439,7 +439,10 @@ mod tests {
         )
         .expect("txn");
         assert!(!failed.succeeded());
-        assert_eq!(failed.gets()[0].as_ref().map(KeyValue::mod_revision), Some(5));
+        assert_eq!(
+            failed.gets()[0].as_ref().map(KeyValue::mod_revision),
+            Some(5)
+        );
     }
 
     #[tokio::test]

@@ -14,8 +14,8 @@ mod watch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use self::gateway::{Compare, KeyValue, Op, Txn, TxnResponse};
+use async_trait::async_trait;
 
 use self::conn::{backoff, Conn};
 use self::keys::{entry_name, unix_time, EtcdUrl, Head, LogEntry, RouterKeys};
@@ -282,10 +282,7 @@ impl ConfigStore for EtcdStore {
             serde_json::to_string(&head).unwrap_or_default(),
         ));
         let txn = Txn::new()
-            .when([
-                expected,
-                Compare::CreateRevision(keys.history(&n), 0),
-            ])
+            .when([expected, Compare::CreateRevision(keys.history(&n), 0)])
             .and_then(ops)
             .or_else([Op::Get(keys.config())]);
         match self.commit(&keys, &n, txn).await? {

@@ -141,7 +141,9 @@ impl Follower {
         }
         let keys = self.store.keys(&self.id);
         for event in &response.events {
-            let Some(kv) = event.kv.as_ref() else { continue };
+            let Some(kv) = event.kv.as_ref() else {
+                continue;
+            };
             let revision = kv.mod_revision();
             let item = if event.is_delete() {
                 Ok(StoreEvent::Deleted)
