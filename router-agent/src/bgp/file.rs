@@ -13,7 +13,7 @@ use super::conf;
 use super::BgpError;
 use crate::model::bgp::{Bgp, BgpConfig, ListFile, ListFiles};
 
-const HEADER: &str = "# Written by router-agent from the [bgp] section of its config.\n\
+pub(crate) const HEADER: &str = "# Written by router-agent from the [bgp] section of its config.\n\
 # Lines starting with \"#| \" are that section; do not edit them, nor the text between\n\
 # BEGIN and END. Text after END is yours: `router-agent show` reads it back as [bgp].raw.\n";
 const MODEL: &str = "#| ";
@@ -64,9 +64,15 @@ pub enum Read {
     Foreign,
 }
 
+/// Whether a bird.conf is the agent's (a router with `[bgp]`), not one it found there
+/// (Debian's default, another tool's).
+pub fn written_by_agent(text: &str) -> bool {
+    text.starts_with(HEADER)
+}
+
 /// Reads a bird.conf back into the model. `origin` names it in errors.
 pub fn parse_file(origin: &str, text: &str) -> Result<Read, BgpError> {
-    if !text.starts_with(HEADER) {
+    if !written_by_agent(text) {
         return Ok(Read::Foreign);
     }
     let bad = |message: String| BgpError::ReadBack {

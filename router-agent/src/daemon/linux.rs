@@ -308,11 +308,18 @@ fn watch_signals(tx: mpsc::Sender<Event>) -> Result<(), DaemonError> {
 
 /// BIRD's sessions, when the router runs BGP (the agent wrote a bird.conf).
 fn read_bird() -> Option<crate::bgp::Readout> {
-    let mut bird = crate::bgp::cli::backend();
-    if !bird.conf.exists() {
+    read_bird_from(&mut crate::bgp::cli::backend())
+}
+
+/// `None` unless the router runs BGP: a bird.conf the agent did not write (Debian's
+/// default, with no `[bgp]` in the config) is not the router's BGP, and a BIRD behind it
+/// that does not answer is no alarm of ours.
+fn read_bird_from(bird: &mut crate::bgp::BirdCli) -> Option<crate::bgp::Readout> {
+    let text = std::fs::read_to_string(&bird.conf).ok()?;
+    if !crate::bgp::file::written_by_agent(&text) {
         return None;
     }
-    Some(crate::bgp::status::read(&mut bird))
+    Some(crate::bgp::status::read(bird))
 }
 
 /// Writes `status` (one line) and `metrics.prom` (node_exporter's textfile format) on
@@ -374,5 +381,33 @@ fn sd_notify(state: &str) {
     let sent = addr.and_then(|a| UnixDatagram::unbound()?.send_to_addr(state.as_bytes(), &a));
     if let Err(e) = sent {
         tracing::warn!("telling systemd {state}: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Debian's bird2 package ships a bird.conf; a router without `[bgp]` has BIRD's
+    /// service stopped or absent. Neither is an alarm (the status read "BIRD NOT
+    /// REACHABLE" here).
+    #[test]
+    fn a_bird_conf_the_agent_did_not_write_is_no_bgp() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("bird.conf");
+        let mut bird = crate::bgp::BirdCli::new(&conf, dir.path().join("bird.ctl"));
+        assert_eq!(read_bird_from(&mut bird), None, "no bird.conf");
+        std::fs::write(
+            &conf,
+            "log syslog all;\nprotocol device {\n}\nprotocol direct {\n  disabled;\n}\n",
+        )
+        .expect("write");
+        assert_eq!(read_bird_from(&mut bird), None, "Debian's bird.conf");
+        // The agent's own file: BIRD not answering on it is the router's BGP down.
+        std::fs::write(&conf, crate::bgp::file::HEADER).expect("write");
+        assert!(matches!(
+            read_bird_from(&mut bird),
+            Some(crate::bgp::Readout::Unreachable(_))
+        ));
     }
 }
