@@ -14,10 +14,10 @@ mod watch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::gateway::{Compare, KeyValue, Op, Txn, TxnResponse};
 use async_trait::async_trait;
 
 use self::conn::{backoff, Conn};
+use self::gateway::{Compare, KeyValue, Op, Txn, TxnResponse};
 use self::keys::{entry_name, unix_time, EtcdUrl, Head, LogEntry, RouterKeys};
 use super::{
     ConfigStore, Expect, FileName, HistoryEntry, RouterId, StoreError, Stored, Version, Watch,
@@ -207,10 +207,6 @@ impl EtcdStore {
     }
 }
 
-fn gets(response: &TxnResponse) -> Vec<Option<KeyValue>> {
-    response.gets()
-}
-
 #[async_trait]
 impl ConfigStore for EtcdStore {
     fn describe(&self) -> String {
@@ -228,7 +224,7 @@ impl ConfigStore for EtcdStore {
                 async move { e.txn(&txn).await }
             })
             .await?;
-        let got = gets(&response);
+        let got = response.gets();
         let (Some(Some(config)), head) = (got.first(), got.get(1)) else {
             return Ok(None);
         };
@@ -293,7 +289,8 @@ impl ConfigStore for EtcdStore {
             Err(failed) => Err(StoreError::Conflict {
                 store: self.describe(),
                 id: id.to_string(),
-                current: gets(&failed)
+                current: failed
+                    .gets()
                     .into_iter()
                     .flatten()
                     .next()
