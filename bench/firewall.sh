@@ -5,7 +5,8 @@
 # as `nft list table` prints it — and, for reference, `nft -j -f` of its JSON listing, the
 # agent's no-op re-apply and `nft list` of the table. Each load runs in a fresh network
 # namespace; REPEAT (default 5) interleaved rounds, medians reported.
-# Usage: [REPEAT=N] bench/firewall.sh [RULES [SET_ELEMENTS]]   (default: 10000 100000)
+# Usage: [REPEAT=N] [AGENT=path/to/router-agent] bench/firewall.sh [RULES [SET_ELEMENTS]]
+#        (default: 10000 100000; AGENT measures that binary instead of building this tree's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/firewall.sh needs root (network namespaces)" >&2; exit 1; }
@@ -14,8 +15,10 @@ rules=${1:-10000}
 elements=${2:-100000}
 repeat=${REPEAT:-5}
 
-cargo build --release --quiet --bin router-agent
-agent=target/release/router-agent
+if [ -z "${AGENT:-}" ]; then
+    cargo build --release --quiet --bin router-agent
+fi
+agent=${AGENT:-$PWD/target/release/router-agent}
 work=$(mktemp -d)
 trap 'rm -rf "$work"; for n in $(ip netns list | awk "/^ra-fwbench-/{print \$1}"); do ip netns del "$n"; done' EXIT
 

@@ -3,15 +3,20 @@
 # from a config file, against `ip -batch` of the same routes and against the raw batched
 # netlink baseline (examples/raw_routes.rs), plus the no-op re-apply with N routes installed
 # against `ip route show` dumping them, and the agent's peak RSS. Each measurement runs in a
-# fresh network namespace. Usage: bench/routes.sh [N...]   (default: 100000 1000000)
+# fresh network namespace. Usage: [AGENT=path/to/router-agent] bench/routes.sh [N...]
+# (default: 100000 1000000; AGENT measures that binary instead of building this tree's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/routes.sh needs root (network namespaces)" >&2; exit 1; }
 counts=("${@:-100000 1000000}")
 [ $# -gt 0 ] || counts=(100000 1000000)
 
-cargo build --release --quiet --bin router-agent --example raw_routes
-agent=target/release/router-agent
+if [ -z "${AGENT:-}" ]; then
+    cargo build --release --quiet --bin router-agent --example raw_routes
+else
+    cargo build --release --quiet --example raw_routes
+fi
+agent=${AGENT:-$PWD/target/release/router-agent}
 raw=target/release/examples/raw_routes
 work=$(mktemp -d)
 trap 'rm -rf "$work"; for n in $(ip netns list | awk "/^ra-bench-/{print \$1}"); do ip netns del "$n"; done' EXIT
