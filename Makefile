@@ -36,7 +36,7 @@ test: lint
 	scripts/deb-test.sh
 	scripts/demo-netns.sh > /dev/null
 	image-recipe/smoke-test.sh
-	cargo test --locked -p vm-tests -- --test-threads 1
+	vm-tests/run.sh
 
 bench: build
 	bench/routes.sh
@@ -49,4 +49,4 @@ image-test: image
 	image-recipe/smoke-test.sh
 
 vm-test: image
-	cargo test --locked -p vm-tests -- --test-threads 1
+	vm-tests/run.sh
