@@ -13,6 +13,7 @@ mod render_preserving;
 mod route;
 mod snapshot;
 mod state;
+pub mod summary;
 mod sysctl;
 mod types;
 mod validate;
