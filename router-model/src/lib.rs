@@ -4,6 +4,7 @@
 
 pub mod bgp;
 mod error;
+pub mod human;
 pub mod firewall;
 mod interface;
 mod locate;

@@ -5,6 +5,7 @@
 mod api;
 mod assets;
 mod boot;
+mod dashboard;
 mod error;
 mod files;
 mod first_start;
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use boot::{BootError, BootState};
+pub use dashboard::RenderError;
 pub use error::ServeError;
 pub use git::GitError;
 pub use limits::ConnLimits;
@@ -246,7 +248,10 @@ impl Server {
         };
         let listener = TcpListener::bind(config.listen).await.map_err(listen_err)?;
         let addr = listener.local_addr().map_err(listen_err)?;
-        let mut app = api::router(config.store, Arc::new(config.access), config.max_body);
+        let access = Arc::new(config.access);
+        let dashboard = dashboard::router(config.store.clone(), access.clone())
+            .map_err(ServeError::Dashboard)?;
+        let mut app = api::router(config.store, access, config.max_body).merge(dashboard);
         if let Some(boot) = config.boot {
             app = app.merge(boot::router(boot));
         }

@@ -99,8 +99,10 @@ pub async fn rows_of(
     validate: Validator<'_>,
     now: u64,
 ) -> Vec<FleetRow> {
-    stream::iter(ids.iter())
-        .map(|id| row(store, id, validate, now))
+    // Owned ids: a closure over borrowed ones is not `Send` for every lifetime, which a
+    // server's handler needs (rust-lang/rust#102211).
+    stream::iter(ids.iter().cloned())
+        .map(|id| async move { row(store, &id, validate, now).await })
         .buffered(AT_ONCE)
         .collect()
         .await
