@@ -4,8 +4,8 @@
 
 pub mod bgp;
 mod error;
-pub mod human;
 pub mod firewall;
+pub mod human;
 mod interface;
 mod locate;
 pub mod plan;

@@ -149,7 +149,9 @@ pub fn sort_rows(rows: &mut [FleetRow], key: SortKey, desc: bool) {
         let order = match key {
             SortKey::Id => std::cmp::Ordering::Equal,
             SortKey::Health => rank(a.health).cmp(&rank(b.health)),
-            SortKey::Uptime => sa.map(|s| s.uptime_secs()).cmp(&sb.map(|s| s.uptime_secs())),
+            SortKey::Uptime => sa
+                .map(|s| s.uptime_secs())
+                .cmp(&sb.map(|s| s.uptime_secs())),
             SortKey::Version => a.current_version.cmp(&b.current_version),
             SortKey::Seen => sa.map(|s| s.unix_time).cmp(&sb.map(|s| s.unix_time)),
             SortKey::Bgp => bgp_up(a).cmp(&bgp_up(b)),
@@ -193,9 +195,13 @@ pub fn view(r: &FleetRow, now: u64) -> RowView {
             .current_version
             .as_deref()
             .map_or_else(dash, |v| short(v).to_owned()),
-        running_version: running.as_deref().map_or_else(dash, |v| short(v).to_owned()),
+        running_version: running
+            .as_deref()
+            .map_or_else(dash, |v| short(v).to_owned()),
         in_sync: running.is_some() && running == r.current_version,
-        seen: s.map_or_else(dash, |s| format!("{} ago", age(now.saturating_sub(s.unix_time)))),
+        seen: s.map_or_else(dash, |s| {
+            format!("{} ago", age(now.saturating_sub(s.unix_time)))
+        }),
         bgp: s.and_then(|s| s.bgp).map_or_else(dash, |b| {
             if b.bird_unreachable {
                 "BIRD down".to_owned()
@@ -237,7 +243,12 @@ mod tests {
 
     #[test]
     fn garbage_gets_defaults() {
-        let p = query(&[("page", "x"), ("per", "100000"), ("sort", "nope"), ("health", "<b>")]);
+        let p = query(&[
+            ("page", "x"),
+            ("per", "100000"),
+            ("sort", "nope"),
+            ("health", "<b>"),
+        ]);
         assert_eq!((p.page, p.per, p.sort), (1, MAX_PER, SortKey::Id));
         assert!(p.health.is_empty() && !p.needs_all_rows());
         let p = query(&[("sort", "seen"), ("desc", "1"), ("per", "0")]);

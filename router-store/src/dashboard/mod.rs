@@ -136,11 +136,17 @@ pub(super) fn router(
 }
 
 async fn script() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], pages::SCRIPT)
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        pages::SCRIPT,
+    )
 }
 
 async fn style() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], pages::STYLE)
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        pages::STYLE,
+    )
 }
 
 /// A router id from a URL; `..`, `/` and the like are refused (RouterId's rules).
@@ -195,7 +201,10 @@ async fn router_page(
 
 /// `v` if it is one of `history`'s versions (anything else is refused, so that no text
 /// from a URL reaches the store as a version).
-fn known_version(history: &[router_store_client::HistoryEntry], v: &str) -> Result<Version, PageError> {
+fn known_version(
+    history: &[router_store_client::HistoryEntry],
+    v: &str,
+) -> Result<Version, PageError> {
     history
         .iter()
         .find(|h| h.version.0 == v)
@@ -215,7 +224,9 @@ async fn router_html(dash: &Dash, raw: &str, compare: Compare) -> Result<String,
     let current = fleet_row.current_version.clone().map(Version);
     let log = history::lines(store, &id, &history, current.as_ref()).await;
     // By default the current version against the one before it.
-    let newest = current.clone().or_else(|| history.first().map(|h| h.version.clone()));
+    let newest = current
+        .clone()
+        .or_else(|| history.first().map(|h| h.version.clone()));
     let b = match compare.b.as_deref().filter(|s| !s.is_empty()) {
         Some(v) => Some(known_version(&history, v)?),
         None => newest,
@@ -231,7 +242,10 @@ async fn router_html(dash: &Dash, raw: &str, compare: Compare) -> Result<String,
         (Some(a), Some(b)) => Some(history::diff(store, &id, a, b).await?),
         _ => None,
     };
-    let report = fleet_row.status.as_ref().map(|s| serde_json::to_string_pretty(s).unwrap_or_default());
+    let report = fleet_row
+        .status
+        .as_ref()
+        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default());
     Ok(dash.pages.render(
         "router.html",
         context! {
@@ -247,4 +261,3 @@ async fn router_html(dash: &Dash, raw: &str, compare: Compare) -> Result<String,
         },
     )?)
 }
-

@@ -42,7 +42,11 @@ impl Pages {
         Ok(Pages { env })
     }
 
-    pub fn render(&self, name: &'static str, context: impl Serialize) -> Result<String, RenderError> {
+    pub fn render(
+        &self,
+        name: &'static str,
+        context: impl Serialize,
+    ) -> Result<String, RenderError> {
         let failed = |e: minijinja::Error| RenderError {
             name,
             detail: e.to_string(),

@@ -138,7 +138,11 @@ async fn write(
             .map_or_else(String::new, |p| format!(" (from {p})"))
     );
     let author = format!("{caller} (dashboard)");
-    let message = compose(&summary, Some(WriteKind::Rollback), &[(AUTHOR_TRAILER, &author)]);
+    let message = compose(
+        &summary,
+        Some(WriteKind::Rollback),
+        &[(AUTHOR_TRAILER, &author)],
+    );
     let expect = match previous {
         Some(v) => Expect::Version(v),
         None => Expect::Absent,
