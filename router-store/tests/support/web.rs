@@ -29,9 +29,7 @@ pub fn request(url: &str, method: &str, path: &str, headers: &[&str], body: &[u8
     head.push_str("\r\n");
     tcp.write_all(head.as_bytes()).expect("send");
     tcp.write_all(body).expect("send the body");
-    let mut answer = Vec::new();
-    tcp.read_to_end(&mut answer).expect("read the answer");
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let answer = String::from_utf8_lossy(&read_answer(&mut tcp)).into_owned();
     let (headers, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     let status = headers
         .split(' ')
@@ -42,6 +40,32 @@ pub fn request(url: &str, method: &str, path: &str, headers: &[&str], body: &[u8
         status,
         headers: headers.to_owned(),
         body: body.to_owned(),
+    }
+}
+
+/// Up to the end of the body its Content-Length gives (Chromium's DevTools server keeps
+/// the connection open), else to the end of the connection.
+fn read_answer(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        let n = tcp.read(&mut buf).expect("read the answer");
+        if n == 0 {
+            return answer;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        let Some(end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let length = text[..end].lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        });
+        if length.is_some_and(|len| answer.len() >= end + 4 + len) {
+            return answer;
+        }
     }
 }
 
