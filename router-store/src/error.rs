@@ -50,6 +50,14 @@ pub enum ServeError {
     },
     #[error("network boot")]
     Boot(#[from] BootError),
+    #[error("opening the store {url}")]
+    Store {
+        url: String,
+        #[source]
+        source: router_store_client::StoreError,
+    },
+    #[error("no store: --dir DIR, or --store URL for the dashboard alone")]
+    NoStore,
     #[error("the dashboard")]
     Dashboard(#[source] RenderError),
     #[error("starting the async runtime")]
