@@ -72,7 +72,7 @@ mod tests {
                 minijinja::context! { title => "<b>x</b>", message => "a\"<script>" },
             )
             .expect("renders");
-        assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"), "{html}");
+        assert!(html.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{html}");
         assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
     }
 }
