@@ -128,6 +128,8 @@ pub(super) fn router(
         .route("/dashboard.css", get(style))
         // A rollback form is a few short fields.
         .layer(DefaultBodyLimit::max(16 << 10))
+        // Logged (path only: no query, no form, so never a token) and bounded like the API.
+        .layer(axum::middleware::from_fn(crate::api::log_and_bound))
         .with_state(Dash {
             store,
             access,
