@@ -7,6 +7,7 @@ pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential c
       etcd-server tftpd-hpa bird2
       stayrtr  # the RTR cache the BGP tests validate against
       git  # git: the store server keeps history in a bare repository
+      chromium  # headless: the store dashboard's browser tests (router-store/tests/dashboard_browser.rs)
       prometheus)  # the exporter's scrape test and promtool for docs/alerts/
 # The image (image-recipe/): root filesystem, kernel modules, archive, ISO, UKI, qemu.
 pkgs+=(mmdebstrap kmod cpio zstd xz-utils xorriso grub-common grub-pc-bin grub-efi-amd64-bin

@@ -5,6 +5,7 @@
 pub mod bgp;
 mod error;
 pub mod firewall;
+pub mod human;
 mod interface;
 mod locate;
 pub mod plan;
@@ -13,6 +14,7 @@ mod render_preserving;
 mod route;
 mod snapshot;
 mod state;
+pub mod summary;
 mod sysctl;
 mod types;
 mod validate;

@@ -49,7 +49,7 @@ pub(super) fn router(store: Arc<dyn ConfigStore>, access: Arc<Access>, max_body:
         .with_state(AppState { store, access })
 }
 
-async fn log_and_bound(req: Request, next: Next) -> Response {
+pub(super) async fn log_and_bound(req: Request, next: Next) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
     let resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::boot::BootError;
+use super::dashboard::RenderError;
 use super::first_start::FirstStartError;
 use super::git::GitError;
 use super::tokens::TokensError;
@@ -49,6 +50,16 @@ pub enum ServeError {
     },
     #[error("network boot")]
     Boot(#[from] BootError),
+    #[error("opening the store {url}")]
+    Store {
+        url: String,
+        #[source]
+        source: router_store_client::StoreError,
+    },
+    #[error("no store: --dir DIR, or --store URL for the dashboard alone")]
+    NoStore,
+    #[error("the dashboard")]
+    Dashboard(#[source] RenderError),
     #[error("starting the async runtime")]
     Runtime(#[source] std::io::Error),
 }

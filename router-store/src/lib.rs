@@ -5,6 +5,7 @@
 mod api;
 mod assets;
 mod boot;
+mod dashboard;
 mod error;
 mod files;
 mod first_start;
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use boot::{BootError, BootState};
+pub use dashboard::RenderError;
 pub use error::ServeError;
 pub use git::GitError;
 pub use limits::ConnLimits;
@@ -45,8 +47,19 @@ pub const DEFAULT_MAX_BODY: usize = 64 << 20;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Directory of the store: configs.git (bare repository) and files/.
-    #[arg(long)]
-    pub dir: PathBuf,
+    #[arg(long, required_unless_present = "store", conflicts_with = "store")]
+    pub dir: Option<PathBuf>,
+    /// Serve only the dashboard, over another store (`etcd://HOST:PORT/PREFIX`,
+    /// `http(s)://`, `file://`): no API, no network boot; a rollback is written to that
+    /// store (docs/store.md, "The dashboard").
+    #[arg(long, conflicts_with_all = ["images", "admin_token"])]
+    pub store: Option<String>,
+    /// With --store: a file holding the bearer token this server uses with an HTTP(S) store.
+    #[arg(long, requires = "store")]
+    pub store_token_file: Option<PathBuf>,
+    /// With --store: a CA certificate (PEM) to trust for the store's TLS.
+    #[arg(long, requires = "store")]
+    pub store_ca_cert: Option<PathBuf>,
     /// Address to listen on, e.g. 0.0.0.0:8080 (port 0: any free port, printed).
     #[arg(long)]
     pub listen: SocketAddr,
@@ -106,35 +119,46 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
             (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
             _ => None,
         };
-        let store = GitStore::open(&args.dir).await?;
-        let boot = match args.images.clone() {
-            Some(images) => {
-                let (machines, public, tls) =
-                    (args.dir.join("machines.toml"), args.public_url.clone(), tls.is_some());
-                let state = tokio::task::spawn_blocking(move || {
-                    BootState::load(images, machines, public, tls)
-                })
-                .await
-                .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??;
-                Some(Arc::new(state))
+        let limits = ConnLimits {
+            max: args.max_connections,
+            per_client: args.max_connections_per_client,
+        }
+        .fitted_to(limits::raise_nofile());
+        let server = match (&args.store, &args.dir) {
+            (Some(url), _) => {
+                let config = ServerConfig {
+                    listen: args.listen,
+                    store: open_store(url, &args)?,
+                    access,
+                    tls,
+                    max_body: args.max_body,
+                    boot: None,
+                    limits,
+                };
+                Server::start_dashboard(config).await?
             }
-            None => None,
+            (None, Some(dir)) => {
+                let boot = boot_state(&args, dir, tls.is_some()).await?;
+                let store = GitStore::open(dir).await?;
+                let config = ServerConfig {
+                    listen: args.listen,
+                    store: Arc::new(store),
+                    access,
+                    tls,
+                    max_body: args.max_body,
+                    boot,
+                    limits,
+                };
+                Server::start(config).await?
+            }
+            (None, None) => return Err(ServeError::NoStore),
         };
-        let server = Server::start(ServerConfig {
-            listen: args.listen,
-            store: Arc::new(store),
-            access,
-            tls,
-            max_body: args.max_body,
-            boot,
-            limits: ConnLimits {
-                max: args.max_connections,
-                per_client: args.max_connections_per_client,
-            }
-            .fitted_to(limits::raise_nofile()),
-        })
-        .await?;
-        if args.tokens.is_none() {
+        if args.tokens.is_none() && args.store.is_some() {
+            tracing::warn!(
+                "NO --tokens: ANYONE who reaches {} rolls back EVERY router of the store.",
+                server.url()
+            );
+        } else if args.tokens.is_none() {
             tracing::warn!(
                 "NO --tokens: ANYONE who reaches {} reads and writes EVERY router's config and files (SSH host keys). Only for a closed network or a demo on localhost.",
                 server.url()
@@ -147,6 +171,49 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
         server.stop().await;
         Ok(())
     })
+}
+
+/// The network boot endpoints' state, with --images.
+async fn boot_state(
+    args: &ServeArgs,
+    dir: &Path,
+    tls: bool,
+) -> Result<Option<Arc<BootState>>, ServeError> {
+    let Some(images) = args.images.clone() else {
+        return Ok(None);
+    };
+    let (machines, public) = (dir.join("machines.toml"), args.public_url.clone());
+    let state = tokio::task::spawn_blocking(move || BootState::load(images, machines, public, tls))
+        .await
+        .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??;
+    Ok(Some(Arc::new(state)))
+}
+
+/// The store of `--store URL`, reached as the agent reaches it.
+fn open_store(url: &str, args: &ServeArgs) -> Result<Arc<dyn ConfigStore>, ServeError> {
+    let failed = |source| ServeError::Store {
+        url: url.to_owned(),
+        source,
+    };
+    let token = match &args.store_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|source| ServeError::Dir {
+                    what: format!("reading the store token {}", path.display()),
+                    source,
+                })?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let options = router_store_client::StoreOptions {
+        token,
+        ca_cert: args.store_ca_cert.clone(),
+        ..Default::default()
+    };
+    let store = router_store_client::open(url, &options).map_err(failed)?;
+    Ok(Arc::from(store))
 }
 
 /// SIGTERM or SIGINT; if neither can be watched, Ctrl-C alone.
@@ -238,34 +305,52 @@ pub struct Server {
 }
 
 impl Server {
-    /// Listens and serves in the background of the current runtime.
+    /// Listens and serves the API, the dashboard (and with `boot`, network boot) in the
+    /// background of the current runtime.
     pub async fn start(config: ServerConfig) -> Result<Server, ServeError> {
-        let listen_err = |source| ServeError::Listen {
-            addr: config.listen,
-            source,
-        };
-        let listener = TcpListener::bind(config.listen).await.map_err(listen_err)?;
-        let addr = listener.local_addr().map_err(listen_err)?;
-        let mut app = api::router(config.store, Arc::new(config.access), config.max_body);
+        let access = Arc::new(config.access);
+        let dashboard = dashboard::router(config.store.clone(), access.clone())
+            .map_err(ServeError::Dashboard)?;
+        let mut app = api::router(config.store, access, config.max_body).merge(dashboard);
         if let Some(boot) = config.boot {
             app = app.merge(boot::router(boot));
         }
+        Server::serve(config.listen, app, config.tls, config.limits).await
+    }
+
+    /// Listens and serves the dashboard alone (and /healthz), over a store another
+    /// server serves (etcd, another store server): `router-store serve --store URL`.
+    pub async fn start_dashboard(config: ServerConfig) -> Result<Server, ServeError> {
+        let app = dashboard::router(config.store, Arc::new(config.access))
+            .map_err(ServeError::Dashboard)?
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        Server::serve(config.listen, app, config.tls, config.limits).await
+    }
+
+    async fn serve(
+        listen: SocketAddr,
+        app: axum::Router,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        limits: ConnLimits,
+    ) -> Result<Server, ServeError> {
+        let listen_err = |source| ServeError::Listen {
+            addr: listen,
+            source,
+        };
+        let listener = TcpListener::bind(listen).await.map_err(listen_err)?;
+        let addr = listener.local_addr().map_err(listen_err)?;
         let (stop, stopped) = watch::channel(false);
-        let tls = config.tls.is_some();
         tracing::info!(
             "holding at most {} connections, {} per client address",
-            config.limits.max,
-            config.limits.per_client
+            limits.max,
+            limits.per_client
         );
-        let tracker = limits::Tracker::new(config.limits);
-        let task = tokio::spawn(listen::accept_loop(
-            listener, app, config.tls, tracker, stopped,
-        ));
+        let tracker = limits::Tracker::new(limits);
         let server = Server {
             addr,
-            tls,
+            tls: tls.is_some(),
             stop,
-            task,
+            task: tokio::spawn(listen::accept_loop(listener, app, tls, tracker, stopped)),
         };
         tracing::info!("serving the store on {}", server.url());
         Ok(server)

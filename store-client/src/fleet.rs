@@ -89,12 +89,23 @@ pub async fn rows(
     let mut ids = store.list_routers().await?;
     ids.sort();
     ids.dedup();
-    let out = stream::iter(ids.iter())
-        .map(|id| row(store, id, validate, now))
+    Ok(rows_of(store, &ids, validate, now).await)
+}
+
+/// The rows of `ids`, in that order (the dashboard asks only for the page it shows).
+pub async fn rows_of(
+    store: &dyn ConfigStore,
+    ids: &[RouterId],
+    validate: Validator<'_>,
+    now: u64,
+) -> Vec<FleetRow> {
+    // Owned ids: a closure over borrowed ones is not `Send` for every lifetime, which a
+    // server's handler needs (rust-lang/rust#102211).
+    stream::iter(ids.iter().cloned())
+        .map(|id| async move { row(store, &id, validate, now).await })
         .buffered(AT_ONCE)
         .collect()
-        .await;
-    Ok(out)
+        .await
 }
 
 /// One router's row.

@@ -32,10 +32,23 @@ impl Serve {
         Serve::start_with(prlimit, dir, extra)
     }
 
+    /// `router-store serve --listen 127.0.0.1:0 --store URL EXTRA...`: the dashboard alone.
+    #[allow(dead_code)] // only dashboard_etcd.rs
+    pub fn start_over(store: &str, extra: &[&str]) -> Serve {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_router-store"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--store", store]);
+        Serve::spawn(command, extra)
+    }
+
     fn start_with(mut command: Command, dir: &Path, extra: &[&str]) -> Serve {
-        let mut child = command
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-            .arg(dir)
+            .arg(dir);
+        Serve::spawn(command, extra)
+    }
+
+    fn spawn(mut command: Command, extra: &[&str]) -> Serve {
+        let mut child = command
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

@@ -1,15 +1,12 @@
 //! `store diff URL ID [A [B]]`: a unified diff of two versions' text and what changed in
 //! router terms. Without versions: the one before the current, and the current; with A
 //! alone: A and the current.
-//!
-//! The diff is `similar`'s (already used for BIRD's config): Myers' algorithm with a
-//! patience option, unified output with context, no C library and no dependencies of its
-//! own, kept up by the author of `insta`.
+//! The summary and the diff are router-model's (shared with the store server's dashboard).
 
 use serde::Serialize;
 
-use super::summary::summarize;
 use super::{io_err, json, CommandError, Conn, Io};
+use crate::model::summary::summarize;
 use crate::store::{ConfigStore, RouterId, Version};
 
 #[derive(Debug, clap::Args)]
@@ -48,12 +45,7 @@ async fn before(
 }
 
 pub fn unified(a: &str, b: &str, from: &str, to: &str, colour: bool) -> String {
-    let diff = similar::TextDiff::from_lines(a, b);
-    let text = diff
-        .unified_diff()
-        .context_radius(3)
-        .header(from, to)
-        .to_string();
+    let text = crate::model::summary::unified(a, b, from, to);
     if !colour {
         return text;
     }

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::summary::summarize;
 use super::text::{short, table, utc};
 use super::{io_err, json, CommandError, Conn, Io};
+use crate::model::summary::summarize;
 use crate::store::{ConfigStore, HistoryEntry, RouterId, WriteKind};
 
 #[derive(Debug, clap::Args)]

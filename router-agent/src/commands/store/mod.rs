@@ -9,7 +9,6 @@ mod ls;
 mod push;
 mod rollback;
 mod show;
-pub mod summary;
 mod text;
 
 use std::io::Write;

@@ -1,50 +1,7 @@
-//! Small pieces of the human output: times, ages, versions.
+//! Small pieces of the human output: tables (times, ages and versions are router-model's,
+//! shared with the store server's dashboard).
 
-/// `2026-12-02 15:04:05Z` from seconds since the Unix epoch (UTC; no time zone database on
-/// a management host is assumed).
-pub fn utc(unix: u64) -> String {
-    let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX);
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// `3d4h`, `5m10s`, `42s`.
-pub fn age(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        format!("{d}d{h}h")
-    } else if h > 0 {
-        format!("{h}h{m}m")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// A git commit id cut to 12 characters; other stores' versions are short already.
-pub fn short(version: &str) -> &str {
-    if version.len() >= 40 && version.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &version[..12]
-    } else {
-        version
-    }
-}
+pub use crate::model::human::{age, short, utc};
 
 /// Left-aligned columns, two spaces apart.
 pub fn table(rows: &[Vec<String>]) -> String {
@@ -79,14 +36,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_and_ages() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
-        assert_eq!(utc(1_796_223_845), "2026-12-02 15:04:05Z");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00Z");
-        assert_eq!(age(42), "42s");
-        assert_eq!(age(3 * 86_400 + 4 * 3600 + 5), "3d4h");
-        assert_eq!(short(&"a".repeat(40)), "aaaaaaaaaaaa");
-        assert_eq!(short("17"), "17");
+    fn columns() {
         assert_eq!(
             table(&[
                 vec!["a".into(), "bb".into()],

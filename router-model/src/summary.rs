@@ -1,7 +1,12 @@
 //! What a version changed, in router terms ("+1 route, ~1 interface, -2 rules"), from the
 //! two configs parsed as TOML (not validated: an invalid version still gets a summary).
 //! Lists of tables are matched by what names an entry (an interface by its name, a route
-//! by its destination and table); other entries are compared whole.
+//! by its destination and table); other entries are compared whole. Here, in the pure
+//! crate, so that `router-agent store log/diff` and the store server's dashboard say the
+//! same thing.
+//!
+//! The text diff is `similar`'s: Myers' algorithm, unified output with context, no C
+//! library and no dependencies of its own, kept up by the author of `insta`.
 
 use std::collections::BTreeMap;
 
@@ -143,6 +148,15 @@ pub fn summarize(old: Option<&str>, new: &str) -> String {
     } else {
         out.join(", ")
     }
+}
+
+/// A unified diff (3 lines of context) of two versions' text, headed `from` and `to`.
+pub fn unified(a: &str, b: &str, from: &str, to: &str) -> String {
+    similar::TextDiff::from_lines(a, b)
+        .unified_diff()
+        .context_radius(3)
+        .header(from, to)
+        .to_string()
 }
 
 #[cfg(test)]
