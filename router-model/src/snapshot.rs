@@ -6,17 +6,27 @@ use std::collections::BTreeMap;
 
 use super::render::render_config;
 use super::render_preserving::render_over;
+use super::snapshot_shape::shape_like;
 use super::types::TableRef;
 use super::Config;
 
-/// `running` as TOML: with the table names of `previous` (a config text) and laid out like
-/// it; the canonical render without one, or when it is no config.
-pub fn render_snapshot(previous: Option<&str>, running: &Config) -> String {
+/// `running` as TOML: with the table names of `previous` (a config text), shaped like it
+/// ([`shape_like`]: what `baseline`, the state before the agent started, already had and
+/// `previous` does not name stays out) and laid out like it; the canonical render without
+/// one, or when it is no config.
+pub fn render_snapshot(
+    previous: Option<&str>,
+    running: &Config,
+    baseline: Option<&Config>,
+) -> String {
     let Some(text) = previous else {
         return render_config(running);
     };
     match toml::from_str::<Config>(text) {
-        Ok(prev) => render_over(text, &with_table_names(running.clone(), &prev.tables)),
+        Ok(prev) => {
+            let named = with_table_names(running.clone(), &prev.tables);
+            render_over(text, &shape_like(named, &prev, baseline))
+        }
         Err(e) => {
             tracing::warn!(
                 "the previous config text does not parse ({e}); snapshot rendered afresh"
@@ -115,7 +125,7 @@ table = "blue"
         let mut kernel = original.state.clone();
         kernel.table_names.clear();
         let running = to_config(&kernel);
-        let text = render_snapshot(Some(NAMED), &running);
+        let text = render_snapshot(Some(NAMED), &running, None);
         let back = load("snapshot.toml", &text).unwrap();
         assert_eq!(back.state, original.state);
         assert!(text.contains("[tables]\nblue = 10"), "{text}");

@@ -242,9 +242,13 @@ impl<R: Router + 'static> Daemon<R> {
 
     /// [`Daemon::render`], and the config it rendered.
     async fn render_read(&mut self) -> Result<(String, model::Config), String> {
-        let config = self.read_running().await?;
+        let (config, before) = self
+            .on_router(|r| r.running().map(|c| (c, r.before_agent())))
+            .await
+            .and_then(|r| r)
+            .map_err(|e| error_chain(&e))?;
         Ok((
-            model::render_snapshot(self.m.saved.as_deref(), &config),
+            model::render_snapshot(self.m.saved.as_deref(), &config, before.as_ref()),
             config,
         ))
     }
