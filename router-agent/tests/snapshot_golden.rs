@@ -42,7 +42,7 @@ fn golden_snapshots() {
         let running = running(dir);
         let base = dir.join("baseline.toml");
         let baseline = base.exists().then(|| read_back(&base));
-        let got = model::render_snapshot(Some(&previous), &running, baseline.as_ref());
+        let got = model::render_snapshot(Some(&previous), &running, baseline.as_ref(), None);
         let prev: model::Config = toml::from_str(&previous).unwrap();
         // Whatever the layout, the snapshot means exactly the running config.
         let strict = model::try_render_over(

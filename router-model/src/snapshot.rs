@@ -6,26 +6,40 @@ use std::collections::BTreeMap;
 
 use super::render::render_config;
 use super::render_preserving::render_over;
-use super::snapshot_shape::shape_like;
+use super::snapshot_shape::{shape_like, without_boot_state, BootState};
 use super::types::TableRef;
 use super::Config;
 
 /// `running` as TOML: with the table names of `previous` (a config text), shaped like it
 /// ([`shape_like`]: what `baseline`, the state before the agent started, already had and
 /// `previous` does not name stays out) and laid out like it; the canonical render without
-/// one, or when it is no config.
+/// one, or when it is no config. What `boot` (the boot contract) set is left out unless
+/// `previous` names it.
 pub fn render_snapshot(
     previous: Option<&str>,
     running: &Config,
     baseline: Option<&Config>,
+    boot: Option<&BootState>,
 ) -> String {
     let Some(text) = previous else {
-        return render_config(running);
+        return match boot {
+            Some(boot) => render_config(&without_boot_state(
+                running.clone(),
+                &Config::default(),
+                boot,
+            )),
+            None => render_config(running),
+        };
     };
     match toml::from_str::<Config>(text) {
         Ok(prev) => {
-            let named = with_table_names(running.clone(), &prev.tables);
-            render_over(text, &shape_like(named, &prev, baseline))
+            let mut named = with_table_names(running.clone(), &prev.tables);
+            let mut baseline = baseline.cloned();
+            if let Some(boot) = boot {
+                named = without_boot_state(named, &prev, boot);
+                baseline = baseline.map(|b| without_boot_state(b, &prev, boot));
+            }
+            render_over(text, &shape_like(named, &prev, baseline.as_ref()))
         }
         Err(e) => {
             tracing::warn!(
@@ -125,7 +139,7 @@ table = "blue"
         let mut kernel = original.state.clone();
         kernel.table_names.clear();
         let running = to_config(&kernel);
-        let text = render_snapshot(Some(NAMED), &running, None);
+        let text = render_snapshot(Some(NAMED), &running, None, None);
         let back = load("snapshot.toml", &text).unwrap();
         assert_eq!(back.state, original.state);
         assert!(text.contains("[tables]\nblue = 10"), "{text}");

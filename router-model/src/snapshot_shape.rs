@@ -4,12 +4,15 @@
 //! text does not name and nobody changed since the agent started (sysctls at their boot
 //! values, kernel-made links such as `lo`, NICs the config leaves alone) left out.
 
+use std::net::IpAddr;
+
 use ipnet::IpNet;
 
 use super::interface::{AdminState, InterfaceConfig, InterfaceKind};
 use super::render::GROUP_MIN;
 use super::route::{PrefixList, RouteConfig};
 use super::sysctl::SysctlConfig;
+use super::types::IfName;
 use super::Config;
 
 /// `running` shaped like `previous`. `baseline` is the running config as it was before the
@@ -23,6 +26,39 @@ pub fn shape_like(mut running: Config, previous: &Config, baseline: Option<&Conf
     running.interfaces = interfaces(running.interfaces, &previous.interfaces, baseline);
     running.routes = routes(running.routes, &previous.routes);
     running
+}
+
+/// What the boot contract (`router.mgmt=` with a static address) put on the management
+/// NIC before any config: not config, unless a config names it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootState {
+    pub nic: IfName,
+    pub address: IpNet,
+    pub gateway: Option<IpAddr>,
+}
+
+/// `config` without the boot contract's address and default route, except where
+/// `previous` names them (then the config owns them as usual).
+pub fn without_boot_state(mut config: Config, previous: &Config, boot: &BootState) -> Config {
+    let named = previous
+        .interfaces
+        .iter()
+        .any(|i| i.name == boot.nic && i.addresses.contains(&boot.address));
+    if !named {
+        for i in config.interfaces.iter_mut().filter(|i| i.name == boot.nic) {
+            i.addresses.retain(|a| *a != boot.address);
+        }
+    }
+    let is_default = |r: &RouteConfig| {
+        boot.gateway.is_some()
+            && r.via == boot.gateway
+            && r.table.is_none()
+            && r.to.is_some_and(|t| t.prefix_len() == 0)
+    };
+    if !previous.routes.iter().any(is_default) {
+        config.routes.retain(|r| !is_default(r));
+    }
+    config
 }
 
 /// The sysctls `previous` names, and the others that differ from `baseline`.
@@ -192,6 +228,38 @@ type = "blackhole"
             ]
         );
         assert!(shaped.routes[0].prefixes.is_some());
+    }
+
+    #[test]
+    fn the_boot_contract_address_and_route_are_config_only_when_named() {
+        let boot = BootState {
+            nic: "eth0".parse().unwrap(),
+            address: "10.0.2.15/24".parse().unwrap(),
+            gateway: Some("10.0.2.2".parse().unwrap()),
+        };
+        let running = config(
+            r#"version = 1
+[[interface]]
+name = "eth0"
+kind = "physical"
+addresses = ["10.0.2.15/24", "192.0.2.1/24"]
+[[route]]
+to = "0.0.0.0/0"
+via = "10.0.2.2"
+dev = "eth0"
+"#,
+        );
+        let bare = config("version = 1\n[[interface]]\nname = \"eth0\"\nkind = \"physical\"\n");
+        let out = without_boot_state(running.clone(), &bare, &boot);
+        assert_eq!(
+            out.interfaces[0].addresses,
+            ["192.0.2.1/24".parse::<IpNet>().unwrap()]
+        );
+        assert!(out.routes.is_empty());
+        assert_eq!(
+            without_boot_state(running.clone(), &running, &boot),
+            running
+        );
     }
 
     #[test]
