@@ -28,7 +28,7 @@ pub use interface::*;
 pub use render::{redact_secrets, render, render_config, to_config};
 pub use render_preserving::{render_over, try_render_over, RenderOverError};
 pub use route::*;
-pub use snapshot::{render_snapshot, with_table_names};
+pub use snapshot::{names_from_rt_tables, render_snapshot, with_table_names};
 pub use snapshot_shape::{shape_like, without_boot_state, BootState};
 pub use state::*;
 pub use sysctl::*;
