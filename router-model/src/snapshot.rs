@@ -6,17 +6,41 @@ use std::collections::BTreeMap;
 
 use super::render::render_config;
 use super::render_preserving::render_over;
+use super::snapshot_shape::{shape_like, without_boot_state, BootState};
 use super::types::TableRef;
 use super::Config;
 
-/// `running` as TOML: with the table names of `previous` (a config text) and laid out like
-/// it; the canonical render without one, or when it is no config.
-pub fn render_snapshot(previous: Option<&str>, running: &Config) -> String {
+/// `running` as TOML: with the table names of `previous` (a config text), shaped like it
+/// ([`shape_like`]: what `baseline`, the state before the agent started, already had and
+/// `previous` does not name stays out) and laid out like it; the canonical render without
+/// one, or when it is no config. What `boot` (the boot contract) set is left out unless
+/// `previous` names it.
+pub fn render_snapshot(
+    previous: Option<&str>,
+    running: &Config,
+    baseline: Option<&Config>,
+    boot: Option<&BootState>,
+) -> String {
     let Some(text) = previous else {
-        return render_config(running);
+        return match boot {
+            Some(boot) => render_config(&without_boot_state(
+                running.clone(),
+                &Config::default(),
+                boot,
+            )),
+            None => render_config(running),
+        };
     };
     match toml::from_str::<Config>(text) {
-        Ok(prev) => render_over(text, &with_table_names(running.clone(), &prev.tables)),
+        Ok(prev) => {
+            let mut named = with_table_names(running.clone(), &prev.tables);
+            let mut baseline = baseline.cloned();
+            if let Some(boot) = boot {
+                named = without_boot_state(named, &prev, boot);
+                baseline = baseline.map(|b| without_boot_state(b, &prev, boot));
+            }
+            render_over(text, &shape_like(named, &prev, baseline.as_ref()))
+        }
         Err(e) => {
             tracing::warn!(
                 "the previous config text does not parse ({e}); snapshot rendered afresh"
@@ -56,6 +80,46 @@ pub fn with_table_names(mut running: Config, names: &BTreeMap<String, u32>) -> C
         }
     }
     running
+}
+
+/// The names iproute2's `rt_tables` (text of the file) gives the tables `running` uses:
+/// `# comments`, `NUMBER NAME` lines; built-in tables and names a config could not use
+/// are skipped. For `show`, which has no config text to take names from.
+pub fn names_from_rt_tables(text: &str, running: &Config) -> BTreeMap<String, u32> {
+    let mut used = std::collections::BTreeSet::new();
+    let mut note = |t: &Option<TableRef>| {
+        if let Some(TableRef::Id(id)) = t {
+            used.insert(*id);
+        }
+    };
+    running.routes.iter().for_each(|r| note(&r.table));
+    running.rules.iter().for_each(|r| note(&r.table));
+    for v in running.interfaces.iter().filter_map(|i| i.vrf.as_ref()) {
+        note(&Some(v.table.clone()));
+    }
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let (Some(id), Some(name), None) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let id = match id.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => id.parse().ok(),
+        };
+        let usable = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && TableRef::builtin(name).is_none();
+        if let Some(id) = id.filter(|id| used.contains(id) && usable) {
+            if !out.values().any(|v| *v == id) {
+                out.insert(name.to_owned(), id);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -115,11 +179,28 @@ table = "blue"
         let mut kernel = original.state.clone();
         kernel.table_names.clear();
         let running = to_config(&kernel);
-        let text = render_snapshot(Some(NAMED), &running);
+        let text = render_snapshot(Some(NAMED), &running, None, None);
         let back = load("snapshot.toml", &text).unwrap();
         assert_eq!(back.state, original.state);
         assert!(text.contains("[tables]\nblue = 10"), "{text}");
         assert!(text.contains("table = \"blue\""), "{text}");
+    }
+
+    #[test]
+    fn rt_tables_names_the_tables_in_use_and_nothing_else() {
+        let running: Config = toml::from_str(
+            "version = 1\n[[route]]\nto = \"10.0.0.0/8\"\ntype = \"blackhole\"\ntable = 100\n",
+        )
+        .unwrap();
+        let text =
+            "# iproute2\n255\tlocal\n254 main\n100 isp1 # uplink\n200 unused\nbad line here\n";
+        let names = names_from_rt_tables(text, &running);
+        assert_eq!(names, BTreeMap::from([("isp1".to_owned(), 100)]));
+        let shown = render_config(&with_table_names(running, &names));
+        assert!(
+            shown.contains("table = \"isp1\"") && shown.contains("isp1 = 100"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -231,23 +231,33 @@ async fn boot_traffic_round_trip_shutdown_and_power_cut() {
         |o| o.contains("10.2.0.9/24"),
     );
 
-    // 4. A power cut after the change snapshot: it survives.
-    r1.sh("ip route add 10.70.0.0/16 via 10.2.0.2 proto static");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !client
+    // 4. A power cut after the change snapshot: it survives. The commit holds that route
+    // and nothing else (no sysctls, lo, random MACs or layout the operator did not touch).
+    let prior = client
         .get(&r1_id)
         .await
         .expect("store")
         .expect("config")
-        .text
-        .contains("10.70.0.0/16")
-    {
+        .text;
+    r1.sh("ip route add 10.70.0.0/16 via 10.2.0.2 proto static");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        let text = client
+            .get(&r1_id)
+            .await
+            .expect("store")
+            .expect("config")
+            .text;
+        if text.contains("10.70.0.0/16") {
+            break text;
+        }
         assert!(
             std::time::Instant::now() < deadline,
             "the change never reached the store"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    };
+    assert_minimal_diff(&prior, &after, "10.70.0.0/16");
     r1.kill();
     let mut r1 = Vm::boot(spec("r1", 1, &store, router_links), &image, &work.0);
     report.watch(&r1);
@@ -260,4 +270,29 @@ async fn boot_traffic_round_trip_shutdown_and_power_cut() {
     );
     let history = client.history(&r1_id).await.expect("history");
     eprintln!("r1 history: {} versions", history.len());
+}
+
+/// `after` is `before` plus one `[[route]]` entry to `to`, and nothing else changed.
+fn assert_minimal_diff(before: &str, after: &str, to: &str) {
+    let mut removed: Vec<&str> = before.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut added = Vec::new();
+    for line in after.lines().filter(|l| !l.trim().is_empty()) {
+        match removed.iter().position(|r| *r == line) {
+            Some(i) => {
+                removed.remove(i);
+            }
+            None => added.push(line),
+        }
+    }
+    let route_line = |l: &&str| {
+        ["[[route]]", "to = ", "via = ", "dev = "]
+            .iter()
+            .any(|p| l.starts_with(p))
+    };
+    assert!(
+        removed.is_empty()
+            && added.iter().all(route_line)
+            && added.contains(&format!("to = \"{to}\"").as_str()),
+        "the commit is not just the route to {to}: removed {removed:?}, added {added:?}\n--- before:\n{before}\n--- after:\n{after}"
+    );
 }

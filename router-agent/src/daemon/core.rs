@@ -69,6 +69,9 @@ pub struct Settings {
     /// How often the store is asked during the window (the first time one interval after
     /// the apply).
     pub edit_probe: Duration,
+    /// The static management address and route the boot contract set: left out of
+    /// snapshots unless the config names them.
+    pub boot_state: Option<model::BootState>,
 }
 
 impl Default for Settings {
@@ -87,6 +90,7 @@ impl Default for Settings {
             fallback_versions: 20,
             edit_confirm: Some(Duration::from_secs(60)),
             edit_probe: Duration::from_secs(2),
+            boot_state: None,
         }
     }
 }
@@ -242,9 +246,18 @@ impl<R: Router + 'static> Daemon<R> {
 
     /// [`Daemon::render`], and the config it rendered.
     async fn render_read(&mut self) -> Result<(String, model::Config), String> {
-        let config = self.read_running().await?;
+        let (config, before) = self
+            .on_router(|r| r.running().map(|c| (c, r.before_agent())))
+            .await
+            .and_then(|r| r)
+            .map_err(|e| error_chain(&e))?;
         Ok((
-            model::render_snapshot(self.m.saved.as_deref(), &config),
+            model::render_snapshot(
+                self.m.saved.as_deref(),
+                &config,
+                before.as_ref(),
+                self.settings.boot_state.as_ref(),
+            ),
             config,
         ))
     }

@@ -83,7 +83,7 @@ fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
 }
 
 /// Runs the daemon until SIGTERM. Enters `--netns` first, before any thread starts.
-pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
+pub fn run(mut args: DaemonArgs) -> Result<(), DaemonError> {
     let cmdline = std::fs::read_to_string(&args.cmdline).unwrap_or_default();
     let boot = bootargs::parse(&cmdline).map_err(DaemonError::BootArgs)?;
     if let Some(name) = &args.netns {
@@ -103,8 +103,9 @@ pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
             if let (Some(m), None) = (&boot.mgmt, &args.netns) {
                 // The store may be reachable anyway (another NIC, DHCP from elsewhere):
                 // a failure here is reported and the daemon goes on.
-                if let Err(e) = mgmt::bring_up(&name, m, &args.status_dir) {
-                    tracing::error!("management interface {name}: {e}");
+                match mgmt::bring_up(&name, m, &args.status_dir) {
+                    Ok(()) => args.settings.boot_state = mgmt::boot_state(&name, m),
+                    Err(e) => tracing::error!("management interface {name}: {e}"),
                 }
             }
         }

@@ -97,6 +97,18 @@ pub fn pick(
     })
 }
 
+/// What a static `mgmt` put on NIC `name`: boot-contract state, not config.
+pub fn boot_state(name: &str, mgmt: &Mgmt) -> Option<crate::model::BootState> {
+    match mgmt {
+        Mgmt::Static { address, gateway } => Some(crate::model::BootState {
+            nic: name.parse().ok()?,
+            address: *address,
+            gateway: *gateway,
+        }),
+        Mgmt::Dhcp => None,
+    }
+}
+
 /// Brings the management NIC up as `mgmt` says. `scratch` is a directory for udhcpc's hook.
 pub fn bring_up(name: &str, mgmt: &Mgmt, scratch: &Path) -> Result<(), MgmtError> {
     match mgmt {

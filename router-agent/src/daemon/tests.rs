@@ -94,6 +94,10 @@ impl Router for Counted {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.fake.running()
     }
+
+    fn before_agent(&self) -> Option<Config> {
+        self.fake.before_agent()
+    }
 }
 
 fn settings() -> Settings {
@@ -111,6 +115,7 @@ fn settings() -> Settings {
         fallback_versions: 20,
         edit_confirm: Some(Duration::from_secs(2)),
         edit_probe: Duration::from_millis(20),
+        boot_state: None,
     }
 }
 
@@ -256,6 +261,7 @@ async fn seeded(hostname: &str) -> Arc<MemoryStore> {
 }
 
 mod boot;
+mod boot_state;
 mod confirm_edit;
 mod fleet;
 mod panics;

@@ -27,6 +27,9 @@ pub struct RawLink {
     pub mtu: Option<u32>,
     pub mac: Option<MacAddr>,
     pub perm_mac: Option<MacAddr>,
+    /// The kernel chose the MAC at random (sysfs `addr_assign_type` 1, NET_ADDR_RANDOM):
+    /// not config.
+    pub random_mac: bool,
     pub alias: Option<String>,
     pub master: Option<u32>,
     /// IFLA_LINK: the parent of a VLAN or MACVLAN, the peer of a veth.
@@ -85,6 +88,7 @@ pub fn decode(payload: &[u8]) -> Result<RawLink, String> {
         mtu: None,
         mac: None,
         perm_mac: None,
+        random_mac: false,
         alias: None,
         master: None,
         link: None,

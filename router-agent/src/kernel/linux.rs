@@ -46,6 +46,14 @@ impl LinuxKernel {
     }
 
     fn dump_links(&mut self) -> Result<Vec<RawLink>, KernelError> {
+        let mut links = self.dump_raw_links()?;
+        for l in &mut links {
+            l.random_mac = mac_is_random(&l.name, l.index);
+        }
+        Ok(links)
+    }
+
+    fn dump_raw_links(&mut self) -> Result<Vec<RawLink>, KernelError> {
         self.nl
             .dump("links", &link_codec::dump_request(), |p| {
                 Some(link_codec::decode(p))
@@ -90,7 +98,7 @@ impl LinuxKernel {
     /// Links by name, for resolving names to indices while writing.
     pub(super) fn link_table(&mut self) -> Result<HashMap<IfName, RawLink>, KernelError> {
         Ok(self
-            .dump_links()?
+            .dump_raw_links()?
             .into_iter()
             .filter_map(|l| Some((l.name.parse().ok()?, l)))
             .collect())
@@ -104,6 +112,21 @@ impl LinuxKernel {
         })
         .collect()
     }
+}
+
+/// NET_ADDR_RANDOM: the kernel made the MAC up when it created the link.
+const NET_ADDR_RANDOM: u8 = 1;
+
+/// Whether sysfs says the link's MAC is random. Netlink does not carry the assign type;
+/// sysfs shows the namespace it was mounted in, so only a link whose index matches counts
+/// (elsewhere the MAC is kept, as before).
+fn mac_is_random(name: &str, index: u32) -> bool {
+    let dir = std::path::Path::new("/sys/class/net").join(name);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let same_link = read("ifindex").and_then(|i| i.trim().parse::<u32>().ok()) == Some(index);
+    same_link
+        && read("addr_assign_type").and_then(|t| t.trim().parse::<u8>().ok())
+            == Some(NET_ADDR_RANDOM)
 }
 
 /// Link names by index, looked up once per dumped route.
@@ -150,7 +173,8 @@ fn model_links(raw: &[RawLink]) -> (BTreeMap<IfName, Link>, Names) {
                 let parent_mac = r.link.and_then(|i| by_index.get(&i)).and_then(|p| p.mac);
                 r.mac.filter(|m| Some(*m) != parent_mac)
             }
-            _ => r.mac,
+            // A MAC the kernel chose at random is not config: the next boot picks another.
+            _ => r.mac.filter(|_| !r.random_mac),
         };
         let kind = match kind {
             LinkKind::Physical { .. } => LinkKind::Physical {

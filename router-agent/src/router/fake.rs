@@ -16,6 +16,8 @@ pub struct FakeState {
     pub panic_hostnames: BTreeSet<String>,
     /// Every config applied, oldest first.
     pub applied: Vec<Config>,
+    /// What [`Router::before_agent`] says: the state before the agent, if a test sets it.
+    pub before: Option<Config>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -51,5 +53,9 @@ impl Router for FakeRouter {
 
     fn running(&mut self) -> Result<Config, RouterError> {
         Ok(self.state().config.clone())
+    }
+
+    fn before_agent(&self) -> Option<Config> {
+        self.state().before.clone()
     }
 }

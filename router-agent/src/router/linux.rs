@@ -24,6 +24,8 @@ pub struct LinuxRouter {
     manage_hostname: bool,
     /// Kernel modules already asked for: one that failed is left to the kernel after.
     modules_tried: HashSet<&'static str>,
+    /// The kernel's state as first read, before the agent wrote anything.
+    before: Option<Config>,
 }
 
 impl LinuxRouter {
@@ -35,6 +37,7 @@ impl LinuxRouter {
             bird: bgp::cli::backend(),
             manage_hostname,
             modules_tried: HashSet::new(),
+            before: None,
         })
     }
 }
@@ -91,7 +94,17 @@ impl LinuxRouter {
             bird: bgp::cli::backend(),
             manage_hostname,
             modules_tried: HashSet::new(),
+            before: None,
         }
+    }
+
+    /// Reads the kernel, keeping the first read as the state before the agent.
+    fn read_kernel(&mut self) -> Result<NetState, RouterError> {
+        let state = self.kernel.read(&[]).map_err(RouterError::Read)?;
+        if self.before.is_none() {
+            self.before = Some(model::to_config(&state));
+        }
+        Ok(state)
     }
 
     /// The one apply, for the daemon and the CLI alike: kernel modules, then BGP (BIRD
@@ -165,7 +178,7 @@ impl Router for LinuxRouter {
             state.hostname = None;
         }
         let t = Instant::now();
-        let current = self.kernel.read(&[]).map_err(RouterError::Read)?;
+        let current = self.read_kernel()?;
         let target = Target {
             state: &state,
             firewall: config.firewall.as_ref(),
@@ -177,7 +190,7 @@ impl Router for LinuxRouter {
     }
 
     fn running(&mut self) -> Result<Config, RouterError> {
-        let state = self.kernel.read(&[]).map_err(RouterError::Read)?;
+        let state = self.read_kernel()?;
         let mut config = model::to_config(&state);
         let fw = self.nft.read(&[]).map_err(RouterError::ReadFirewall)?;
         config.firewall = fw.firewall.map(|f| f.to_config());
@@ -192,6 +205,10 @@ impl Router for LinuxRouter {
             }
         }
         Ok(config)
+    }
+
+    fn before_agent(&self) -> Option<Config> {
+        self.before.clone()
     }
 
     fn stopping(&mut self, config: &ValidConfig) {

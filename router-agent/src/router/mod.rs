@@ -111,6 +111,12 @@ pub trait Router: Send {
     /// The running config, as `show` prints it.
     fn running(&mut self) -> Result<Config, RouterError>;
 
+    /// The running config as first read, before the agent changed anything: snapshots
+    /// leave out what the config does not name and still is as it was then.
+    fn before_agent(&self) -> Option<Config> {
+        None
+    }
+
     /// The router is about to stop running `config` (BGP announces GRACEFUL_SHUTDOWN).
     fn stopping(&mut self, _config: &ValidConfig) {}
 }
