@@ -16,8 +16,9 @@ use crate::{router, router_id, Shared};
 const AT_ONCE: usize = 32;
 /// A watcher that has not seen its edit by then is counted as missing.
 const WAIT: Duration = Duration::from_secs(60);
-/// Compare-and-swap attempts per edit (a router's snapshot may land in between).
-const ATTEMPTS: u32 = 5;
+/// How long an edit is tried again after conflicts (a router's snapshot landed between
+/// the read and the write); a real operator's `store push` would report the conflict.
+const RETRY_FOR: Duration = Duration::from_secs(30);
 
 /// Edits routers spread over the fleet, `k` of them.
 pub async fn round(
@@ -87,7 +88,9 @@ async fn edit_one(
     let id = router_id(i);
     let msg = message(WriteKind::Push, &format!("fleet-sim: edit round {round}"));
     let started = Instant::now();
-    for _ in 0..ATTEMPTS {
+    let mut attempts = 0;
+    while started.elapsed() < RETRY_FOR {
+        attempts += 1;
         let current = match admin.get(&id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
@@ -122,7 +125,7 @@ async fn edit_one(
     }
     shared.stats.errors.add(
         "edit",
-        &format!("still conflicting after {ATTEMPTS} attempts"),
+        &format!("still conflicting after {attempts} attempts"),
     );
     None
 }

@@ -245,6 +245,8 @@ async fn run(args: Args) -> Result<(), AnyError> {
     }
     tokio::time::sleep_until(end).await;
     let _ = stop.send(true);
+    // Edit rounds that outlast the run make it longer: snapshots are due for all of it.
+    let ran = t0.elapsed();
     for r in routers {
         let _ = tokio::time::timeout(Duration::from_secs(30), r).await;
     }
@@ -257,7 +259,7 @@ async fn run(args: Args) -> Result<(), AnyError> {
         label: &args.label,
         routers: args.routers,
         minute: args.minute,
-        due: args.routers as u64 * u64::from(args.minutes),
+        due: (args.routers as f64 * ran.as_secs_f64() / args.minute.as_secs_f64()) as u64,
         stats: &shared.stats,
         rounds: &rounds,
         listing: &listing,
