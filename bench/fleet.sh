@@ -6,7 +6,7 @@
 # `router-store serve` (release build) on a temporary git store. Prints one table with
 # both, and what each server's processes cost in CPU. A benchmark: never in `make test`.
 # Usage: [ROUTERS=1000] [MINUTE_MS=1000] [MINUTES=4] [POLL_SECS=10] [EDITS=2]
-#        [EDIT_ROUTERS=ROUTERS] bench/fleet.sh [etcd] [http]
+#        [EDIT_ROUTERS=ROUTERS] [ROUTER_STORE=path/to/router-store] bench/fleet.sh [etcd] [http]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUTERS=${ROUTERS:-1000}
@@ -21,7 +21,7 @@ targets=("$@")
 cargo build --release --quiet --locked -p router-store --bin router-store \
     -p router-store-client --example fleet_sim
 sim=$PWD/target/release/examples/fleet_sim
-server=$PWD/target/release/router-store
+server=${ROUTER_STORE:-$PWD/target/release/router-store}   # another build, to compare
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -93,6 +93,8 @@ for target in "${targets[@]}"; do
         *) echo "unknown target $target (etcd, http)" >&2; exit 2 ;;
     esac
     before=$(cpu "${server_pids[@]}")
+    declare -A one_before=()
+    for p in "${server_pids[@]}"; do one_before[$p]=$(cpu "$p"); done
     t0=$(date +%s.%N)
     /usr/bin/time -f '%U %S' -o "$work/sim.time" "$sim" run --url "$url" --label "$label" \
         --routers "$ROUTERS" --minute-ms "$MINUTE_MS" --minutes "$MINUTES" \
@@ -100,11 +102,13 @@ for target in "${targets[@]}"; do
         "${extra[@]}" >"$work/row" 2>"$work/sim.log" || { cat "$work/sim.log" >&2; exit 1; }
     t1=$(date +%s.%N)
     after=$(cpu "${server_pids[@]}")
+    each=""
+    for p in "${server_pids[@]}"; do each+="$(echo "$(cpu "$p") - ${one_before[$p]}" | bc) s, "; done
     cat "$work/sim.log" >&2
     rows+=("$(cat "$work/row")")
     wall=$(echo "$t1 - $t0" | bc)
-    costs+=("$(printf '| %s | %.0f s | %.1f s (%.2f cores) | %.1f s |' "$label" "$wall" \
-        "$(echo "$after - $before" | bc)" "$(echo "($after - $before) / $wall" | bc -l)" \
+    costs+=("$(printf '| %s | %.0f s | %.1f s (%.2f cores) | %s | %.1f s |' "$label" "$wall" \
+        "$(echo "$after - $before" | bc)" "$(echo "($after - $before) / $wall" | bc -l)" "${each%, }" \
         "$(awk '{print $1 + $2}' "$work/sim.time")")")
     for p in "${server_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 done
@@ -115,6 +119,6 @@ echo
 "$sim" header
 printf '%s\n' "${rows[@]}"
 echo
-echo "| store | run (wall) | server CPU | simulator CPU |"
-echo "|---|---:|---:|---:|"
+echo "| store | run (wall) | server CPU | per process | simulator CPU |"
+echo "|---|---:|---:|---:|---:|"
 printf '%s\n' "${costs[@]}"
