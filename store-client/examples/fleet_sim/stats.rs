@@ -93,7 +93,7 @@ impl Errors {
             .lock()
             .map(|m| m.iter().map(|(k, n)| (k.clone(), *n)).collect())
             .unwrap_or_default();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|k| std::cmp::Reverse(k.1));
         v
     }
 }
