@@ -97,13 +97,19 @@ async fn packed_refs_read_like_loose_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = GitStore::open(dir.path()).await.expect("open");
     let r1 = id("r1");
-    let v1 = store.put(&r1, "a = 1\n", &Expect::Absent, "m").await.expect("v1");
+    let v1 = store
+        .put(&r1, "a = 1\n", &Expect::Absent, "m")
+        .await
+        .expect("v1");
     let v2 = store
         .put(&r1, "a = 2\n", &Expect::Version(v1.clone()), "m")
         .await
         .expect("v2");
     let repo = dir.path().join("configs.git");
-    assert!(repo.join("refs/heads/r1").is_file(), "update-ref wrote no loose ref");
+    assert!(
+        repo.join("refs/heads/r1").is_file(),
+        "update-ref wrote no loose ref"
+    );
     let packed = std::process::Command::new("git")
         .arg("-C")
         .arg(&repo)
@@ -111,7 +117,10 @@ async fn packed_refs_read_like_loose_ones() {
         .status()
         .expect("git pack-refs");
     assert!(packed.success());
-    assert!(!repo.join("refs/heads/r1").exists(), "the ref was not packed");
+    assert!(
+        !repo.join("refs/heads/r1").exists(),
+        "the ref was not packed"
+    );
     let got = store.get(&r1).await.expect("get").expect("present");
     assert_eq!((got.text.as_str(), &got.version), ("a = 2\n", &v2));
     assert!(matches!(
@@ -122,7 +131,10 @@ async fn packed_refs_read_like_loose_ones() {
         .put(&r1, "a = 3\n", &Expect::Version(v2), "m")
         .await
         .expect("v3 over a packed ref");
-    assert_eq!(store.get(&r1).await.expect("get").expect("present").version, v3);
+    assert_eq!(
+        store.get(&r1).await.expect("get").expect("present").version,
+        v3
+    );
 }
 
 #[tokio::test]
