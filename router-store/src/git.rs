@@ -52,6 +52,11 @@ impl Git {
         }
     }
 
+    /// The repository's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Runs `git ARGS` with `input` on stdin; any exit status.
     pub async fn run(&self, args: &[&str], input: Option<&[u8]>) -> Result<Ran, GitError> {
         let mut cmd = Command::new("git");

@@ -134,8 +134,16 @@ impl Inner {
         })
     }
 
-    /// The commit a ref points to, if it exists.
+    /// The commit a ref points to, if it exists. A loose ref (what `update-ref` writes,
+    /// replaced by a rename) is read from its file: a router's poll, the most frequent
+    /// request, then runs one git process instead of two, and a write four instead of five.
+    /// A packed ref (after `git gc`) or anything else is left to git.
     async fn tip(&self, name: &str) -> Result<Option<String>, StoreError> {
+        if let Ok(text) = tokio::fs::read_to_string(self.git.dir().join(name)).await {
+            if let Some(oid) = text.strip_suffix('\n').filter(|oid| is_oid(oid)) {
+                return Ok(Some(oid.to_owned()));
+            }
+        }
         let out = self
             .git
             .ok(&["for-each-ref", "--format=%(objectname)", name], None)

@@ -90,6 +90,53 @@ async fn http_over_git_keeps_the_contract() {
     server.stop().await;
 }
 
+/// The tip of a branch is read from its loose ref file when there is one; after `git gc`
+/// (or `pack-refs`) moved it into packed-refs, git reads it: both give the same versions.
+#[tokio::test]
+async fn packed_refs_read_like_loose_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = GitStore::open(dir.path()).await.expect("open");
+    let r1 = id("r1");
+    let v1 = store
+        .put(&r1, "a = 1\n", &Expect::Absent, "m")
+        .await
+        .expect("v1");
+    let v2 = store
+        .put(&r1, "a = 2\n", &Expect::Version(v1.clone()), "m")
+        .await
+        .expect("v2");
+    let repo = dir.path().join("configs.git");
+    assert!(
+        repo.join("refs/heads/r1").is_file(),
+        "update-ref wrote no loose ref"
+    );
+    let packed = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args(["pack-refs", "--all"])
+        .status()
+        .expect("git pack-refs");
+    assert!(packed.success());
+    assert!(
+        !repo.join("refs/heads/r1").exists(),
+        "the ref was not packed"
+    );
+    let got = store.get(&r1).await.expect("get").expect("present");
+    assert_eq!((got.text.as_str(), &got.version), ("a = 2\n", &v2));
+    assert!(matches!(
+        store.put(&r1, "x", &Expect::Version(v1), "m").await,
+        Err(StoreError::Conflict { current: Some(c), .. }) if c == v2
+    ));
+    let v3 = store
+        .put(&r1, "a = 3\n", &Expect::Version(v2), "m")
+        .await
+        .expect("v3 over a packed ref");
+    assert_eq!(
+        store.get(&r1).await.expect("get").expect("present").version,
+        v3
+    );
+}
+
 #[tokio::test]
 async fn one_server_per_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
