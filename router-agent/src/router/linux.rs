@@ -102,7 +102,15 @@ impl LinuxRouter {
     fn read_kernel(&mut self) -> Result<NetState, RouterError> {
         let state = self.kernel.read(&[]).map_err(RouterError::Read)?;
         if self.before.is_none() {
-            self.before = Some(model::to_config(&state));
+            // Snapshots compare sysctls and interfaces with it, nothing else: routes are
+            // not kept (a daemon started over a million routes would copy them on every
+            // snapshot).
+            let first = model::to_config(&state);
+            self.before = Some(Config {
+                sysctl: first.sysctl,
+                interfaces: first.interfaces,
+                ..Config::default()
+            });
         }
         Ok(state)
     }
