@@ -12,6 +12,7 @@
 pub mod frame;
 pub mod journal;
 pub mod queue;
+pub mod router;
 pub mod ship;
 
 use std::sync::atomic::{AtomicU64, Ordering};
