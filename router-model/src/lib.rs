@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Problem, Seg};
 pub use interface::*;
+pub use logging::{Collector, LogTransport, LoggingConfig};
 pub use render::{redact_secrets, render, render_config, to_config};
 pub use render_preserving::{render_over, try_render_over, RenderOverError};
-pub use logging::{Collector, LogTransport, LoggingConfig};
 pub use route::*;
 pub use snapshot::{names_from_rt_tables, render_snapshot, with_table_names};
 pub use snapshot_shape::{shape_like, without_boot_state, BootState};

@@ -106,7 +106,11 @@ mod tests {
 
     #[test]
     fn collectors_parse_and_print_back() {
-        for s in ["192.0.2.1:514", "[2001:db8::1]:6514", "logs.example.net:514"] {
+        for s in [
+            "192.0.2.1:514",
+            "[2001:db8::1]:6514",
+            "logs.example.net:514",
+        ] {
             let c: Collector = s.parse().expect(s);
             assert_eq!(c.to_string(), s);
         }

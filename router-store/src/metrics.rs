@@ -103,7 +103,10 @@ mod tests {
     fn an_empty_fleet_has_every_status_at_zero() {
         let m = render(&[], 0);
         assert!(m.contains("router_store_routers{status=\"ok\"} 0\n"), "{m}");
-        assert!(m.contains("router_store_routers{status=\"broken\"} 0\n"), "{m}");
+        assert!(
+            m.contains("router_store_routers{status=\"broken\"} 0\n"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -120,6 +123,10 @@ mod tests {
         stdin.write_all(render(&[], 0).as_bytes()).expect("write");
         drop(stdin);
         let out = child.wait_with_output().expect("promtool");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

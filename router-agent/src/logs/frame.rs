@@ -113,7 +113,11 @@ fn timestamp(us: u64) -> String {
 /// trailing newline removed.
 pub fn frame(e: &Entry, hostname: &str) -> Vec<u8> {
     let mut out = String::with_capacity(128 + e.message.len());
-    let _ = write!(out, "<{}>1 ", u16::from(e.facility) * 8 + u16::from(e.severity));
+    let _ = write!(
+        out,
+        "<{}>1 ",
+        u16::from(e.facility) * 8 + u16::from(e.severity)
+    );
     match e.realtime_us {
         Some(us) => {
             out.push_str(&timestamp(us));

@@ -98,7 +98,9 @@ pub struct Handle {
 impl Handle {
     /// After a config is applied: its `[logging]`, else the boot parameter's collector.
     pub fn configured(&self, logging: Option<&LoggingConfig>) {
-        let target = logging.map(Target::from_config).or_else(|| self.boot.clone());
+        let target = logging
+            .map(Target::from_config)
+            .or_else(|| self.boot.clone());
         if self.shared.set_target(target.clone()) {
             match target {
                 Some(t) => tracing::info!("logs: forwarding the journal to {t}"),
@@ -109,7 +111,7 @@ impl Handle {
 
     /// Frames queued and not yet sent.
     pub fn queued(&self) -> usize {
-        self.shared.len()
+        self.shared.queued()
     }
 }
 

@@ -55,7 +55,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn len(&self) -> usize {
+    pub fn queued(&self) -> usize {
         self.lock().frames.len()
     }
 

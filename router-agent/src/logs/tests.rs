@@ -41,7 +41,11 @@ impl Transport for Conn {
             return Err(std::io::ErrorKind::ConnectionReset.into());
         }
         let text = String::from_utf8_lossy(frame).into_owned();
-        self.0.got.lock().expect("lock").push((self.1.clone(), text));
+        self.0
+            .got
+            .lock()
+            .expect("lock")
+            .push((self.1.clone(), text));
         Ok(())
     }
 }
@@ -142,9 +146,14 @@ fn a_dead_collector_costs_a_bounded_buffer_and_counts_drops() {
     c.up.store(true, Ordering::SeqCst);
     until(|| c.got.lock().expect("lock").len() == 10);
     let got = c.got.lock().expect("lock").clone();
-    assert!(got[0].1.ends_with("line 90"), "the newest are kept: {got:?}");
+    assert!(
+        got[0].1.ends_with("line 90"),
+        "the newest are kept: {got:?}"
+    );
     assert!(got[9].1.ends_with("line 99"));
-    assert!(counters.metrics().contains("\nrouter_agent_log_dropped_total 90\n"));
+    assert!(counters
+        .metrics()
+        .contains("\nrouter_agent_log_dropped_total 90\n"));
 }
 
 #[test]
@@ -153,10 +162,16 @@ fn a_config_without_logging_keeps_the_boot_collector() {
     let h = start_with(Some(target(514)), 0, &c, Limits::default(), leak());
     assert!(!h.shared.set_target(Some(target(514))));
     h.configured(None);
-    assert!(!h.shared.set_target(Some(target(514))), "still the boot one");
+    assert!(
+        !h.shared.set_target(Some(target(514))),
+        "still the boot one"
+    );
 }
 
 #[test]
 fn octet_counting_frames() {
-    assert_eq!(ship::octet_counted(b"<13>1 - h a - - - hi"), b"20 <13>1 - h a - - - hi");
+    assert_eq!(
+        ship::octet_counted(b"<13>1 - h a - - - hi"),
+        b"20 <13>1 - h a - - - hi"
+    );
 }

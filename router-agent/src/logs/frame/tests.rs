@@ -28,7 +28,10 @@ fn defaults_when_fields_are_missing_or_out_of_range() {
         .expect("entry");
     // info, daemon
     assert_eq!(s(frame(&e, "r1")), "<30>1 - r1 - - - - x");
-    assert!(Entry::from_json(br#"{"PRIORITY":"6"}"#).is_none(), "no MESSAGE");
+    assert!(
+        Entry::from_json(br#"{"PRIORITY":"6"}"#).is_none(),
+        "no MESSAGE"
+    );
     assert!(Entry::from_json(b"not json").is_none());
 }
 
@@ -70,6 +73,12 @@ fn long_messages_are_cut_at_a_character() {
 fn timestamps_across_calendar_edges() {
     assert_eq!(timestamp(0), "1970-01-01T00:00:00.000000Z");
     // 2024-02-29 23:59:59.5
-    assert_eq!(timestamp(1_709_251_199_500_000), "2024-02-29T23:59:59.500000Z");
-    assert_eq!(timestamp(4_102_444_800_000_000), "2100-01-01T00:00:00.000000Z");
+    assert_eq!(
+        timestamp(1_709_251_199_500_000),
+        "2024-02-29T23:59:59.500000Z"
+    );
+    assert_eq!(
+        timestamp(4_102_444_800_000_000),
+        "2100-01-01T00:00:00.000000Z"
+    );
 }
