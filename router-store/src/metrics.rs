@@ -129,4 +129,21 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    #[test]
+    fn promtool_accepts_the_fleet_rules() {
+        let rules = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/alerts/router-store.rules.yml"
+        );
+        let out = std::process::Command::new("promtool")
+            .args(["check", "rules", rules])
+            .output()
+            .expect("promtool (Debian's prometheus, scripts/setup.sh)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }
