@@ -8,7 +8,8 @@ pkgs=(iproute2 iputils-ping nftables netcat-openbsd bc python3 build-essential c
       stayrtr  # the RTR cache the BGP tests validate against
       git  # git: the store server keeps history in a bare repository
       chromium  # headless: the store dashboard's browser tests (router-store/tests/dashboard_browser.rs)
-      prometheus)  # the exporter's scrape test and promtool for docs/alerts/
+      prometheus  # the exporter's scrape test and promtool for docs/alerts/
+      rsyslog)  # the collector the log forwarding tests send to (run by the tests, not as a service)
 # The image (image-recipe/): root filesystem, kernel modules, archive, ISO, UKI, qemu.
 pkgs+=(mmdebstrap kmod cpio zstd xz-utils xorriso grub-common grub-pc-bin grub-efi-amd64-bin
     mtools dosfstools systemd-boot-efi qemu-system-x86 ovmf
@@ -26,6 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
             tftpd-hpa) svc=tftpd-hpa ;;
             stayrtr) svc=stayrtr ;;
             prometheus) svc=prometheus ;;
+            rsyslog) svc=rsyslog ;;
             *) continue ;;
         esac
         if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then

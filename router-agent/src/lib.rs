@@ -13,6 +13,7 @@ pub mod console_log;
 pub mod daemon;
 pub mod firewall;
 pub mod kernel;
+pub mod logs;
 pub mod metrics;
 pub mod reconcile;
 pub mod router;

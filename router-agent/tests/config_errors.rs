@@ -462,3 +462,21 @@ fn firewall_raw_text_is_confined_with_its_position() {
         ],
     );
 }
+
+#[test]
+fn logging_collector_without_port() {
+    let text = "version = 1\n\n[logging]\ncollector = \"192.0.2.1\"\n";
+    check(text, "4:13", &["HOST:PORT", "192.0.2.1"]);
+}
+
+#[test]
+fn logging_unknown_transport() {
+    let text = "version = 1\n\n[logging]\ncollector = \"192.0.2.1:514\"\ntransport = \"tls\"\n";
+    check(text, "5:13", &["unknown variant `tls`", "tcp", "udp"]);
+}
+
+#[test]
+fn logging_unknown_key() {
+    let text = "version = 1\n\n[logging]\ncollector = \"192.0.2.1:514\"\nformat = \"json\"\n";
+    check(text, "5:1", &["unknown field `format`", "transport"]);
+}

@@ -8,6 +8,7 @@ pub mod firewall;
 pub mod human;
 mod interface;
 mod locate;
+mod logging;
 pub mod plan;
 mod render;
 mod render_preserving;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, Problem, Seg};
 pub use interface::*;
+pub use logging::{Collector, LogTransport, LoggingConfig};
 pub use render::{redact_secrets, render, render_config, to_config};
 pub use render_preserving::{render_over, try_render_over, RenderOverError};
 pub use route::*;
@@ -60,6 +62,9 @@ pub struct Config {
     pub firewall: Option<firewall::FirewallConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp: Option<bgp::BgpConfig>,
+    /// Where the journal is forwarded; not kernel state (the agent runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<LoggingConfig>,
 }
 
 /// The schema version. Only 1 exists.

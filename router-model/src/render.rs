@@ -36,6 +36,7 @@ pub fn to_config(state: &NetState) -> Config {
         rules: state.rules.iter().map(|r| render_rule(r, &table)).collect(),
         firewall: None,
         bgp: None,
+        logging: None,
     }
 }
 

@@ -2,7 +2,8 @@
 //! what changed and nothing else: entries in the operator's order, routes grouped as the
 //! operator grouped them (a one-prefix `prefixes` list stays one), and what the previous
 //! text does not name and nobody changed since the agent started (sysctls at their boot
-//! values, kernel-made links such as `lo`, NICs the config leaves alone) left out.
+//! values, kernel-made links such as `lo`, NICs the config leaves alone) left out, and
+//! `[logging]`, which no kernel state holds, kept as it was.
 
 use std::net::IpAddr;
 
@@ -25,6 +26,8 @@ pub fn shape_like(mut running: Config, previous: &Config, baseline: Option<&Conf
     );
     running.interfaces = interfaces(running.interfaces, &previous.interfaces, baseline);
     running.routes = routes(running.routes, &previous.routes);
+    // The kernel holds no [logging]: the section stays as the operator wrote it.
+    running.logging = previous.logging.clone();
     running
 }
 

@@ -14,6 +14,7 @@ mod ipxe;
 mod limits;
 mod listen;
 mod machines;
+mod metrics;
 mod range;
 mod repo;
 mod setup;
@@ -311,7 +312,10 @@ impl Server {
         let access = Arc::new(config.access);
         let dashboard = dashboard::router(config.store.clone(), access.clone())
             .map_err(ServeError::Dashboard)?;
-        let mut app = api::router(config.store, access, config.max_body).merge(dashboard);
+        let metrics = metrics::router(config.store.clone());
+        let mut app = api::router(config.store, access, config.max_body)
+            .merge(dashboard)
+            .merge(metrics);
         if let Some(boot) = config.boot {
             app = app.merge(boot::router(boot));
         }
@@ -321,8 +325,10 @@ impl Server {
     /// Listens and serves the dashboard alone (and /healthz), over a store another
     /// server serves (etcd, another store server): `router-store serve --store URL`.
     pub async fn start_dashboard(config: ServerConfig) -> Result<Server, ServeError> {
+        let metrics = metrics::router(config.store.clone());
         let app = dashboard::router(config.store, Arc::new(config.access))
             .map_err(ServeError::Dashboard)?
+            .merge(metrics)
             .route("/healthz", axum::routing::get(|| async { "ok\n" }));
         Server::serve(config.listen, app, config.tls, config.limits).await
     }

@@ -1,5 +1,5 @@
 //! The boot contract on the kernel command line: `router.store=`, `router.id=`,
-//! `router.mgmt=`, `router.token=`, `router.image=`, `router.metrics=`, and PXE's `BOOTIF=`. Pure: the caller reads
+//! `router.mgmt=`, `router.token=`, `router.image=`, `router.metrics=`, `router.log=`, and PXE's `BOOTIF=`. Pure: the caller reads
 //! `/proc/cmdline`. Shared by the agent, which reads them, and the store server, which writes
 //! them into boot scripts.
 
@@ -40,6 +40,48 @@ pub struct BootArgs {
     pub image: Option<String>,
     /// Where the agent serves Prometheus metrics (`router.metrics=ADDR:PORT` or `off`).
     pub metrics: Option<MetricsListen>,
+    /// Where the journal goes before a config's `[logging]` says (`router.log=`).
+    pub log: Option<LogTarget>,
+}
+
+/// `router.log=tcp://HOST:PORT` or `udp://HOST:PORT`: a syslog collector (RFC 5424).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTarget {
+    pub udp: bool,
+    /// A host name or an IP address (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+}
+
+const LOG_FORM: &str = "tcp://HOST:PORT or udp://HOST:PORT, e.g. router.log=tcp://192.0.2.1:514";
+
+fn parse_log(value: &str) -> Option<LogTarget> {
+    let (udp, rest) = match value.split_once("://")? {
+        ("tcp", rest) => (false, rest),
+        ("udp", rest) => (true, rest),
+        _ => return None,
+    };
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(r) => {
+            let (ip, port) = r.split_once("]:")?;
+            ip.parse::<std::net::Ipv6Addr>().ok()?;
+            (ip, port)
+        }
+        None => {
+            let (h, port) = rest.rsplit_once(':')?;
+            let label = |l: &str| {
+                (1..=63).contains(&l.len())
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            (h.split('.').all(label) && h.len() <= 253).then_some((h, port))?
+        }
+    };
+    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+    Some(LogTarget {
+        udp,
+        host: host.to_owned(),
+        port,
+    })
 }
 
 /// `router.metrics=`: the exporter's address, or none.
@@ -235,6 +277,10 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
                     )),
                 },
             },
+            "router.log" => match parse_log(value) {
+                Some(t) => args.log = Some(t),
+                None => errors.push(bad(param, value, LOG_FORM)),
+            },
             "BOOTIF" => match parse_mac(value) {
                 Some(mac) => bootif = Some(MgmtDevice::Mac(mac)),
                 None => errors.push(bad(
@@ -246,7 +292,7 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
             p if p.starts_with("router.") => errors.push(bad(
                 param,
                 value,
-                "one of router.store, router.id, router.mgmt, router.token, router.image, router.metrics",
+                "one of router.store, router.id, router.mgmt, router.token, router.image, router.metrics, router.log",
             )),
             _ => {}
         }
@@ -346,5 +392,31 @@ mod tests {
         assert_eq!(at("router.mgmt=dhcp"), None);
         let e = parse("router.metrics=192.0.2.10").expect_err("no port");
         assert!(e[0].to_string().contains("ADDRESS:PORT"), "{}", e[0]);
+    }
+
+    #[test]
+    fn the_log_collector_before_the_config() {
+        let log = |c: &str| parse(c).expect("valid").log.expect("log");
+        assert_eq!(
+            log("router.log=tcp://192.0.2.1:514"),
+            LogTarget {
+                udp: false,
+                host: "192.0.2.1".into(),
+                port: 514
+            }
+        );
+        let t = log("router.log=udp://[2001:db8::1]:514");
+        assert_eq!((t.udp, t.host.as_str()), (true, "2001:db8::1"));
+        assert_eq!(log("router.log=tcp://logs.example.net:6514").port, 6514);
+        for bad in [
+            "router.log=192.0.2.1:514",
+            "router.log=tls://192.0.2.1:514",
+            "router.log=tcp://192.0.2.1",
+            "router.log=tcp://192.0.2.1:0",
+            "router.log=tcp://a$b:514",
+        ] {
+            let e = parse(bad).expect_err(bad);
+            assert!(e[0].to_string().contains("tcp://HOST:PORT"), "{}", e[0]);
+        }
     }
 }

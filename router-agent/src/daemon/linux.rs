@@ -138,7 +138,20 @@ pub fn run(mut args: DaemonArgs) -> Result<(), DaemonError> {
         stores.push(opened);
     }
     tracing::info!("router {id}; stores: {}", urls.join(", "));
-    let router = LinuxRouter::open(args.netns.is_none())?;
+    // Threads of their own, idle until a collector is named: no log line waits on them.
+    let logs = crate::logs::start(
+        id.as_str(),
+        boot.log.as_ref().map(crate::logs::Target::from_boot),
+        Box::new(crate::logs::journal::Journalctl::default()),
+        Box::new(crate::logs::ship::Net),
+        crate::logs::Limits::default(),
+        &crate::logs::COUNTERS,
+    )
+    .map_err(io_err("starting the log forwarder"))?;
+    let router = crate::logs::router::Logged {
+        inner: LinuxRouter::open(args.netns.is_none())?,
+        logs,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -151,7 +151,11 @@ async fn answer(mut stream: TcpStream, file: &std::path::Path) -> std::io::Resul
     }
     let reply = match route(&head) {
         Route::Metrics { with_body } => match tokio::fs::read(file).await {
-            Ok(body) => response(200, "OK", CONTENT_TYPE, &body, with_body),
+            Ok(mut body) => {
+                // The log forwarder's counters live in this process, not in the file.
+                body.extend_from_slice(crate::logs::COUNTERS.metrics().as_bytes());
+                response(200, "OK", CONTENT_TYPE, &body, with_body)
+            }
             Err(e) => {
                 let text = format!("no metrics yet ({}: {e})\n", file.display());
                 response(

@@ -25,7 +25,7 @@ use router_store_client::fleet::{row, rows_of};
 use router_store_client::status::unix_now;
 use router_store_client::{ConfigStore, RouterId, StoreError, Version};
 
-use check::ModelCheck;
+pub(crate) use check::ModelCheck;
 use pages::Pages;
 pub use pages::RenderError;
 

@@ -53,7 +53,9 @@ async fn the_textfile_is_served_at_metrics_and_nothing_else() {
         ok.contains("\r\nContent-Type: text/plain; version=0.0.4"),
         "{ok}"
     );
-    assert!(ok.ends_with("\r\n\r\nrouter_agent_degraded 0\n"), "{ok}");
+    assert!(ok.contains("\r\n\r\nrouter_agent_degraded 0\n"), "{ok}");
+    // The log forwarder's counters follow the file's.
+    assert!(ok.contains("\nrouter_agent_log_dropped_total "), "{ok}");
     let other = get(addr, "GET /etc/shadow HTTP/1.1\r\n\r\n").await;
     assert!(other.starts_with("HTTP/1.1 404 "), "{other}");
 }
