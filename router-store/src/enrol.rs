@@ -162,7 +162,12 @@ impl Enrolments {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(EnrolError::Read { path: shown, source }),
+                Err(source) => {
+                    return Err(EnrolError::Read {
+                        path: shown,
+                        source,
+                    })
+                }
             }
         }
         Ok(Enrolments {
@@ -218,10 +223,7 @@ impl Enrolments {
         let digest = Digest256::of(token.trim());
         let now = self.clock.now();
         let mut inner = self.lock();
-        let expired = inner
-            .pending
-            .get(&digest)
-            .is_some_and(|p| p.expires <= now);
+        let expired = inner.pending.get(&digest).is_some_and(|p| p.expires <= now);
         if expired {
             let p = inner.pending.remove(&digest).expect("just seen");
             tracing::warn!("router {}: enrolment refused: token expired", p.id);

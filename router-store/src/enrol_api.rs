@@ -36,7 +36,10 @@ fn plain(status: StatusCode, text: impl std::fmt::Display) -> Response {
 
 async fn exchange(State(state): State<EnrolState>, body: String) -> Response {
     if body.len() > 256 {
-        return plain(StatusCode::BAD_REQUEST, "an enrolment token is 64 hex digits");
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "an enrolment token is 64 hex digits",
+        );
     }
     match state.enrolments.exchange(&body, None) {
         Ok(Ok((id, token))) => Json(Enrolled {
@@ -47,7 +50,10 @@ async fn exchange(State(state): State<EnrolState>, body: String) -> Response {
         Ok(Err(refused)) => plain(StatusCode::FORBIDDEN, refused),
         Err(e) => {
             tracing::error!("enrolment: {}", router_store_client::error_chain(&e));
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "enrolment failed on the server")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "enrolment failed on the server",
+            )
         }
     }
 }

@@ -69,7 +69,10 @@ fn a_replay_gets_nothing_and_is_recorded() {
     // The first exchange's token still works: a replay revokes nothing.
     assert_eq!(access.caller(Some(&bearer(&own))), Ok(Caller::Router(r1())));
     let last = enrolments.events(&r1()).pop().expect("event");
-    assert_eq!((last.what, last.from.as_deref()), ("replayed", Some("10.0.2.99")));
+    assert_eq!(
+        (last.what, last.from.as_deref()),
+        ("replayed", Some("10.0.2.99"))
+    );
     assert_eq!(
         enrolments.exchange("never-minted", None).expect("x"),
         Err(Refused::Unknown)
@@ -98,7 +101,10 @@ fn the_next_boot_s_enrolment_rotates_the_router_s_token() {
     let (_, old) = enrolments.exchange(&first, None).expect("x").expect("ok");
     let second = enrolments.mint(&r1(), None).expect("mint");
     let (_, new) = enrolments.exchange(&second, None).expect("x").expect("ok");
-    assert!(access.caller(Some(&bearer(&old))).is_err(), "old token lives");
+    assert!(
+        access.caller(Some(&bearer(&old))).is_err(),
+        "old token lives"
+    );
     assert_eq!(access.caller(Some(&bearer(&new))), Ok(Caller::Router(r1())));
     // Another router's enrolment leaves r1's token alone.
     let r2 = RouterId::new("r2").expect("id");

@@ -160,7 +160,10 @@ mod tests {
         let mut b = boot(&v, Some(&id), &mgmt);
         b.enrol = Some("00ff");
         let args = kernel_args(&b);
-        assert!(args.contains(" router.mgmt=dhcp router.enrol=00ff "), "{args}");
+        assert!(
+            args.contains(" router.mgmt=dhcp router.enrol=00ff "),
+            "{args}"
+        );
         assert!(!args.contains("router.token"), "{args}");
     }
 

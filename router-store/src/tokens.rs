@@ -139,12 +139,19 @@ impl fmt::Debug for Tokens {
 }
 
 /// Parses a file of `[[token]]` entries (also the enrolled tokens' file).
-pub(crate) fn parse_entries(path: &str, text: &str) -> Result<Vec<(Digest256, Scope)>, TokensError> {
+pub(crate) fn parse_entries(
+    path: &str,
+    text: &str,
+) -> Result<Vec<(Digest256, Scope)>, TokensError> {
     let file: TokensFile = toml::from_str(text).map_err(|source| TokensError::Parse {
         path: path.to_owned(),
         source,
     })?;
-    Ok(file.token.into_iter().map(|e| (e.sha256, e.router)).collect())
+    Ok(file
+        .token
+        .into_iter()
+        .map(|e| (e.sha256, e.router))
+        .collect())
 }
 
 impl Tokens {

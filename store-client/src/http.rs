@@ -134,11 +134,15 @@ impl crate::enrol::Enrol for HttpStore {
         let resp = c.send(req).await.map_err(unreachable)?;
         let status = resp.status();
         let body = c.body(resp).await.map_err(unreachable)?;
-        let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_TEXT)]).trim().to_owned();
+        let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_TEXT)])
+            .trim()
+            .to_owned();
         match status {
             StatusCode::OK => serde_json::from_slice::<wire::Enrolled>(&body)
                 .map(|e| e.token)
-                .map_err(|e| EnrolError::Unreachable(format!("{}: not an enrolment answer: {e}", c.shown))),
+                .map_err(|e| {
+                    EnrolError::Unreachable(format!("{}: not an enrolment answer: {e}", c.shown))
+                }),
             StatusCode::FORBIDDEN => Err(EnrolError::Refused(text)),
             s => Err(EnrolError::Unreachable(format!("{}: {s}: {text}", c.shown))),
         }
