@@ -19,6 +19,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::assets::{self, Asset, DigestCache, ImageVersion, Images};
+use super::enrol::Enrolments;
 use super::ipxe;
 use super::machines::{Asked, Mac, Machines, MachinesError, Uuid};
 use super::range::{parse_range, RangeAnswer};
@@ -48,6 +49,8 @@ pub struct BootState {
     scheme: &'static str,
     digests: DigestCache,
     catalog: RwLock<Catalog>,
+    /// With --tokens: a listed machine's script carries a fresh enrolment token.
+    enrolments: Option<Enrolments>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +102,7 @@ impl BootState {
                 machines: Arc::new(Machines::empty()),
                 stamp: None,
             }),
+            enrolments: None,
         };
         let catalog = state.read_catalog()?;
         for problem in &catalog.images.problems {
@@ -121,6 +125,16 @@ impl BootState {
         );
         *state.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog;
         Ok(state)
+    }
+
+    /// Scripts of listed machines carry an enrolment token of `enrolments`.
+    pub(crate) fn with_enrolment(mut self, enrolments: Enrolments) -> Self {
+        self.enrolments = Some(enrolments);
+        self
+    }
+
+    pub(crate) fn enrolments(&self) -> Option<Enrolments> {
+        self.enrolments.clone()
     }
 
     fn read_catalog(&self) -> Result<Catalog, BootError> {
@@ -282,6 +296,20 @@ async fn machine_ipxe(
         );
     };
     let mac = asked.mac.expect("asked() requires a MAC");
+    // Only a listed machine enrols: an unknown MAC gets no router's token of any kind.
+    let enrol = match (&state.enrolments, &choice.id) {
+        (Some(enrolments), Some(id)) => match enrolments.mint(id, Some(format!("MAC {mac}"))) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                tracing::error!("router {id}: {}", router_store_client::error_chain(&e));
+                return bad(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server could not make an enrolment token".into(),
+                );
+            }
+        },
+        _ => None,
+    };
     tracing::info!(
         "boot script for {mac}: {} image {}",
         choice
@@ -299,6 +327,7 @@ async fn machine_ipxe(
             id: choice.id.as_ref(),
             mgmt: &choice.mgmt,
             mac,
+            enrol: enrol.as_deref(),
         }),
     )
 }

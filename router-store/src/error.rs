@@ -50,6 +50,8 @@ pub enum ServeError {
     },
     #[error("network boot")]
     Boot(#[from] BootError),
+    #[error("enrolment")]
+    Enrol(#[from] super::enrol::EnrolError),
     #[error("opening the store {url}")]
     Store {
         url: String,

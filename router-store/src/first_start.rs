@@ -49,7 +49,7 @@ pub fn ensure_admin_token(tokens: &Path, token_file: &Path) -> Result<bool, Firs
 }
 
 /// 32 random bytes from the kernel, as 64 hex digits.
-fn random_token() -> Result<String, FirstStartError> {
+pub(crate) fn random_token() -> Result<String, FirstStartError> {
     let mut bytes = [0u8; 32];
     let mut filled = 0;
     while filled < bytes.len() {

@@ -1,7 +1,8 @@
 //! The iPXE scripts, as text (pure; `boot.rs` serves them). `boot.ipxe` is the same for
 //! every machine and asks `/ipxe` with what the machine says about itself; `/ipxe`
-//! answers that machine's kernel, initramfs and kernel arguments. No token is ever put
-//! in a script: anyone on the boot network who claims a MAC can read its script.
+//! answers that machine's kernel, initramfs and kernel arguments. No long-lived token is
+//! ever put in a script (anyone on the boot network who claims a MAC can read it): at
+//! most a single-use enrolment token (`enrol.rs`).
 
 use super::assets::ImageVersion;
 use super::machines::{Mac, MgmtArg};
@@ -34,6 +35,9 @@ pub struct Boot<'a> {
     pub id: Option<&'a RouterId>,
     pub mgmt: &'a MgmtArg,
     pub mac: Mac,
+    /// A single-use enrolment token (`router.enrol=`), for a listed machine of a store
+    /// with tokens.
+    pub enrol: Option<&'a str>,
 }
 
 /// The kernel arguments of a boot, after the image's own.
@@ -46,6 +50,9 @@ pub fn kernel_args(b: &Boot<'_>) -> String {
         args.push(format!("router.id={id}"));
     }
     args.push(format!("router.mgmt={}", b.mgmt.as_str()));
+    if let Some(token) = b.enrol {
+        args.push(format!("router.enrol={token}"));
+    }
     args.push(format!("BOOTIF=01-{}", b.mac.hyphens()));
     args.retain(|a| !a.is_empty());
     args.join(" ")
@@ -109,6 +116,7 @@ mod tests {
             id,
             mgmt,
             mac: Mac::parse("52:54:00:00:00:0b").expect("mac"),
+            enrol: None,
         }
     }
 
@@ -142,6 +150,21 @@ mod tests {
             "{script}"
         );
         assert!(script.contains("unlisted machine"), "{script}");
+    }
+
+    #[test]
+    fn an_enrolment_token_is_a_kernel_argument_never_a_router_token() {
+        let v = ImageVersion::new("v1").expect("v");
+        let id = RouterId::new("r1").expect("id");
+        let mgmt = MgmtArg::default();
+        let mut b = boot(&v, Some(&id), &mgmt);
+        b.enrol = Some("00ff");
+        let args = kernel_args(&b);
+        assert!(
+            args.contains(" router.mgmt=dhcp router.enrol=00ff "),
+            "{args}"
+        );
+        assert!(!args.contains("router.token"), "{args}");
     }
 
     #[test]

@@ -6,6 +6,8 @@ mod api;
 mod assets;
 mod boot;
 mod dashboard;
+mod enrol;
+mod enrol_api;
 mod error;
 mod files;
 mod first_start;
@@ -33,6 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use boot::{BootError, BootState};
 pub use dashboard::RenderError;
+pub use enrol::{Clock, EnrolError, SystemClock, LIFETIME_SECS};
 pub use error::ServeError;
 pub use git::GitError;
 pub use limits::ConnLimits;
@@ -139,7 +142,7 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
                 Server::start_dashboard(config).await?
             }
             (None, Some(dir)) => {
-                let boot = boot_state(&args, dir, tls.is_some()).await?;
+                let boot = boot_state(&args, dir, tls.is_some(), &access).await?;
                 let store = GitStore::open(dir).await?;
                 let config = ServerConfig {
                     listen: args.listen,
@@ -179,6 +182,7 @@ async fn boot_state(
     args: &ServeArgs,
     dir: &Path,
     tls: bool,
+    access: &Access,
 ) -> Result<Option<Arc<BootState>>, ServeError> {
     let Some(images) = args.images.clone() else {
         return Ok(None);
@@ -187,6 +191,14 @@ async fn boot_state(
     let state = tokio::task::spawn_blocking(move || BootState::load(images, machines, public, tls))
         .await
         .map_err(|e| ServeError::Runtime(std::io::Error::other(e)))??;
+    let state = match access {
+        Access::Tokens(tokens) => state.with_enrolment(enrol::Enrolments::open(
+            Arc::new(SystemClock),
+            tokens.enrolled(),
+            Some(dir.join("enrolled.toml")),
+        )?),
+        Access::Open => state,
+    };
     Ok(Some(Arc::new(state)))
 }
 
@@ -313,10 +325,13 @@ impl Server {
         let dashboard = dashboard::router(config.store.clone(), access.clone())
             .map_err(ServeError::Dashboard)?;
         let metrics = metrics::router(config.store.clone());
-        let mut app = api::router(config.store, access, config.max_body)
+        let mut app = api::router(config.store, access.clone(), config.max_body)
             .merge(dashboard)
             .merge(metrics);
         if let Some(boot) = config.boot {
+            if let (Some(enrolments), Access::Tokens(tokens)) = (boot.enrolments(), &*access) {
+                app = app.merge(enrol_api::router(enrolments, tokens.clone()));
+            }
             app = app.merge(boot::router(boot));
         }
         Server::serve(config.listen, app, config.tls, config.limits).await

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
@@ -52,7 +53,17 @@ impl<'de> Deserialize<'de> for Scope {
 
 /// A SHA-256 digest written as 64 hex digits (what `sha256sum` prints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Digest256([u8; 32]);
+pub(crate) struct Digest256(pub(crate) [u8; 32]);
+
+impl Digest256 {
+    pub(crate) fn of(token: &str) -> Self {
+        Digest256(Sha256::digest(token.as_bytes()).into())
+    }
+
+    pub(crate) fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
 
 impl<'de> Deserialize<'de> for Digest256 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -87,15 +98,60 @@ struct Entry {
     router: Scope,
 }
 
-/// The tokens a server accepts.
+/// The tokens a server accepts: the file's, and those routers got by enrolment
+/// (`enrol.rs`), one per router, replaced at each of its enrolments.
+#[derive(Clone)]
 pub struct Tokens {
-    by_digest: HashMap<Digest256, Scope>,
+    by_digest: Arc<HashMap<Digest256, Scope>>,
+    enrolled: EnrolledTokens,
+}
+
+/// The tokens minted by enrolment, shared between the access check and the enrolments.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EnrolledTokens(Arc<RwLock<HashMap<Digest256, RouterId>>>);
+
+impl EnrolledTokens {
+    /// `id`'s token is now `digest`; its previous one (an earlier boot's) stops working.
+    pub(crate) fn replace(&self, id: &RouterId, digest: Digest256) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, r| r != id);
+        map.insert(digest, id.clone());
+    }
+
+    fn get(&self, digest: &Digest256) -> Option<RouterId> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(digest).cloned()
+    }
+
+    /// Every router's current token digest, for the file that keeps them.
+    pub(crate) fn all(&self) -> Vec<(RouterId, Digest256)> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<_> = map.iter().map(|(d, id)| (id.clone(), *d)).collect();
+        all.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        all
+    }
 }
 
 impl fmt::Debug for Tokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Tokens({} tokens)", self.by_digest.len())
     }
+}
+
+/// Parses a file of `[[token]]` entries (also the enrolled tokens' file).
+pub(crate) fn parse_entries(
+    path: &str,
+    text: &str,
+) -> Result<Vec<(Digest256, Scope)>, TokensError> {
+    let file: TokensFile = toml::from_str(text).map_err(|source| TokensError::Parse {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(file
+        .token
+        .into_iter()
+        .map(|e| (e.sha256, e.router))
+        .collect())
 }
 
 impl Tokens {
@@ -109,35 +165,40 @@ impl Tokens {
     }
 
     pub fn parse(path: &str, text: &str) -> Result<Self, TokensError> {
-        let file: TokensFile = toml::from_str(text).map_err(|source| TokensError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
-        if file.token.is_empty() {
+        let entries = parse_entries(path, text)?;
+        if entries.is_empty() {
             return Err(TokensError::Empty {
                 path: path.to_owned(),
             });
         }
         let mut by_digest = HashMap::new();
-        for entry in file.token {
-            if by_digest.insert(entry.sha256, entry.router).is_some() {
+        for (sha256, router) in entries {
+            if by_digest.insert(sha256, router).is_some() {
                 return Err(TokensError::Duplicate {
                     path: path.to_owned(),
-                    hash_start: entry.sha256.0[..4]
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect(),
+                    hash_start: sha256.hex()[..8].to_owned(),
                 });
             }
         }
-        Ok(Tokens { by_digest })
+        Ok(Tokens {
+            by_digest: Arc::new(by_digest),
+            enrolled: EnrolledTokens::default(),
+        })
     }
 
     /// Looked up by the token's digest: the file holds no token, and a lookup's timing
     /// tells nothing about the tokens it holds.
-    fn scope(&self, token: &str) -> Option<&Scope> {
-        let digest = Digest256(Sha256::digest(token.as_bytes()).into());
-        self.by_digest.get(&digest)
+    pub(crate) fn scope(&self, token: &str) -> Option<Scope> {
+        let digest = Digest256::of(token);
+        if let Some(scope) = self.by_digest.get(&digest) {
+            return Some(scope.clone());
+        }
+        self.enrolled.get(&digest).map(Scope::Router)
+    }
+
+    /// The table enrolment adds routers' tokens to.
+    pub(crate) fn enrolled(&self) -> EnrolledTokens {
+        self.enrolled.clone()
     }
 }
 
@@ -206,7 +267,7 @@ impl Access {
             .ok_or(Denied::NoToken)?;
         match tokens.scope(token) {
             Some(Scope::Admin) => Ok(Caller::Admin),
-            Some(Scope::Router(id)) => Ok(Caller::Router(id.clone())),
+            Some(Scope::Router(id)) => Ok(Caller::Router(id)),
             None => Err(Denied::UnknownToken),
         }
     }

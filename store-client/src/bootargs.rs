@@ -35,6 +35,9 @@ pub struct BootArgs {
     pub mgmt: Option<Mgmt>,
     pub mgmt_device: Option<MgmtDevice>,
     pub token: Option<String>,
+    /// A single-use enrolment token (`router.enrol=`, from a boot script), exchanged at
+    /// the store for the router's own token.
+    pub enrol: Option<String>,
     /// The image version a network boot says it booted (`router.image=`, written by the
     /// store server's iPXE script).
     pub image: Option<String>,
@@ -250,6 +253,13 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
                 Err(e) => errors.push(e),
             },
             "router.token" if !value.is_empty() => args.token = Some(value.to_owned()),
+            "router.enrol" => {
+                if (16..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    args.enrol = Some(value.to_owned());
+                } else {
+                    errors.push(bad(param, value, "an enrolment token: hex digits"));
+                }
+            }
             "router.image" => {
                 let ok = (1..=64).contains(&value.len())
                     && !value.starts_with('.')
@@ -292,7 +302,7 @@ pub fn parse(cmdline: &str) -> Result<BootArgs, Vec<BootArgError>> {
             p if p.starts_with("router.") => errors.push(bad(
                 param,
                 value,
-                "one of router.store, router.id, router.mgmt, router.token, router.image, router.metrics, router.log",
+                "one of router.store, router.id, router.mgmt, router.token, router.enrol, router.image, router.metrics, router.log",
             )),
             _ => {}
         }
@@ -369,6 +379,16 @@ mod tests {
         assert_eq!(a.image.as_deref(), Some("2026-12-01"));
         let errs = parse("router.image=../x").expect_err("not a version");
         assert!(errs[0].expected.contains("image version"), "{errs:?}");
+    }
+
+    #[test]
+    fn the_enrolment_token_of_a_boot_script() {
+        let t = "ab".repeat(32);
+        let a = parse(&format!("router.enrol={t} router.id=r1")).expect("valid");
+        assert_eq!(a.enrol.as_deref(), Some(t.as_str()));
+        assert_eq!(a.token, None);
+        let errs = parse("router.enrol=x;reboot").expect_err("not hex");
+        assert!(errs[0].expected.contains("enrolment token"), "{errs:?}");
     }
 
     #[test]

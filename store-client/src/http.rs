@@ -119,6 +119,36 @@ impl HttpStore {
     }
 }
 
+#[async_trait]
+impl crate::enrol::Enrol for HttpStore {
+    /// `POST BASE/v1/enrol` with the enrolment token; the answer names the router.
+    async fn exchange(&self, token: &str) -> Result<String, crate::enrol::EnrolError> {
+        use crate::enrol::EnrolError;
+        let c = &self.client;
+        let mut url = c.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["v1", "enrol"]);
+        }
+        let unreachable = |e: StoreError| EnrolError::Unreachable(crate::error_chain(&e));
+        let req = c.http.post(url).body(token.to_owned());
+        let resp = c.send(req).await.map_err(unreachable)?;
+        let status = resp.status();
+        let body = c.body(resp).await.map_err(unreachable)?;
+        let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_TEXT)])
+            .trim()
+            .to_owned();
+        match status {
+            StatusCode::OK => serde_json::from_slice::<wire::Enrolled>(&body)
+                .map(|e| e.token)
+                .map_err(|e| {
+                    EnrolError::Unreachable(format!("{}: not an enrolment answer: {e}", c.shown))
+                }),
+            StatusCode::FORBIDDEN => Err(EnrolError::Refused(text)),
+            s => Err(EnrolError::Unreachable(format!("{}: {s}: {text}", c.shown))),
+        }
+    }
+}
+
 impl Client {
     /// `BASE/v1/routers/ID/REST...`, each segment percent-encoded.
     fn url(&self, id: &RouterId, rest: &[&str]) -> Url {

@@ -9,6 +9,7 @@ pub mod bootargs;
 mod chain;
 pub mod contract;
 mod digest;
+pub mod enrol;
 mod error;
 pub mod etcd;
 pub mod file;

@@ -121,11 +121,15 @@ pub fn run(mut args: DaemonArgs) -> Result<(), DaemonError> {
     if urls.is_empty() {
         return Err(DaemonError::NoStore);
     }
-    let options = StoreOptions {
+    let mut options = StoreOptions {
         token: args.token.clone().or(boot.token.clone()),
         ca_cert: args.ca_cert.clone(),
         ..StoreOptions::default()
     };
+    if let (None, Some(enrol)) = (&options.token, &boot.enrol) {
+        let url = identity::expand(&urls[0], &id, &machine)?;
+        options.token = enrol_at_boot(&url, &options, enrol)?;
+    }
     let mut stores = Vec::new();
     let mut reports_to = None;
     for url in &urls {
@@ -197,6 +201,33 @@ pub fn run(mut args: DaemonArgs) -> Result<(), DaemonError> {
         }
         Ok(())
     })
+}
+
+/// The router's own token for the enrolment token of its boot script (docs/netboot.md,
+/// "Enrolment"), from the first store; kept in memory only (the image is diskless: the
+/// next boot enrols with the next script's token). A refusal is logged and the daemon
+/// goes on without a token: its store calls then fail loudly (401) in its status.
+fn enrol_at_boot(
+    url: &str,
+    options: &StoreOptions,
+    enrol: &str,
+) -> Result<Option<String>, DaemonError> {
+    let store = store::http::HttpStore::open(url, options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("starting the enrolment's runtime"))?;
+    let within = Duration::from_secs(600);
+    match runtime.block_on(store::enrol::enrol(&store, enrol, within)) {
+        Ok(own) => {
+            tracing::info!("enrolled at {url}: writing with this router's own token");
+            Ok(Some(own))
+        }
+        Err(e) => {
+            tracing::error!("ENROLMENT FAILED at {url}: {e}; no token for the store");
+            Ok(None)
+        }
+    }
 }
 
 /// The management NIC: at boot its driver may still be probing, so it is waited for (60 s

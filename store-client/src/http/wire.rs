@@ -47,6 +47,14 @@ impl From<HistoryItem> for HistoryEntry {
 }
 
 /// A version as a strong entity tag.
+/// The answer to `POST /v1/enrol`: the router's own token, for the enrolment token sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enrolled {
+    pub router: String,
+    pub token: String,
+}
+
 pub fn etag(v: &Version) -> String {
     format!("\"{}\"", v.0)
 }
