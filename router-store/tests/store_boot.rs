@@ -262,3 +262,93 @@ fn the_mapping_is_re_read_and_a_broken_one_refused() {
     assert_eq!(status, 200);
     assert!(body.contains("router.id=r2"), "{body}");
 }
+
+fn sha256_hex(s: &str) -> String {
+    hex(s.as_bytes())
+}
+
+/// One request sent byte for byte: (status, body).
+fn send(addr: &str, method: &str, path: &str, extra: &str, body: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    write!(
+        tcp,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).expect("answer");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a header end");
+    (head[9..12].parse().expect("status"), body.to_owned())
+}
+
+/// The boot script of a listed machine carries a single-use enrolment token, never a
+/// router's own; the exchange at `POST /v1/enrol` gives the router a token the store
+/// accepts, and a replay gets nothing and is recorded.
+#[test]
+fn a_boot_script_s_enrolment_token_is_exchanged_once_over_http() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let store = tmp.path().join("store");
+    std::fs::create_dir_all(&store).expect("mkdir");
+    std::fs::write(store.join("machines.toml"), MACHINES).expect("write");
+    let _ = images(&tmp.path().join("images"));
+    let tokens = tmp.path().join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "[[token]]\nsha256 = \"{}\"\nrouter = \"*\"\n",
+            sha256_hex("admin-token")
+        ),
+    )
+    .expect("tokens file");
+    let s = Serve::start(
+        &store,
+        &[
+            "--images",
+            utf8(&tmp.path().join("images")),
+            "--tokens",
+            utf8(&tokens),
+        ],
+    );
+    let (status, _, script) = s.get("/ipxe?mac=52-54-00-00-00-0b&uuid=&serial=", "");
+    let script = String::from_utf8(script).expect("text");
+    assert_eq!(status, 200, "{script}");
+    assert!(!script.contains("router.token="), "{script}");
+    assert!(!script.contains("admin-token"), "{script}");
+    let enrol = script
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("router.enrol="))
+        .unwrap_or_else(|| panic!("an enrolment token in {script}"))
+        .to_owned();
+    // An unknown machine gets no enrolment token at all.
+    let (_, _, other) = s.get("/ipxe?mac=52-54-00-00-00-99&uuid=", "");
+    assert!(!String::from_utf8_lossy(&other).contains("router.enrol="));
+
+    let addr = s.addr().to_owned();
+    let (status, answer) = send(&addr, "POST", "/v1/enrol", "", &enrol);
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(answer["router"], "r1", "{answer}");
+    let own = answer["token"].as_str().expect("a token").to_owned();
+    assert_ne!(own, enrol);
+
+    // The router's own token is accepted for its own config (absent: 404, not 401/403)
+    // and refused for another router's.
+    let bearer = format!("Authorization: Bearer {own}\r\n");
+    let (status, body) = send(&addr, "GET", "/v1/routers/r1/config", &bearer, "");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = send(&addr, "GET", "/v1/routers/r2/config", &bearer, "");
+    assert_eq!(status, 403, "{body}");
+
+    // A replay gets nothing, and the attempt is on record.
+    let (status, body) = send(&addr, "POST", "/v1/enrol", "", &enrol);
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains(&own), "{body}");
+    let admin = "Authorization: Bearer admin-token\r\n";
+    let (status, events) = send(&addr, "GET", "/v1/routers/r1/enrolments", admin, "");
+    assert_eq!(status, 200, "{events}");
+    assert!(
+        events.contains("enrolled") && events.contains("replayed"),
+        "{events}"
+    );
+}
