@@ -9,12 +9,15 @@ use std::sync::Mutex;
 
 use router_store_client::{HistoryEntry, RouterId};
 
+/// The tips a history was read from, and that history.
+type Keyed = (Vec<String>, Vec<HistoryEntry>);
+
 #[derive(Debug, Default)]
 pub struct ReadCache {
     /// Router → (commit, its config text).
     configs: Mutex<HashMap<RouterId, (String, String)>>,
     /// Router → (the tips the history was read from, that history).
-    histories: Mutex<HashMap<RouterId, (Vec<String>, Vec<HistoryEntry>)>>,
+    histories: Mutex<HashMap<RouterId, Keyed>>,
 }
 
 impl ReadCache {
