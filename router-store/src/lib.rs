@@ -5,6 +5,7 @@
 mod api;
 mod assets;
 mod boot;
+mod cache;
 mod dashboard;
 mod enrol;
 mod enrol_api;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::cache::ReadCache;
 use super::error::ServeError;
 use super::files::FileDir;
 use super::git::{is_oid, Git, GitError};
@@ -39,6 +40,8 @@ struct Inner {
     files: FileDir,
     status: StatusDir,
     shown: String,
+    /// Configs and histories read before, keyed by the commits they were read from.
+    cache: ReadCache,
     /// Writes to one router are serialized here; `update-ref`'s compare-and-swap still
     /// guards against writers outside this process (an operator's `git push`).
     writers: Mutex<HashMap<RouterId, Arc<tokio::sync::Mutex<()>>>>,
@@ -85,6 +88,7 @@ impl GitStore {
                 files,
                 status,
                 shown: format!("git store {}", repo.display()),
+                cache: ReadCache::default(),
                 writers: Mutex::default(),
                 _lock: lock,
             }),
@@ -139,10 +143,20 @@ impl Inner {
     /// request, then runs one git process instead of two, and a write four instead of five.
     /// A packed ref (after `git gc`) or anything else is left to git.
     async fn tip(&self, name: &str) -> Result<Option<String>, StoreError> {
-        if let Ok(text) = tokio::fs::read_to_string(self.git.dir().join(name)).await {
-            if let Some(oid) = text.strip_suffix('\n').filter(|oid| is_oid(oid)) {
-                return Ok(Some(oid.to_owned()));
+        match tokio::fs::read_to_string(self.git.dir().join(name)).await {
+            Ok(text) => {
+                if let Some(oid) = text.strip_suffix('\n').filter(|oid| is_oid(oid)) {
+                    return Ok(Some(oid.to_owned()));
+                }
             }
+            // Neither loose nor packed: no ref (a router without archive, the usual case).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let packed = self.git.dir().join("packed-refs");
+                if !tokio::fs::try_exists(&packed).await.unwrap_or(true) {
+                    return Ok(None);
+                }
+            }
+            Err(_) => {}
         }
         let out = self
             .git
@@ -163,27 +177,11 @@ impl Inner {
         }
     }
 
-    /// The commits both of a router's refs point to (those that exist), in one git run.
+    /// The commits both of a router's refs point to (those that exist), head first.
     async fn tips(&self, refs: &Refs) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .git
-            .ok(
-                &[
-                    "for-each-ref",
-                    "--format=%(refname) %(objectname)",
-                    &refs.head,
-                    &refs.archive,
-                ],
-                None,
-            )
-            .await
-            .map_err(|e| self.io(format!("reading {} and {}", refs.head, refs.archive), e))?;
-        Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .filter(|(name, oid)| (*name == refs.head || *name == refs.archive) && is_oid(oid))
-            .map(|(_, oid)| oid.to_owned())
-            .collect())
+        let head = self.tip(&refs.head).await?;
+        let archive = self.tip(&refs.archive).await?;
+        Ok(head.into_iter().chain(archive).collect())
     }
 
     /// The config in `commit`'s tree, or `None` if it has none.
@@ -300,11 +298,20 @@ impl Inner {
         let Some(tip) = self.tip(&refs.head).await? else {
             return Ok(None);
         };
-        match self.read_config(&tip).await? {
-            Some(text) => Ok(Some(Stored {
+        if let Some(text) = self.cache.config(id, &tip) {
+            return Ok(Some(Stored {
                 text,
                 version: Version(tip),
-            })),
+            }));
+        }
+        match self.read_config(&tip).await? {
+            Some(text) => {
+                self.cache.keep_config(id, &tip, &text);
+                Ok(Some(Stored {
+                    text,
+                    version: Version(tip),
+                }))
+            }
             None => {
                 tracing::warn!("{}: commit {tip} has no {CONFIG}", refs.head);
                 Ok(None)
@@ -363,6 +370,19 @@ impl Inner {
         if tips.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(history) = self.cache.history(id, &tips) {
+            return Ok(history);
+        }
+        let history = self.read_history(id, &tips).await?;
+        self.cache.keep_history(id, &tips, &history);
+        Ok(history)
+    }
+
+    async fn read_history(
+        &self,
+        id: &RouterId,
+        tips: &[String],
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut args = vec!["log", "-z", "--date-order", "--format=%H %ct%n%B"];
         args.extend(tips.iter().map(String::as_str));
         let out = self

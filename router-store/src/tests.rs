@@ -137,6 +137,65 @@ async fn packed_refs_read_like_loose_ones() {
     );
 }
 
+/// `git` run by hand on the store's bare repository (as an operator's push would write).
+fn git_by_hand(repo: &std::path::Path, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("git")
+        .env("GIT_DIR", repo)
+        .env("GIT_AUTHOR_NAME", "op")
+        .env("GIT_AUTHOR_EMAIL", "op@example.net")
+        .env("GIT_COMMITTER_NAME", "op")
+        .env("GIT_COMMITTER_EMAIL", "op@example.net")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_write_from_outside_the_server_is_seen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = GitStore::open(dir.path()).await.expect("open");
+    let r1 = id("r1");
+    let v1 = store
+        .put(&r1, "a = 1\n", &Expect::Absent, "m")
+        .await
+        .expect("v1");
+    // Read once so that the server holds this config and history.
+    assert_eq!(
+        store.get(&r1).await.expect("get").expect("present").version,
+        v1
+    );
+    assert_eq!(store.history(&r1).await.expect("history").len(), 1);
+    let repo = dir.path().join("configs.git");
+    let blob = git_by_hand(&repo, &["hash-object", "-w", "--stdin"], "a = 2\n");
+    let tree = git_by_hand(
+        &repo,
+        &["mktree"],
+        &format!("100644 blob {blob}\tconfig.toml\n"),
+    );
+    let commit = git_by_hand(&repo, &["commit-tree", &tree, "-p", &v1.0], "by hand\n");
+    git_by_hand(&repo, &["update-ref", "refs/heads/r1", &commit, &v1.0], "");
+    let got = store.get(&r1).await.expect("get").expect("present");
+    assert_eq!(
+        (got.text.as_str(), got.version.0.as_str()),
+        ("a = 2\n", commit.as_str())
+    );
+    let history = store.history(&r1).await.expect("history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].message, "by hand");
+}
+
 #[tokio::test]
 async fn one_server_per_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
