@@ -28,6 +28,21 @@ pub fn civil_date(days: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
+/// A Prometheus label value: backslash, double quote and newline escaped (the text
+/// exposition format's rules), for the agent's metrics and the store server's alike.
+pub fn prometheus_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `3d4h`, `5m10s`, `42s`.
 pub fn age(secs: u64) -> String {
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);

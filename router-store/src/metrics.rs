@@ -2,6 +2,7 @@
 //! for both): routers by status, each router's heartbeat age and pending snapshot.
 //! Read-only like the dashboard's read views, and served without a token like them.
 
+use router_model::human::prometheus_label as label;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -40,13 +41,6 @@ async fn scrape(store: &dyn ConfigStore) -> Response {
         )
             .into_response(),
     }
-}
-
-/// A label value: '\', '"' and newlines escaped (the exposition format's rules).
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 const STATUSES: [(Health, &str); 5] = [

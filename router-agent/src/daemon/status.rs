@@ -2,6 +2,7 @@
 //! format), rewritten on every change; BIRD's sessions ([`bgp_metrics`]) come from a
 //! periodic readout beside it.
 
+use router_model::human::prometheus_label as label;
 use std::fmt::Write;
 
 use crate::bgp::Readout;
@@ -182,20 +183,6 @@ impl Status {
         );
         m
     }
-}
-
-/// A Prometheus label value: backslash, double quote and newline escaped.
-fn label(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn family(m: &mut String, name: &str, kind: &str, help: &str) {
